@@ -1,0 +1,208 @@
+"""The command line: `python -m chatbot [--json] [COMMAND ...]`.
+
+`main()` runs the program with error handling and returns an exit status; `program()` is the
+program. Each command imports only what it needs, so `ask` stays quick to start.
+"""
+from __future__ import annotations
+
+import argparse
+import enum
+import json
+import sys
+
+from chatbot.environment import Environment
+
+
+class ExitStatus(enum.IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """A bad command line: one line on stderr, exit status 2."""
+
+
+class CommandError(Exception):
+    """A command could not do its work (unreadable file, port in use...): one line, exit 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):   # argparse prints usage and exits; we want one clear line
+        raise UsageError(f"{self.prog}: {message} (try --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="chatbot", description="A rule-based chatbot about Botox and dermal "
+                     "fillers, grounded in one article. With no command: an interactive chat "
+                     "(or, with piped input, one answer per line).")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per answer, one per line")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    commands.add_parser("chat", help="interactive chat (the default)",
+                        description="Interactive chat; with piped input, one answer per line.")
+    ask = commands.add_parser("ask", help="answer one question and exit",
+                              description="Answer one question and exit.")
+    ask.add_argument("text", nargs="+", help="the question")
+
+    kb = commands.add_parser("kb", help="print the knowledge base",
+                             description="Print every fact of the knowledge base with its ID and "
+                             "article line (--json: a list of objects).")
+    kb.add_argument("--json", action="store_true", dest="json_here", help="as a JSON list")
+
+    quiz = commands.add_parser("quiz", help="a training quiz for front-desk staff",
+                               description="A multiple-choice quiz generated from the knowledge base.")
+    quiz.add_argument("--count", type=_positive, default=10, help="number of questions (default 10)")
+    quiz.add_argument("--topic", choices=["botox", "fillers", "combining", "precautions"],
+                      help="only questions on this topic")
+    quiz.add_argument("--seed", type=int, help="the same seed gives the same quiz")
+    quiz.add_argument("--json", action="store_true", dest="json_here",
+                      help="JSON lines out, answers one per line in")
+
+    handout = commands.add_parser("handout", help="a printable cheat sheet",
+                                  description="A one-to-two-page cheat sheet from the knowledge base.")
+    handout.add_argument("--format", choices=["md", "html"], default="md", help="md (default) or html")
+    handout.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    serve = commands.add_parser("serve", help="run the HTTP API and web chat",
+                                description="Run the HTTP API (v1) and the web chat page.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    serve.add_argument("--db", metavar="PATH", default="chatbot.sqlite3",
+                       help="SQLite file for sessions (default chatbot.sqlite3)")
+    serve.add_argument("--templates", metavar="DIR", help="a folder of templates that override the built-in ones")
+    serve.add_argument("--clinic", metavar="NAME", help="the clinic's name, shown on the page")
+    serve.add_argument("--cors", metavar="ORIGIN", action="append", default=[],
+                       help="an origin allowed to call the API from a browser (repeatable)")
+    serve.add_argument("--retention-days", type=float, default=None, metavar="DAYS",
+                       help="delete sessions idle for longer than DAYS")
+    serve.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
+
+    evaluate = commands.add_parser("eval", help="run conversation tests and report accuracy",
+                                   description="Run conversation YAML files and report accuracy per intent.")
+    evaluate.add_argument("paths", nargs="*", metavar="PATH",
+                          help="YAML files or folders (default tests/conversations)")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return value
+
+
+def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
+    """Run the program; return its exit status. Errors are one line on stderr, never a traceback."""
+    env = env or Environment()
+    try:
+        args = build_parser().parse_args(argv)
+        return program(args, env)
+    except UsageError as error:
+        env.error(str(error))
+        return ExitStatus.USAGE
+    except (CommandError, ValueError, OSError) as error:
+        env.error(f"chatbot: {error}")
+        return ExitStatus.ERROR
+    except KeyboardInterrupt:
+        return ExitStatus.INTERRUPTED
+
+
+def program(args: argparse.Namespace, env: Environment) -> int:
+    as_json = args.json or getattr(args, "json_here", False)
+    command = args.command or "chat"
+    if command == "kb":
+        return _kb(env, as_json)
+    if command == "ask":
+        bot = _chatbot(env)
+        _show(env, bot.session().ask(" ".join(args.text)), as_json)
+        return ExitStatus.OK
+    if command == "chat":
+        if env.stdin_is_terminal and not as_json:
+            from chatbot import repl
+            return repl.run(_chatbot(env), env)
+        return _piped(_chatbot(env), env, as_json)
+    if command == "quiz":
+        from chatbot import quiz
+        return quiz.run(args, env, as_json)
+    if command == "handout":
+        from chatbot import handout
+        return handout.run(args, env)
+    if command == "serve":
+        from chatbot import server
+        return server.run(args, env)
+    if command == "eval":
+        from chatbot import evaluate
+        return evaluate.run(args, env)
+    raise UsageError(f"chatbot: unknown command {command!r} (try --help)")  # pragma: no cover
+
+
+def _chatbot(env: Environment):
+    from chatbot.session import Chatbot
+    env.today()   # a bad CHATBOT_TODAY is reported before any work
+    return Chatbot(today=env.today)
+
+
+def _show(env: Environment, reply, as_json: bool) -> None:
+    if as_json:
+        env.write(json.dumps(reply.to_dict(), ensure_ascii=False))
+    else:
+        env.write(_safe(reply.text))
+        if reply.sources:
+            env.write(f"Sources: {', '.join(reply.sources)}")
+
+
+def _safe(text: str) -> str:
+    """Text for a terminal: control characters (escape sequences) shown, never executed."""
+    return "".join(ch if ch in "\n\t" or (ch.isprintable()) else "\ufffd" for ch in text)
+
+
+def _piped(bot, env: Environment, as_json: bool) -> int:
+    """One message per input line, one answer per message (blank lines are skipped)."""
+    from chatbot.commands import handle
+    session = bot.session()
+    for line in env.stdin:
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        outcome = handle(session, line)
+        if outcome.quit:
+            break
+        if outcome.reply is not None:
+            _show(env, outcome.reply, as_json)
+            if not as_json:
+                env.write()
+        elif outcome.text:
+            env.write(json.dumps({"text": outcome.text, "intent": "command", "scope": "answered",
+                                  "sources": [], "fired": [], "follow_up": None, "handoff": False,
+                                  "facts": session.facts}) if as_json else outcome.text + "\n")
+    return ExitStatus.OK
+
+
+def _kb(env: Environment, as_json: bool) -> int:
+    from chatbot.knowledge import inventory
+    entries = inventory.facts().values()
+    if as_json:
+        env.write(json.dumps([{"id": e.id, "line": e.line, "treatment": e.treatment, "topic": e.topic,
+                               "text": e.text} for e in entries], indent=2, ensure_ascii=False))
+        return ExitStatus.OK
+    for entry in entries:
+        env.write(f"{entry.id:<20} line {entry.line:<6} {entry.treatment:<8} {entry.text}")
+    env.write(f"\n{len(entries)} facts.")
+    return ExitStatus.OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Appointment dates as people write them, resolved against today.
+
+Understands ISO dates (2026-12-04), day and month in either order (Dec 4, 4 December, 4th of Dec),
+numeric dates with a slash (12/4: read month first only when the day is above 12, else ambiguous),
+weekdays (Friday, this Friday, next Tuesday), today, tonight, tomorrow, the day after tomorrow,
+and "in N days/weeks". A date that is ambiguous or already past is reported as such, for a
+clarifying question.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+MONTHS = {name: number for number, names in enumerate([
+    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
+    ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
+    ("october", "oct"), ("november", "nov"), ("december", "dec")], start=1) for name in names}
+WEEKDAYS = {name: number for number, names in enumerate([
+    ("monday", "mon"), ("tuesday", "tue", "tues"), ("wednesday", "wed"), ("thursday", "thu", "thur", "thurs"),
+    ("friday", "fri"), ("saturday", "sat"), ("sunday", "sun")]) for name in names}
+NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+           "nine": 9, "ten": 10, "a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3}
+
+_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+_WEEKDAY = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
+_NUMBER = r"\d{1,3}|" + "|".join(sorted(NUMBERS, key=len, reverse=True))
+_ORD = r"(\d{1,2})(?:st|nd|rd|th)?"
+_PATTERNS = [
+    ("iso", re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")),
+    ("slash", re.compile(r"\b(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2,4}))?\b")),
+    ("day_month", re.compile(rf"\b{_ORD}(?: of)? ({_MONTH})\b(?:,? (\d{{4}}))?")),
+    ("month_day", re.compile(rf"\b({_MONTH}) (?:the )?{_ORD}\b(?:,? (\d{{4}}))?")),
+    ("after_tomorrow", re.compile(r"\bday after tomorrow\b")),
+    ("tomorrow", re.compile(r"\b(?:tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow)\b")),
+    ("today", re.compile(r"\b(?:today|tonight|this evening|this afternoon|later today)\b")),
+    ("in_n", re.compile(rf"\bin ({_NUMBER}) (day|days|week|weeks)\b")),
+    ("next_week", re.compile(r"\bnext week\b")),
+    ("weekday", re.compile(rf"\b(?:(next|this|on|coming|this coming) )?({_WEEKDAY})\b")),
+]
+
+
+@dataclass(frozen=True)
+class Found:
+    """A date found in a message: `value` when it is clear, otherwise why it is not."""
+
+    value: date | None
+    problem: str | None = None   # "past" | "ambiguous" | "vague" | "invalid"
+    words: str = ""
+
+
+def find(text: str, today: date) -> Found | None:
+    """The first appointment date named in normalised `text`, or None when there is none."""
+    for kind, pattern in _PATTERNS:
+        match = pattern.search(text)
+        if match:
+            found = _resolve(kind, match, today)
+            if found is not None:
+                return found
+    return None
+
+
+def _resolve(kind: str, match: re.Match, today: date) -> Found | None:
+    words = match.group(0)
+    if kind == "iso":
+        return _checked(_make(int(match[1]), int(match[2]), int(match[3])), today, words)
+    if kind == "slash":
+        first, second = int(match[1]), int(match[2])
+        if first > 31 or second > 31:
+            return None
+        year = _year(match[3])
+        if first <= 12 and second <= 12 and first != second:
+            return Found(None, "ambiguous", words)
+        month, day = (first, second) if first <= 12 and second > 12 else (second, first)
+        return _dated(year, month, day, today, words)
+    if kind == "day_month":
+        return _dated(_year(match[3]), MONTHS[match[2]], int(match[1]), today, words)
+    if kind == "month_day":
+        return _dated(_year(match[3]), MONTHS[match[1]], int(match[2]), today, words)
+    if kind == "after_tomorrow":
+        return Found(today + timedelta(days=2), None, words)
+    if kind == "tomorrow":
+        return Found(today + timedelta(days=1), None, words)
+    if kind == "today":
+        return Found(today, None, words)
+    if kind == "in_n":
+        count = int(match[1]) if match[1].isdigit() else NUMBERS[match[1]]
+        days = count * (7 if match[2].startswith("week") else 1)
+        return Found(today + timedelta(days=days), None, words) if days <= 3660 else None
+    if kind == "next_week":
+        return Found(None, "vague", words)
+    if kind == "weekday":
+        if match[2] in ("sat", "sun", "mon", "wed", "fri", "thu", "tue") and not match[1]:
+            return None  # short forms alone are too easily ordinary words
+        ahead = (WEEKDAYS[match[2]] - today.weekday()) % 7 or 7
+        if match[1] == "next" and ahead < 7 and today.weekday() < WEEKDAYS[match[2]] and ahead <= 2:
+            # "next Tuesday" said on a Sunday is ambiguous between two days: ask.
+            return Found(None, "ambiguous", words)
+        return Found(today + timedelta(days=ahead), None, words)
+    return None  # pragma: no cover - every pattern kind is handled above
+
+
+def _year(text: str | None) -> int | None:
+    if not text:
+        return None
+    year = int(text)
+    return year + 2000 if year < 100 else year
+
+
+def _make(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _dated(year: int | None, month: int, day: int, today: date, words: str) -> Found:
+    """A day and month, in the given year or else the next time that day comes round."""
+    if year is None:
+        candidate = _make(today.year, month, day)
+        if candidate is None:
+            return Found(None, "invalid", words)
+        if candidate < today:
+            candidate = _make(today.year + 1, month, day) or candidate
+        return Found(candidate, None, words)
+    return _checked(_make(year, month, day), today, words)
+
+
+def _checked(value: date | None, today: date, words: str) -> Found:
+    if value is None:
+        return Found(None, "invalid", words)
+    if value < today:
+        return Found(None, "past", words)
+    return Found(value, None, words)

@@ -1,0 +1,202 @@
+"""The lexicon: words people use, mapped to the article's concepts, and the matcher over it.
+
+The words live in `lexicon.toml` beside this module; this module only loads and matches them.
+Matching works on normalised tokens, finds multi-word phrases (with `*` standing for up to three
+words), and tolerates small typos in words the lexicon knows.
+"""
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+WILDCARD_SPAN = 3  # how many words one "*" in a phrase may stand for
+
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'", "`": "'",
+                         "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
+_APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)|'")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def normalise(text: str) -> str:
+    """Lower-case, accent-free, apostrophe-free text with one space between words."""
+    text = unicodedata.normalize("NFKD", text.translate(_QUOTES))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = _APOSTROPHE.sub("", text)
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def tokens(text: str) -> list[str]:
+    """The normalised words of `text`."""
+    return normalise(text).split()
+
+
+@dataclass(frozen=True)
+class Match:
+    """One lexicon phrase found in a list of tokens."""
+
+    section: str   # e.g. "topics", "items", "treatments"
+    key: str       # e.g. "alcohol", "ibuprofen", "botox"
+    start: int     # first token
+    end: int       # one past the last token
+    words: str     # the words as the person wrote them (after normalising)
+
+
+class Lexicon:
+    """Phrases by section, indexed by first word, with a typo corrector over the known words."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        self._index: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
+        for section, key, phrase in _phrases(data):
+            words = tuple(phrase.split())
+            if words:
+                self._index.setdefault(words[0], []).append((words, section, key))
+        self.vocabulary = {w for entries in self._index.values() for words, _, _ in entries
+                           for w in words if w != "*"}
+        self._item_words = {normalise(w): key for key, entry in data.get("items", {}).items()
+                            for w in entry["words"]}
+        ordinary = set(data.get("ordinary", {}).get("words", []))
+        # Only words of five letters or more are corrected, and only into words of the same kind.
+        self._targets = sorted(w for w in self.vocabulary if len(w) >= 5 and w.isalpha())
+        self._ordinary = ordinary | self.vocabulary
+
+    def item_of(self, name: str) -> str | None:
+        """The lexicon item a stored name stands for (its key, or one of its words)."""
+        if name in self.data.get("items", {}):
+            return name
+        return self._item_words.get(name)
+
+    def label_of(self, name: str) -> str:
+        """How a reply names a stored item: its label, or the person's own word."""
+        entry = self.data.get("items", {}).get(name)
+        if entry is None:
+            return name
+        return entry.get("label", name.replace("_", " "))
+
+    # -- spelling ------------------------------------------------------------------------------
+    def correct(self, word: str) -> str:
+        """The lexicon word `word` is a typo of, or `word` itself."""
+        return _correct(self, word)
+
+    def _closest(self, word: str) -> str:
+        if word in self._ordinary or len(word) < 5 or not word.isalpha():
+            return word
+        limit = 1 if len(word) < 8 else 2
+        best, best_distance = word, limit + 1
+        for target in self._targets:
+            if abs(len(target) - len(word)) > limit or (target[0] != word[0] and target[1] != word[1]):
+                continue
+            distance = _edit_distance(word, target, limit)
+            if distance < best_distance:
+                best, best_distance = target, distance
+        return best
+
+    # -- phrases -------------------------------------------------------------------------------
+    def find(self, words: list[str], sections: tuple[str, ...] | None = None) -> list[Match]:
+        """Every phrase of the given sections in `words`; per section the longest wins an overlap."""
+        found: list[Match] = []
+        for start, word in enumerate(words):
+            for phrase, section, key in self._index.get(word, ()):
+                if sections is not None and section not in sections:
+                    continue
+                end = _match_at(phrase, words, start)
+                if end is not None:
+                    found.append(Match(section, key, start, end, " ".join(words[start:end])))
+        return _longest_first(found)
+
+
+@lru_cache(maxsize=4096)
+def _correct_cached(lexicon_id: int, word: str) -> str:
+    return _LEXICONS[lexicon_id]._closest(word)
+
+
+_LEXICONS: dict[int, Lexicon] = {}
+
+
+def _correct(lexicon: Lexicon, word: str) -> str:
+    _LEXICONS.setdefault(id(lexicon), lexicon)
+    return _correct_cached(id(lexicon), word)
+
+
+def _phrases(data: dict):
+    """(section, key, phrase) for every phrase in the lexicon data."""
+    for section in ("treatments", "items", "conditions", "areas"):
+        for key, entry in data.get(section, {}).items():
+            for phrase in entry["words"]:
+                yield section, key, normalise(phrase)
+    for key in data.get("brands", {}):
+        yield "brands", key, normalise(key)
+    for section in ("topics", "intents", "answers", "line_behaviour"):
+        for key, phrases in data.get(section, {}).items():
+            for phrase in phrases:
+                yield section, key, " * ".join(normalise(part) for part in phrase.split("*"))
+    for phrase in data.get("negation", {}).get("cues", []):
+        yield "negation", "cue", normalise(phrase)
+    for phrase in data.get("negation", {}).get("breaks", []):
+        yield "negation", "break", normalise(phrase)
+    for phrase in data.get("self", {}).get("markers", []):
+        yield "self", "marker", normalise(phrase)
+
+
+def _match_at(phrase: tuple[str, ...], words: list[str], start: int) -> int | None:
+    """Where `phrase` ends if it matches `words` from `start`, else None ("*": up to 3 words)."""
+    position = start
+    for index, part in enumerate(phrase):
+        if part == "*":
+            rest = phrase[index + 1:]
+            for skip in range(WILDCARD_SPAN + 1):
+                end = _match_at(rest, words, position + skip) if rest else position + skip
+                if end is not None and end <= len(words):
+                    return end
+            return None
+        if position >= len(words) or words[position] != part:
+            return None
+        position += 1
+    return position
+
+
+def _longest_first(found: list[Match]) -> list[Match]:
+    """Drop, per section, every match that overlaps a longer (or earlier equal) one."""
+    kept: list[Match] = []
+    taken: dict[str, set[int]] = {}
+    for match in sorted(found, key=lambda m: (-(m.end - m.start), m.start)):
+        span = set(range(match.start, match.end))
+        used = taken.setdefault(match.section, set())
+        if span & used:
+            continue
+        used |= span
+        kept.append(match)
+    return sorted(kept, key=lambda m: (m.start, m.section))
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance (a swap of two letters counts once), capped at limit+1."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+@lru_cache(maxsize=1)
+def load() -> Lexicon:
+    """The lexicon shipped with the package (loaded once per process)."""
+    text = resources.files("chatbot").joinpath("lexicon.toml").read_text(encoding="utf-8")
+    return Lexicon(tomllib.loads(text))

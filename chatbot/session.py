@@ -1,0 +1,386 @@
+"""Sessions around the knowledge base: one turn from text to a Reply.
+
+The Rete network is built once per engine and engines are reused across sessions (a small pool, one
+engine per concurrent turn); a session itself is plain data (`state`), so it can be stored,
+restored and moved between processes.
+"""
+from __future__ import annotations
+
+import copy
+import queue
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Callable
+
+from chatbot import lexicon as lexicon_module
+from chatbot.render import Renderer
+from chatbot.understand import ANY_TOPICS, Question as AskedQuestion, Understanding, understand
+from chatbot.knowledge import inventory
+from chatbot.knowledge.facts import (Appointment, Focus, Lines, Mentioned, Move, Previous, Question,
+                                     Screening, Takes, Today, Told)
+from chatbot.knowledge.rules import Expert
+
+TREATMENTS = ("botox", "fillers")
+CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
+                      "urgent")
+LIST_KEYS = ("medicines", "supplements", "skincare")
+# The order the pieces of one answer are shown in (templates not listed come in between).
+FIRST = ("too_long", "urgent", "contraindication", "contraindication_unsure", "verdict_stop")
+LAST = ("date_question", "screening_question", "verdict_ask", "verdict_ready", "recommend_question",
+        "noted", "not_understood")
+
+
+@dataclass
+class Reply:
+    """One answer: the contract of DESIGN.md (`to_dict()` is the --json object)."""
+
+    text: str
+    intent: str
+    scope: str
+    sources: list[str]
+    fired: list[str]
+    follow_up: str | None
+    handoff: bool
+    facts: dict
+    intents: list[str] = field(default_factory=list)
+    used: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _EnginePool:
+    """Built engines, reused: a turn borrows one, runs, clears its turn facts, returns it."""
+
+    def __init__(self):
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+
+    def borrow(self) -> tuple[Expert, int]:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            engine = Expert()
+            engine.reset()
+            return engine, _last_index(engine)
+
+    def give_back(self, engine: Expert, mark: int) -> None:
+        self._idle.put((engine, mark))
+
+
+def _last_index(engine: Expert) -> int:
+    return max(engine.facts.keys(), default=-1)
+
+
+class Chatbot:
+    """The knowledge base and lexicon, loaded once; `session()` opens independent conversations."""
+
+    def __init__(self, today: Callable[[], date] | None = None, templates: str | None = None,
+                 clinic: str | None = None):
+        self.lexicon = lexicon_module.load()
+        self.renderer = Renderer(templates=templates, clinic=clinic, item_label=self.lexicon.label_of)
+        self._today = today or date.today
+        self._pool = _EnginePool()
+        self._pool.give_back(*self._pool.borrow())   # build one engine now, not on the first turn
+        self.rule_docs = _rule_docs()
+
+    def session(self, state: dict | None = None) -> "Session":
+        """A new conversation, or one restored from a saved `state`."""
+        return Session(self, copy.deepcopy(state) if state else None)
+
+    def today(self) -> date:
+        return self._today()
+
+    def run(self, facts: list) -> list[dict]:
+        """Declare one turn's facts into a pooled engine, run the rules, return the Replies."""
+        engine, mark = self._pool.borrow()
+        try:
+            for fact in facts:
+                engine.declare(fact)
+            engine.run()
+            replies = [_plain(f) for idx, f in engine.facts.items()
+                       if idx > mark and type(f).__name__ == "Reply"]
+        except BaseException:
+            # A failed turn may leave the engine half-way: build a fresh one next time.
+            raise
+        else:
+            for idx in [idx for idx in engine.facts.keys() if idx > mark]:
+                engine.retract(idx)
+            self._pool.give_back(engine, mark)
+        return replies
+
+
+class Session:
+    """One conversation: the person's facts and the conversation context, as plain data."""
+
+    def __init__(self, bot: Chatbot, state: dict | None = None):
+        self.bot = bot
+        self.state = state or {"facts": {}, "context": {}, "lines": {}}
+        self._lock = threading.Lock()
+
+    @property
+    def facts(self) -> dict:
+        return self.state["facts"]
+
+    def reset(self) -> None:
+        self.state = {"facts": {}, "context": {}, "lines": {}}
+
+    def forget(self, key: str) -> bool:
+        """Drop one fact ("/forget pregnancy"); True when there was something to drop."""
+        key = _FORGET_ALIASES.get(key, key)
+        found = self.facts.pop(key, None) is not None
+        if key == "treatment":
+            self.state["context"].pop("screening", None)
+        if key == "lines":
+            found = bool(self.state.pop("lines", None))
+            self.state["lines"] = {}
+        return found
+
+    def ask(self, text: str) -> Reply:
+        """Answer one message."""
+        with self._lock:
+            return self._turn(text)
+
+    # -- one turn ---------------------------------------------------------------------------------
+    def _turn(self, text: str) -> Reply:
+        bot, context = self.bot, self.state["context"]
+        today = bot.today()
+        heard = understand(text, bot.lexicon, today, context)
+        facts = [Today(date=today.isoformat())]
+        if heard.too_long or heard.empty:
+            facts.append(Move(name="too_long" if heard.too_long else "empty"))
+            replies = bot.run(facts)
+            return self._reply(heard, replies, [])
+
+        changed = self._remember(heard)
+        focus = self._focus(heard)
+        questions = self._questions(heard, focus)
+        screening_started = self._screening(heard, focus, questions)
+        recommend = self._recommendation(heard)
+
+        facts += [Told(key=key, value=_frozen(value), topic=_TOLD_TOPICS.get(key, ""),
+                       new=key in changed) for key, value in self.facts.items()]
+        facts += [Focus(treatment=t, new=t in heard.treatments) for t in focus]
+        facts += [Question(topic=q.topic, treatment=q.treatment, item=q.item or "") for q in questions]
+        facts += [Mentioned(item=m.item, kind=m.kind, category=m.category, listed=m.listed)
+                  for m in heard.mentions if not m.negated]
+        facts += self._takes()
+        facts += [Move(name=name) for name in heard.intents if name in CONVERSATION_MOVES]
+        if changed or screening_started:
+            facts.append(Move(name="changed"))
+        if heard.date_problem:
+            facts.append(Move(name="date_problem", value=heard.date_problem))
+        if recommend:
+            facts.append(Move(name="recommend_now"))
+            lines = self.state["lines"]
+            facts.append(Lines(areas=lines.get("areas", []), hints=lines.get("hints", []),
+                               behaviour=lines.get("behaviour", "")))
+        for treatment in context.get("screening", []):
+            facts.append(Screening(treatment=treatment))
+        if "appointment_date" in self.facts:
+            when = date.fromisoformat(self.facts["appointment_date"])
+            facts.append(Appointment(date=when.isoformat(), days_away=(when - today).days))
+        trace = context.get("last_trace")
+        if trace:
+            facts.append(Previous(**trace))
+
+        replies = bot.run(facts)
+        reply = self._reply(heard, replies, questions)
+        self._update_context(heard, questions, focus, reply)
+        return reply
+
+    def _remember(self, heard: Understanding) -> set[str]:
+        """Merge what was told into the session's facts; a later statement replaces an earlier one."""
+        changed = set()
+        for key, value in heard.told.items():
+            if key.endswith("_stopped"):
+                base = key[: -len("_stopped")]
+                current = self.facts.get(base)
+                if isinstance(current, list):
+                    kept = [item for item in current if item not in value]
+                    if kept != current:
+                        self.facts[base] = kept
+                        changed.add(base)
+                continue
+            if key in LIST_KEYS and isinstance(value, list) and value:
+                current = self.facts.get(key)
+                current = current if isinstance(current, list) else []
+                merged = [i for i in current if i != "unspecified"] + [i for i in value if i not in current]
+                if value == ["unspecified"] and current:
+                    merged = current
+                value = merged
+            if self.facts.get(key) != value:
+                self.facts[key] = value
+                changed.add(key)
+        if heard.lines:
+            lines = self.state.setdefault("lines", {})
+            for area in heard.lines.get("areas", []):
+                lines.setdefault("areas", [])
+                if area not in lines["areas"]:
+                    lines["areas"].append(area)
+            lines.setdefault("hints", []).extend(heard.lines.get("hints", []))
+            if heard.lines.get("behaviour"):
+                lines["behaviour"] = heard.lines["behaviour"]
+            self.facts["lines"] = _describe_lines(lines)
+        return changed
+
+    def _focus(self, heard: Understanding) -> list[str]:
+        """The treatments this turn is about: named now, else planned, else the last talked about."""
+        if heard.treatments:
+            return [t for t in TREATMENTS if t in heard.treatments]
+        planned = self.facts.get("treatment")
+        if planned in TREATMENTS:
+            return [planned]
+        last = self.state["context"].get("last_treatment")
+        if last in TREATMENTS:
+            return [last]
+        return list(TREATMENTS)
+
+    def _questions(self, heard: Understanding, focus: list[str]) -> list[AskedQuestion]:
+        resolved = []
+        for question in heard.questions:
+            covered = inventory.topics()[question.topic].sources
+            if question.topic in ANY_TOPICS or question.treatment == "any" or (
+                    not covered and question.treatment not in TREATMENTS):
+                treatments = ["any"]
+            elif question.treatment in TREATMENTS:
+                treatments = [question.treatment]
+            else:
+                treatments = focus
+            for treatment in treatments:
+                candidate = AskedQuestion(question.topic, treatment, question.item)
+                if candidate not in resolved:
+                    resolved.append(candidate)
+        return resolved
+
+    def _screening(self, heard: Understanding, focus: list[str], questions: list) -> bool:
+        """Start a screening on "check me", "am I ready", or an appointment named with a treatment."""
+        context = self.state["context"]
+        booked = "appointment_date" in heard.told and self.facts.get("treatment")
+        wants = ("checklist" in heard.intents and not questions) or (
+            "eligibility" in heard.intents and not questions
+            and not (set(heard.told) - {"treatment", "appointment_date"}))
+        if not (wants or booked):
+            return False
+        planned = self.facts.get("treatment")
+        treatments = [planned] if planned in TREATMENTS else (
+            list(TREATMENTS) if planned == "both" else [t for t in focus if t in heard.treatments])
+        if not treatments:
+            treatments = [t for t in focus]
+        if set(treatments) == set(context.get("screening", [])):
+            return False
+        context["screening"] = treatments
+        return True
+
+    def _recommendation(self, heard: Understanding) -> bool:
+        pending = self.state["context"].get("pending")
+        answered_lines = pending == "lines_at_rest" and heard.lines.get("behaviour")
+        if "business" in heard.intents:
+            return False
+        return bool(("recommend" in heard.intents and not heard.questions) or answered_lines or (
+            heard.lines and ("areas" in heard.lines or "behaviour" in heard.lines)
+            and not heard.questions and not heard.told))
+
+    def _takes(self) -> list:
+        lexicon = self.bot.lexicon
+        items = lexicon.data["items"]
+        taken = []
+        for key in LIST_KEYS:
+            names = self.facts.get(key)
+            for name in names if isinstance(names, list) else []:
+                item = lexicon.item_of(name)
+                if item is not None:
+                    taken.append(Takes(item=name, kind=items[item]["kind"],
+                                       category=items[item]["category"]))
+        return taken
+
+    # -- the answer -------------------------------------------------------------------------------
+    def _reply(self, heard: Understanding, replies: list[dict], questions: list) -> Reply:
+        replies = _ordered(replies)
+        follow_ups = [r for r in replies if r["follow_up"]]
+        if len(follow_ups) > 1:   # one question at a time: keep the first, drop the rest
+            replies = [r for r in replies if not r["follow_up"] or r is follow_ups[0]]
+        text = self.bot.renderer.turn(replies, heard=heard, person=self.facts,
+                                      rule_docs=self.bot.rule_docs)
+        sources = list(dict.fromkeys(s for r in replies for s in r["sources"]))
+        intents = list(dict.fromkeys(r["intent"] for r in replies))
+        scopes = {r["scope"] for r in replies}
+        scope = ("answered" if scopes == {"answered"} else
+                 "out_of_scope" if scopes == {"out_of_scope"} else "partial")
+        if any(m.kind == "brand" and not m.listed for m in heard.mentions) and scope == "answered":
+            scope = "partial"
+        return Reply(text=text, intent=intents[0] if intents else "out_of_scope", scope=scope,
+                     sources=sources, fired=list(dict.fromkeys(r["rule"] for r in replies)),
+                     follow_up=follow_ups[0]["follow_up"] if follow_ups else None,
+                     handoff=any(r["handoff"] for r in replies), facts=copy.deepcopy(self.facts),
+                     intents=intents, used=list(dict.fromkeys(u for r in replies for u in r["used"])))
+
+    def _update_context(self, heard: Understanding, questions: list, focus: list[str],
+                        reply: Reply) -> None:
+        context = self.state["context"]
+        if questions:
+            context["last_topics"] = list(dict.fromkeys(q.topic for q in questions))
+            named = [q.treatment for q in questions if q.treatment in TREATMENTS]
+            if named and len(set(named)) == 1:
+                context["last_treatment"] = named[0]
+        if heard.treatments and len(set(heard.treatments)) == 1:
+            context["last_treatment"] = heard.treatments[0]
+        context["pending"] = reply.follow_up
+        if reply.intent != "why":
+            context["last_trace"] = {"fired": reply.fired, "sources": reply.sources,
+                                     "used": reply.used, "intent": reply.intent}
+        if any(r in reply.fired for r in ("not_advisable", "ready_with_a_checklist",
+                                          "settle_with_the_injector_first")):
+            context["screened"] = context.get("screening", [])
+
+
+_TOLD_TOPICS = inventory.screening()["told_topics"]
+_FORGET_ALIASES = {"pregnancy": "pregnant", "allergy": "allergic", "allergies": "allergic",
+                   "medicine": "medicines", "medication": "medicines", "medications": "medicines",
+                   "supplement": "supplements", "date": "appointment_date", "appointment": "appointment_date",
+                   "wrinkles": "lines", "alcohol": "alcohol", "hair": "hair_removal"}
+
+
+def _frozen(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _plain(fact) -> dict:
+    """A Reply fact as a plain dict (experta freezes lists and dicts)."""
+    return {key: _thaw(fact[key]) for key in ("template", "intent", "scope", "sources", "handoff",
+                                              "follow_up", "data", "rule", "used")}
+
+
+def _thaw(value):
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "frozenlist":
+        return [_thaw(v) for v in value]
+    if hasattr(value, "items"):
+        return {k: _thaw(v) for k, v in value.items()}
+    return value
+
+
+def _ordered(replies: list[dict]) -> list[dict]:
+    def rank(reply):
+        name = reply["template"]
+        if name in FIRST:
+            return FIRST.index(name) - 100
+        if name in LAST:
+            return LAST.index(name) + 100
+        return 0
+    return sorted(replies, key=rank)   # stable: rules' own order within a rank
+
+
+def _describe_lines(lines: dict) -> dict:
+    return {k: v for k, v in (("areas", lines.get("areas", [])),
+                              ("behaviour", lines.get("behaviour", ""))) if v}
+
+
+def _rule_docs() -> dict[str, str]:
+    """Each rule's docstring by name, for explanations."""
+    docs = {}
+    for name in dir(Expert):
+        member = getattr(Expert, name)
+        wrapped = getattr(member, "_wrapped", None)
+        if wrapped is not None and wrapped.__doc__:
+            docs[name] = " ".join(wrapped.__doc__.split())
+    return docs

@@ -1,0 +1,373 @@
+"""Understanding: one message (and the conversation so far) in, plain data about it out.
+
+Nothing here knows about rules or templates. The output says what the person asked (questions:
+a topic and a treatment), what they told us about themselves (facts, with negation and "not
+sure"), which conversational moves they made (greeting, thanks, why, ...), and which words the
+lexicon mapped to the article's categories, so the reply can show that mapping.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from chatbot import dates
+from chatbot.lexicon import Lexicon, Match, normalise
+
+MAX_LENGTH = 2000  # characters; a longer message is asked to be shortened, not read
+
+QUESTION_STARTERS = {"can", "could", "should", "shall", "is", "are", "am", "do", "does", "did", "will",
+                     "would", "what", "whats", "how", "hows", "when", "where", "which", "who", "why",
+                     "may", "might", "must", "any", "ok", "okay", "tell", "explain", "whos", "wheres"}
+MODALS = {"can", "could", "should", "shall", "may", "might", "must", "will", "would", "do", "does", "did"}
+# Topics that describe a *kind* of question, dropped when a more specific topic is in the clause.
+WEAK_TOPICS = ("what", "areas", "purpose", "mechanism", "difference", "order", "combining",
+               "professional", "aftercare", "ingredients", "history", "age")
+# Topics too vague to stand without a treatment named or referred to ("it", "they").
+VAGUE_TOPICS = ("what", "mechanism", "purpose", "areas", "ingredients", "professional", "history")
+PRONOUNS = {"it", "its", "they", "them", "this", "that", "these", "those", "one", "procedure",
+            "treatment", "injection", "injections", "appointment", "session"}
+ANY_TOPICS = ("skin", "injectables", "combining", "order", "difference", "wrinkle_types", "aftercare")
+TOPIC_OF_KIND = {"medicine": "medicines", "supplement": "supplements", "skincare": "skincare",
+                 "hair_removal": "hair_removal"}
+TOPIC_OF_CONDITION = {"pregnant": "pregnancy", "breastfeeding": "breastfeeding", "allergic": "allergy"}
+# Lexicon items that name a whole class ("medicines", "supplements"): told as "some, unnamed".
+CLASS_WORDS = ("medicine", "supplements", "actives", "blood_thinners", "skincare", "nsaids")
+LIST_KEY_OF_KIND = {"medicine": "medicines", "supplement": "supplements", "skincare": "skincare"}
+_SENTENCE = re.compile(r"([^.?!;\n]*)([.?!;\n]+|$)")
+_SPLIT_BEFORE = {"can", "could", "should", "is", "are", "do", "does", "what", "whats", "how", "when",
+                 "will", "would", "may", "where", "which", "who", "im", "i", "my", "also", "and"}
+
+
+@dataclass(frozen=True)
+class Question:
+    """Something the person asked: a topic of the knowledge base, for a treatment."""
+
+    topic: str
+    treatment: str | None = None   # botox | fillers | any | None (not said; resolved by the session)
+    item: str | None = None        # the lexicon item asked about (e.g. "ibuprofen")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A thing the person named that the lexicon maps to an article category."""
+
+    word: str          # as written (normalised)
+    item: str          # lexicon key, e.g. "ibuprofen"
+    kind: str          # medicine | supplement | skincare | hair_removal | brand
+    category: str      # e.g. blood_thinner, listed_supplement; for brands the treatment
+    says: str          # the mapping in words, for the reply
+    listed: bool       # whether the article itself names this category
+    negated: bool = False
+    generic: bool = False  # a class word ("supplements"): no "X is Y" mapping to show
+    label: str = ""        # how the reply names the item
+
+
+@dataclass
+class Understanding:
+    """What one message says, as data."""
+
+    text: str
+    questions: list[Question] = field(default_factory=list)
+    intents: list[str] = field(default_factory=list)
+    told: dict[str, object] = field(default_factory=dict)
+    mentions: list[Mention] = field(default_factory=list)
+    treatments: list[str] = field(default_factory=list)
+    answer: str | None = None             # yes | no | unknown | skip, to the bot's last question
+    date_problem: str | None = None       # past | ambiguous | vague | invalid
+    date_words: str = ""
+    lines: dict[str, object] = field(default_factory=dict)   # areas and behaviour of wrinkles
+    too_long: bool = False
+    empty: bool = False
+
+
+@dataclass
+class _Clause:
+    words: list[str]
+    question: bool
+    matches: list[Match]
+
+    def of(self, section: str) -> list[Match]:
+        return [m for m in self.matches if m.section == section]
+
+
+def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = None) -> Understanding:
+    """Read one message. `context` is the conversation so far (last topics, pending question, ...)."""
+    context = context or {}
+    result = Understanding(text=text)
+    if len(text) > MAX_LENGTH:
+        result.too_long = True
+        return result
+    clauses = _clauses(text, lexicon)
+    if not any(clause.words for clause in clauses):
+        result.empty = True
+        return result
+    all_words = " ".join(" ".join(c.words) for c in clauses)
+
+    for clause in clauses:
+        _read_clause(clause, lexicon, result)
+    if "urgent" in result.intents:
+        # An urgent message is answered with the urgent advice alone.
+        result.questions, result.intents = [], ["urgent"]
+        return result
+    _read_answer(clauses, context, result)
+    _read_date(all_words, today, result)
+    _carry_over(clauses, context, result)
+    return result
+
+
+# -- clauses ---------------------------------------------------------------------------------------
+def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
+    """Sentences split further where a new question or statement starts after "and"/"but"/"also"."""
+    clauses = []
+    for sentence, end in _SENTENCE.findall(text):
+        asked = "?" in end
+        pieces = [p for p in sentence.split(",") if normalise(p)]
+        for number, piece in enumerate(pieces):
+            words = [lexicon.correct(word) for word in normalise(piece).split()]
+            for part in _split(words):
+                matches = lexicon.find(part)
+                about_self = any(m.section == "self" for m in matches)
+                question = _asks(part) or (asked and (number == len(pieces) - 1 or not about_self))
+                clauses.append(_Clause(part, question, matches))
+    return clauses
+
+
+def _split(words: list[str]) -> list[list[str]]:
+    parts, current = [], []
+    for index, word in enumerate(words):
+        following = words[index + 1] if index + 1 < len(words) else ""
+        joins = word in ("and", "but", "also", "plus") or (word == "," and following)
+        if joins and current and following in _SPLIT_BEFORE and following not in ("and",) \
+                and len(current) >= 2 and word != following:
+            parts.append(current)
+            current = []
+            continue
+        current.append(word)
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _asks(words: list[str]) -> bool:
+    text = " ".join(words)
+    return (words[0] in QUESTION_STARTERS or " ok to " in f" {text} " or "allowed" in words
+            or "wondering" in words or "safe to" in text or " can i " in f" {text} "
+            or " should i " in f" {text} " or "want to know" in text or "need to know" in text)
+
+
+# -- one clause ------------------------------------------------------------------------------------
+def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> None:
+    data = lexicon.data
+    negated = _negated_positions(clause)
+    unsure = bool(clause.of("answers") and any(m.key == "unknown" for m in clause.of("answers")))
+    about_self = _about_self_positions(clause)
+
+    treatments = []
+    for match in clause.of("treatments"):
+        treatments += ["botox", "fillers"] if match.key == "both" else [match.key]
+    for match in clause.of("brands"):
+        brand = data["brands"][match.key]
+        treatments.append(brand["treatment"])
+        result.mentions.append(Mention(match.words, match.key, "brand", brand["treatment"], brand["says"],
+                                       not brand.get("other_brand", False), label=match.key))
+    for treatment in treatments:
+        if treatment not in result.treatments:
+            result.treatments.append(treatment)
+    clause_treatment = _one_treatment(treatments)
+
+    for match in clause.of("intents"):
+        if match.key not in result.intents:
+            result.intents.append(match.key)
+
+    told_spans: set[int] = set()
+    for match in clause.of("conditions"):
+        is_told = not clause.question or match.start in about_self
+        if is_told:
+            told_spans |= set(range(match.start, match.end))
+            result.told[match.key] = "unknown" if unsure else match.start not in negated
+        elif clause.question:
+            result.questions.append(Question(TOPIC_OF_CONDITION[match.key], clause_treatment))
+
+    for match in clause.of("items"):
+        entry = data["items"][match.key]
+        category = data["categories"][entry["category"]]
+        is_negated = match.start in negated
+        generic = bool(entry.get("generic"))
+        result.mentions.append(Mention(match.words, match.key, entry["kind"], entry["category"],
+                                       category["says"], category["listed"], is_negated, generic,
+                                       match.words if generic else entry.get("label", match.key)))
+        is_told = not clause.question or match.start in about_self
+        if is_told:
+            told_spans |= set(range(match.start, match.end))
+            name = match.words if entry.get("generic") and match.key not in CLASS_WORDS else match.key
+            _tell_item(result.told, entry["kind"], name, entry["category"], is_negated, unsure)
+        if clause.question:
+            result.questions.append(Question(TOPIC_OF_KIND[entry["kind"]], clause_treatment, match.key))
+
+    topics = []
+    for match in clause.of("topics"):
+        if told_spans & set(range(match.start, match.end)):
+            continue  # "I'm pregnant" tells a fact; the rules answer the fact, not a topic
+        if match.key in ("alcohol",) and not clause.question and clause.of("self"):
+            result.told["alcohol"] = "unknown" if unsure else match.start not in negated
+            continue
+        if match.key not in topics:
+            topics.append(match.key)
+    if "difference" in topics and "combining" in topics:
+        topics.remove("combining")   # "the difference between botox and fillers"
+    strong = [t for t in topics if t not in WEAK_TOPICS]
+    if strong:
+        topics = strong
+    elif len(topics) > 1 and "what" in topics:
+        topics.remove("what")
+    refers_back = bool(set(clause.words) & PRONOUNS)
+    for topic in topics:
+        if any(q.topic == topic and q.treatment == clause_treatment for q in result.questions):
+            continue
+        if topic in VAGUE_TOPICS and not treatments and not refers_back:
+            continue   # "what's the weather like": "what" alone is not a question about treatments
+        result.questions.append(Question(topic, "any" if topic in ANY_TOPICS else clause_treatment))
+
+    # A plan: "I'm getting fillers", "booked for Botox" (a statement naming a treatment).
+    if treatments and not clause.question and clause.of("self") and not any(
+            m.start in negated for m in clause.of("treatments")):
+        result.told["treatment"] = clause_treatment or "both"
+
+    # How the person's lines behave (for the recommendation).
+    areas = [data["areas"][m.key]["area"] for m in clause.of("areas")]
+    hints = [data["areas"][m.key]["hint"] for m in clause.of("areas")]
+    behaviour = [m.key for m in clause.of("line_behaviour")]
+    if areas:
+        result.lines.setdefault("areas", [])
+        for area in areas:
+            if area not in result.lines["areas"]:
+                result.lines["areas"].append(area)
+        result.lines.setdefault("hints", [])
+        result.lines["hints"] += hints
+    if behaviour:
+        negative = any(m.start in negated for m in clause.of("line_behaviour"))
+        said = behaviour[-1] if "rest" not in behaviour else "rest"
+        if negative and said == "rest" and "moves" not in behaviour:
+            said = "moves"   # "they're not there when I relax"
+        result.lines["behaviour"] = said
+
+
+def _one_treatment(treatments: list[str]) -> str | None:
+    unique = set(treatments)
+    if not unique:
+        return None
+    return treatments[0] if len(unique) == 1 else "both"
+
+
+def _tell_item(told: dict, kind: str, item: str, category: str, negated: bool, unsure: bool) -> None:
+    """Record a named item the person does (or does not) take or use."""
+    if kind == "hair_removal":
+        told["hair_removal"] = "unknown" if unsure else not negated
+        return
+    key = LIST_KEY_OF_KIND[kind]
+    generic = item in CLASS_WORDS
+    current = list(told.get(key, []) or [])
+    if negated:
+        if generic:
+            told[key] = []          # "I don't take any supplements"
+        else:
+            told.setdefault(key + "_stopped", []).append(item)
+            told[key] = [name for name in current if name != item]
+        if generic and kind == "medicine":
+            told["blood_thinners"] = False   # "no medicines" / "no blood thinners"
+        return
+    if unsure:
+        told[key] = "unknown"
+        return
+    if generic:
+        told[key] = current or ["unspecified"]
+    elif item not in current:
+        told[key] = current + [item]
+    if category == "blood_thinner":
+        told["blood_thinners"] = True
+
+
+def _negated_positions(clause: _Clause) -> set[int]:
+    """Token positions inside the reach of a negation cue (up to a break word or 6 words)."""
+    unknown_spans = {i for m in clause.of("answers") if m.key == "unknown" for i in range(m.start, m.end)}
+    breaks = sorted(m.start for m in clause.of("negation") if m.key == "break")
+    negated: set[int] = set()
+    for cue in (m for m in clause.of("negation") if m.key == "cue"):
+        if cue.start in unknown_spans:
+            continue
+        stop = min([b for b in breaks if b >= cue.end] + [cue.end + 6, len(clause.words)])
+        negated |= set(range(cue.end, stop))
+        if cue.words in ("anymore", "no more", "not anymore", "off"):
+            negated |= set(range(max(0, cue.start - 6), cue.start))  # "I'm off ibuprofen", "... anymore"
+    return negated
+
+
+def _about_self_positions(clause: _Clause) -> set[int]:
+    """Positions that follow "I'm", "I take", "my"... not asked with a modal ("can I take")."""
+    positions: set[int] = set()
+    for marker in clause.of("self"):
+        before = clause.words[marker.start - 1] if marker.start else ""
+        if before in MODALS:
+            continue
+        positions |= set(range(marker.end, min(marker.end + 5, len(clause.words))))
+    return positions
+
+
+# -- the conversation --------------------------------------------------------------------------------
+def _read_answer(clauses: list[_Clause], context: dict, result: Understanding) -> None:
+    """A short yes/no/not sure/skip answer, when the bot is waiting on a question."""
+    if not clauses:
+        return
+    first = clauses[0]
+    answers = [m for m in first.of("answers") if m.start == 0]
+    if not answers:
+        return
+    answer = max(answers, key=lambda m: m.end - m.start).key
+    result.answer = answer
+    pending = context.get("pending")
+    if not pending or pending in result.told:
+        return
+    if pending == "medicines" and answer == "yes":
+        result.told.setdefault("medicines", ["unspecified"])
+    elif pending in ("medicines", "supplements", "skincare"):
+        result.told[pending] = {"yes": ["unspecified"], "no": [], "unknown": "unknown",
+                                "skip": "skipped"}[answer]
+        if pending == "medicines" and answer == "no":
+            result.told["blood_thinners"] = False
+    elif pending == "lines_at_rest":
+        if answer in ("yes", "no"):
+            result.lines["behaviour"] = "rest" if answer == "yes" else "moves"
+    elif pending == "appointment_date":
+        pass
+    else:
+        result.told[pending] = {"yes": True, "no": False, "unknown": "unknown", "skip": "skipped"}[answer]
+
+
+def _read_date(words: str, today: date, result: Understanding) -> None:
+    found = dates.find(words, today)
+    if found is None:
+        return
+    if found.value is not None:
+        result.told["appointment_date"] = found.value.isoformat()
+    else:
+        result.date_problem = found.problem
+        result.date_words = found.words
+
+
+def _carry_over(clauses: list[_Clause], context: dict, result: Understanding) -> None:
+    """Fill in what a short follow-up leaves out: "and Botox?", "how long does it take?"."""
+    said_anything = result.questions or result.intents or result.told or result.lines or result.answer
+    if result.treatments and not said_anything and context.get("last_topics"):
+        # "and Botox?" / "what about fillers": the last question again, for the treatment now named.
+        treatment = _one_treatment(result.treatments)
+        for topic in context["last_topics"]:
+            result.questions.append(Question(topic, "any" if topic in ANY_TOPICS else treatment))
+        return
+    message_treatment = _one_treatment(result.treatments)
+    resolved = []
+    for question in result.questions:
+        if question.treatment is None and message_treatment:
+            question = Question(question.topic, message_treatment, question.item)
+        resolved.append(question)
+    result.questions = resolved

@@ -1,0 +1,163 @@
+"""The kinds of fact the knowledge base reasons over, one class each."""
+from chatbot.knowledge._experta import Fact, Field
+
+TREATMENTS = ("botox", "fillers")
+
+
+class ArticleFact(Fact):
+    """A fact the article states, under its inventory ID and with its article line."""
+
+    id = Field(str, mandatory=True)
+    line = Field(str, mandatory=True)
+    treatment = Field(str, mandatory=True)   # botox | fillers | both
+    topic = Field(str, mandatory=True)
+    text = Field(str, mandatory=True)
+
+
+class Coverage(Fact):
+    """The article answers `topic` for `treatment` ("any": for both at once) with `sources`."""
+
+    topic = Field(str, mandatory=True)
+    treatment = Field(str, mandatory=True)
+    sources = Field(list, mandatory=True)
+    precaution = Field(bool, default=False)
+    contraindication = Field(bool, default=False)
+
+
+class Gap(Fact):
+    """Something the article does not say on `topic`; `related` holds what it says nearby."""
+
+    topic = Field(str, mandatory=True)
+    text = Field(str, mandatory=True)
+    related_botox = Field(list, default=[])
+    related_fillers = Field(list, default=[])
+
+
+class Question(Fact):
+    """Something the person asked this turn: a topic, for a treatment ("any" for both at once)."""
+
+    topic = Field(str, mandatory=True)
+    treatment = Field(str, mandatory=True)
+    item = Field(str, default="")
+
+
+class Told(Fact):
+    """Something the person told us about themselves; `new` when said this turn."""
+
+    key = Field(str, mandatory=True)
+    value = Field(object, mandatory=True)
+    topic = Field(str, default="")   # the knowledge-base topic this fact bears on, if any
+    new = Field(bool, default=False)
+
+
+class Mentioned(Fact):
+    """An item the person named this turn, as the lexicon classifies it."""
+
+    item = Field(str, mandatory=True)
+    kind = Field(str, mandatory=True)       # medicine | supplement | skincare | hair_removal | brand
+    category = Field(str, mandatory=True)
+    listed = Field(bool, mandatory=True)    # whether the article itself names this category
+
+
+class Focus(Fact):
+    """A treatment this turn is about; `new` when named in this very message."""
+
+    treatment = Field(str, mandatory=True)
+    new = Field(bool, default=False)
+
+
+class Move(Fact):
+    """A conversational move: greeting, thanks, bye, help, why, facts, business, diagnosis, urgent..."""
+
+    name = Field(str, mandatory=True)
+    value = Field(str, default="")
+
+
+class Today(Fact):
+    """The date the conversation takes place on (pinned by CHATBOT_TODAY in tests and demos)."""
+
+    date = Field(str, mandatory=True)
+
+
+class Takes(Fact):
+    """Something the person takes or uses, as the lexicon classifies it."""
+
+    item = Field(str, mandatory=True)
+    kind = Field(str, mandatory=True)
+    category = Field(str, mandatory=True)
+
+
+class Previous(Fact):
+    """What the last answer rested on, for "why?"."""
+
+    fired = Field(list, mandatory=True)
+    sources = Field(list, mandatory=True)
+    used = Field(list, mandatory=True)
+    intent = Field(str, mandatory=True)
+
+
+class Screening(Fact):
+    """The person wants to be checked before `treatment` (an appointment, "am I ready?")."""
+
+    treatment = Field(str, mandatory=True)
+
+
+class Check(Fact):
+    """One screening question for a treatment; `after` names the check asked before it."""
+
+    treatment = Field(str, mandatory=True)
+    key = Field(str, mandatory=True)
+    after = Field(str, mandatory=True)
+    topic = Field(str, mandatory=True)
+    last = Field(bool, default=False)
+
+
+class Cleared(Fact):
+    """Every screening check up to and including `key` has an answer."""
+
+    treatment = Field(str, mandatory=True)
+    key = Field(str, mandatory=True)
+
+
+class Concern(Fact):
+    """A screening answer that needs acting on: `level` stop (contraindication), ask or prepare."""
+
+    treatment = Field(str, mandatory=True)
+    key = Field(str, mandatory=True)
+    level = Field(str, mandatory=True)   # stop | ask | prepare
+    sources = Field(list, mandatory=True)
+
+
+class Appointment(Fact):
+    """The person's appointment, `days_away` from today."""
+
+    date = Field(str, mandatory=True)
+    days_away = Field(int, mandatory=True)
+
+
+class Lines(Fact):
+    """How the person describes their wrinkles: where, and whether they show at rest."""
+
+    areas = Field(list, default=[])
+    hints = Field(list, default=[])
+    behaviour = Field(str, default="")   # moves | rest | "" (not said)
+
+
+class WrinkleKind(Fact):
+    """A kind of wrinkle the person has, derived from their description: dynamic or static."""
+
+    kind = Field(str, mandatory=True)
+
+
+class Reply(Fact):
+    """A piece of the answer: which template, with what data, resting on which inventory IDs."""
+
+    template = Field(str, mandatory=True)
+    intent = Field(str, mandatory=True)
+    scope = Field(str, mandatory=True)         # answered | partial | out_of_scope
+    sources = Field(list, default=[])
+    handoff = Field(bool, default=False)
+    follow_up = Field(str, default="")
+    data = Field(dict, default={})
+    rule = Field(str, mandatory=True)
+    used = Field(list, default=[])             # the person's facts the rule relied on

@@ -1,0 +1,492 @@
+"""The rules: from what the person asked and told us to the pieces of the answer.
+
+Every rule declares `Reply` facts (a template name, its data, the inventory IDs it rests on) and
+never formats text. Salience stays 0 except where a rule must win, and that rule says why.
+"""
+from __future__ import annotations
+
+import sys
+from datetime import date, timedelta
+
+from chatbot.knowledge import inventory
+from chatbot.knowledge._experta import AS, MATCH, NOT, TEST, DefFacts, KnowledgeEngine, Rule
+from chatbot.knowledge.facts import (
+    ArticleFact, Appointment, Check, Cleared, Concern, Coverage, Focus, Gap, Lines, Mentioned, Move,
+    Previous, Question, Reply, Screening, Takes, Today, Told, WrinkleKind)
+
+URGENT = 100        # an urgent message is answered before anything else
+CONTRAINDICATION = 10   # a reason not to be treated outranks any other advice
+DECIDE = -1         # a recommendation waits until every wrinkle kind has been derived
+LAST = -100         # the fallback speaks only when no other rule did
+
+
+def _truthy(value) -> bool:
+    """A told value that says "yes": True, or a non-empty list of things taken."""
+    return value is True or (isinstance(value, (list, tuple)) and len(value) > 0)
+
+
+def _unsure(value) -> bool:
+    return value in ("unknown", "skipped")
+
+
+class Expert(KnowledgeEngine):
+    """The knowledge base: the article's facts and the rules that reason over a person's turn."""
+
+    # -- helpers (not rules) -----------------------------------------------------------------------
+    def _reply(self, template, intent, scope="answered", sources=(), handoff=False, follow_up="",
+               used=(), **data):
+        """Declare a Reply; the rule that called this is recorded as the reply's `rule`."""
+        rule = sys._getframe(1).f_code.co_name  # the calling rule method: its name is its identity
+        self.declare(Reply(template=template, intent=intent, scope=scope, sources=list(sources),
+                           handoff=handoff, follow_up=follow_up, data=data, rule=rule, used=list(used)))
+
+    def _all(self, kind, **fields):
+        """Every fact of `kind` in working memory whose fields equal `fields`."""
+        return [f for f in self.facts.values()
+                if isinstance(f, kind) and all(f.get(k) == v for k, v in fields.items())]
+
+    # -- the article ----------------------------------------------------------------------------
+    @DefFacts()
+    def article(self):
+        """The inventory facts, what they answer, what the article leaves out, and the checks."""
+        for entry in inventory.facts().values():
+            yield ArticleFact(id=entry.id, line=entry.line, treatment=entry.treatment,
+                              topic=entry.topic, text=entry.text)
+        for topic in inventory.topics().values():
+            for treatment, sources in topic.sources.items():
+                yield Coverage(topic=topic.name, treatment=treatment, sources=sources,
+                               precaution=topic.precaution, contraindication=topic.contraindication)
+            if topic.gap:
+                yield Gap(topic=topic.name, text=topic.gap, related_botox=topic.related["botox"],
+                          related_fillers=topic.related["fillers"])
+        for treatment, checks in inventory.screening()["checks"].items():
+            after = "start"
+            for index, check in enumerate(checks):
+                yield Check(treatment=treatment, key=check["key"], after=after, topic=check["topic"],
+                            last=index == len(checks) - 1)
+                after = check["key"]
+
+    # -- urgent ---------------------------------------------------------------------------------
+    @Rule(Move(name="urgent"), salience=URGENT)
+    def urgent_symptoms_first(self):
+        """A message that sounds urgent (breathing, swallowing, vision, drooping, swelling after an
+        injection) is told at once to contact the injector or emergency services."""
+        self._reply("urgent", "urgent", scope="out_of_scope", handoff=True)
+
+    # -- questions about the treatments ---------------------------------------------------------
+    @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment, item=MATCH.item),
+          Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources),
+          NOT(Gap(topic=MATCH.topic)),
+          NOT(Mentioned(item=MATCH.item, listed=False)))
+    def answer_from_the_article(self, topic, treatment, sources, item):
+        """A question the article answers for that very treatment is answered with its facts."""
+        self._reply("answer", _intent(treatment, topic), sources=sources, topic=topic,
+                    treatment=treatment, item=item, gap="")
+
+    @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment),
+          Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources),
+          Gap(topic=MATCH.topic, text=MATCH.gap))
+    def answer_what_the_article_covers(self, topic, treatment, sources, gap):
+        """A question the article answers only in part is answered with what it says, names what it
+        leaves out and hands over to a licensed injector."""
+        self._reply("answer", _intent(treatment, topic), scope="partial", sources=sources,
+                    handoff=True, topic=topic, treatment=treatment, gap=gap, item="")
+
+    @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment),
+          NOT(Coverage(topic=MATCH.topic, treatment=MATCH.treatment)),
+          NOT(Gap(topic=MATCH.topic)),
+          Coverage(topic=MATCH.topic, treatment=MATCH.other, sources=MATCH.sources,
+                   precaution=MATCH.precaution),
+          TEST(lambda treatment, other: other != treatment))
+    def stated_for_the_other_treatment_only(self, topic, treatment, other, sources, precaution):
+        """Asked about one treatment, the article speaks only of the other: say whom it is stated
+        for, never carry it over, give what the article does say for the asked one, hand over."""
+        related = inventory.topics()[topic].related.get(treatment, [])
+        self._reply("other_treatment_only", _intent(treatment, topic), scope="partial",
+                    sources=list(sources) + list(related), handoff=True, topic=topic,
+                    treatment=treatment, other=other, stated=list(sources), related=list(related),
+                    precaution=precaution)
+
+    @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment),
+          NOT(Coverage(topic=MATCH.topic, treatment=MATCH.treatment)),
+          Gap(topic=MATCH.topic, text=MATCH.gap))
+    def the_article_is_silent(self, topic, treatment, gap):
+        """A question the article does not answer for that treatment: say so, give anything it says
+        nearby, and point to a licensed injector."""
+        related = inventory.topics()[topic].related.get(treatment, []) if treatment in (
+            "botox", "fillers") else []
+        self._reply("not_covered", _intent(treatment, topic),
+                    scope="partial" if related else "out_of_scope", sources=related, handoff=True,
+                    topic=topic, treatment=treatment, gap=gap, related=list(related))
+
+    @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment, item=MATCH.item),
+          Mentioned(item=MATCH.item, listed=False, kind=MATCH.kind),
+          TEST(lambda kind: kind != "brand"))
+    def item_the_article_does_not_name(self, topic, treatment, item):
+        """Asked about something the article does not name (paracetamol, fish oil, a prescribed
+        blood thinner): say so, give the article's guidance for that kind of thing, hand over."""
+        topic_data = inventory.topics()[topic]
+        stated = topic_data.sources.get(treatment) or topic_data.related.get(treatment, [])
+        self._reply("unlisted_item", _intent(treatment, topic), scope="partial", sources=stated,
+                    handoff=True, topic=topic, treatment=treatment, item=item)
+
+    @Rule(Mentioned(kind="brand", listed=False, item=MATCH.item, category=MATCH.treatment))
+    def brand_the_article_does_not_discuss(self, item, treatment):
+        """A product the article does not discuss by name: what is said holds for the treatment in
+        general, and the product's specifics are the injector's to explain."""
+        self._reply("other_brand", f"{treatment}_brand", scope="partial", handoff=True, item=item,
+                    treatment=treatment)
+
+    # -- what the person told us ----------------------------------------------------------------
+    @Rule(Told(topic=MATCH.topic, value=MATCH.value, new=MATCH.told_new, key=MATCH.key),
+          Focus(treatment=MATCH.treatment, new=MATCH.focus_new),
+          Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
+                   contraindication=True),
+          TEST(lambda value: value is True),
+          TEST(lambda told_new, focus_new: told_new or focus_new),
+          salience=CONTRAINDICATION)
+    def contraindication_applies(self, key, treatment, sources):
+        """Someone pregnant, breastfeeding or allergic to the filler's ingredients is told the
+        article rules fillers out, and to talk to their injector."""
+        self._reply("contraindication", f"{treatment}_contraindication", sources=sources,
+                    handoff=True, used=[key], key=key, treatment=treatment)
+
+    @Rule(Told(topic=MATCH.topic, value=MATCH.value, new=MATCH.told_new, key=MATCH.key),
+          Focus(treatment=MATCH.treatment, new=MATCH.focus_new),
+          Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
+                   contraindication=True),
+          TEST(lambda value: _unsure(value)),
+          TEST(lambda told_new, focus_new: told_new or focus_new),
+          salience=CONTRAINDICATION)
+    def contraindication_unsure(self, key, treatment, sources, value):
+        """Someone unsure whether a contraindication applies is told what it is and to settle it
+        with their injector before going ahead."""
+        self._reply("contraindication_unsure", f"{treatment}_contraindication", sources=sources,
+                    handoff=True, used=[key], key=key, treatment=treatment, value=value)
+
+    @Rule(Told(topic=MATCH.topic, value=MATCH.value, new=MATCH.told_new, key=MATCH.key),
+          Focus(treatment=MATCH.treatment, new=MATCH.focus_new),
+          Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
+                   precaution=True, contraindication=False),
+          TEST(lambda value: _truthy(value)),
+          TEST(lambda told_new, focus_new: told_new or focus_new),
+          NOT(Screening(treatment=MATCH.treatment)))
+    def precaution_applies_to_you(self, key, topic, treatment, sources, value):
+        """Someone who takes or does something the article warns about before this treatment
+        (ibuprofen, ginkgo, retinol, waxing before fillers; drinking before Botox) gets that
+        precaution."""
+        self._reply("personal_precaution", _intent(treatment, topic), sources=sources, used=[key],
+                    key=key, topic=topic, treatment=treatment, value=value)
+
+    @Rule(Told(topic=MATCH.topic, value=MATCH.value, new=MATCH.told_new, key=MATCH.key),
+          Focus(treatment=MATCH.treatment, new=MATCH.focus_new),
+          NOT(Coverage(topic=MATCH.topic, treatment=MATCH.treatment)),
+          Coverage(topic=MATCH.topic, treatment=MATCH.other, sources=MATCH.sources, precaution=True),
+          TEST(lambda treatment, other: other != treatment),
+          TEST(lambda value: value is True or _truthy(value)),
+          TEST(lambda told_new, focus_new: told_new or focus_new),
+          NOT(Screening(treatment=MATCH.treatment)))
+    def your_precaution_is_stated_for_the_other_treatment(self, key, topic, treatment, other,
+                                                          sources, value):
+        """Someone who takes or is something the article mentions only for the other treatment is
+        told whom it is stated for, what the article does say for theirs, and to ask their injector."""
+        related = inventory.topics()[topic].related.get(treatment, [])
+        self._reply("other_treatment_only", _intent(treatment, topic), scope="partial",
+                    sources=list(sources) + list(related), handoff=True, used=[key], topic=topic,
+                    treatment=treatment, other=other, stated=list(sources), related=list(related),
+                    precaution=True, personal=key)
+
+    # -- screening before an appointment ---------------------------------------------------------
+    @Rule(Screening(treatment=MATCH.treatment))
+    def screening_starts_with_nothing_checked(self, treatment):
+        """A screening for a treatment begins before its first check."""
+        self.declare(Cleared(treatment=treatment, key="start"))
+
+    @Rule(Check(treatment=MATCH.treatment, key=MATCH.key, after=MATCH.after),
+          Cleared(treatment=MATCH.treatment, key=MATCH.after),
+          Told(key=MATCH.key))
+    def check_answered(self, treatment, key):
+        """A check whose earlier checks are all answered, and which is answered too, is cleared."""
+        self.declare(Cleared(treatment=treatment, key=key))
+
+    @Rule(Screening(treatment=MATCH.treatment),
+          Check(treatment=MATCH.treatment, key=MATCH.key, topic=MATCH.topic),
+          Told(key=MATCH.key, value=MATCH.value),
+          Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
+                   contraindication=True),
+          TEST(lambda value: value is True),
+          salience=CONTRAINDICATION)
+    def screening_finds_a_contraindication(self, treatment, key, sources):
+        """A yes to pregnancy, breastfeeding or an allergy to the filler stops the screening: the
+        treatment is not advisable."""
+        self.declare(Concern(treatment=treatment, key=key, level="stop", sources=sources))
+
+    @Rule(Screening(treatment=MATCH.treatment),
+          Check(treatment=MATCH.treatment, key=MATCH.key, topic=MATCH.topic),
+          Told(key=MATCH.key, value=MATCH.value),
+          Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
+                   contraindication=True),
+          TEST(lambda value: _unsure(value)),
+          salience=CONTRAINDICATION)
+    def screening_leaves_a_contraindication_open(self, treatment, key, sources):
+        """"Not sure" (or skipped) on a contraindication is for the injector to settle first."""
+        self.declare(Concern(treatment=treatment, key=key, level="ask", sources=sources))
+
+    @Rule(Screening(treatment=MATCH.treatment),
+          Check(treatment=MATCH.treatment, key=MATCH.key, topic=MATCH.topic),
+          Told(key=MATCH.key, value=MATCH.value),
+          Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
+                   precaution=True, contraindication=False),
+          TEST(lambda value: _truthy(value) or _unsure(value)))
+    def screening_finds_something_to_prepare(self, treatment, key, sources, value):
+        """Something the person takes or does that the article says to stop or avoid before this
+        treatment (or is unsure about) becomes a step of their checklist."""
+        self.declare(Concern(treatment=treatment, key=key, sources=sources,
+                             level="unsure" if _unsure(value) else "prepare"))
+
+    @Rule(Screening(treatment="fillers"),
+          Takes(kind="medicine", category="prescribed_blood_thinner"))
+    def prescribed_blood_thinner_is_for_the_injector(self):
+        """A prescribed blood thinner is not among the over-the-counter medicines the article names:
+        the injector (and the prescriber) decide, so it is a question to settle first."""
+        self.declare(Concern(treatment="fillers", key="prescribed_blood_thinner", level="ask",
+                             sources=["FIL-BLOOD-THINNERS"]))
+
+    @Rule(Screening(treatment="botox"), Told(key="medicines", value=MATCH.value),
+          TEST(lambda value: _truthy(value) or _unsure(value)))
+    def medicines_go_to_the_injector(self, value):
+        """Before Botox, the medicines a person takes are for their injector to hear about."""
+        self.declare(Concern(treatment="botox", key="medicines", level="prepare",
+                             sources=["BTX-HISTORY"]))
+
+    @Rule(Screening(treatment=MATCH.treatment),
+          Check(treatment=MATCH.treatment, key=MATCH.key, after=MATCH.after, topic=MATCH.topic),
+          Cleared(treatment=MATCH.treatment, key=MATCH.after),
+          NOT(Told(key=MATCH.key)),
+          NOT(Concern(treatment=MATCH.treatment, level="stop")))
+    def ask_the_next_check(self, treatment, key, topic, after):
+        """During a screening, the first check without an answer is asked, one at a time."""
+        sources = inventory.topics()[topic].sources.get(treatment, [])
+        self._reply("screening_question", f"{treatment}_screening", sources=sources,
+                    follow_up=key, key=key, treatment=treatment, first=after == "start")
+
+    @Rule(Screening(treatment=MATCH.treatment), Concern(treatment=MATCH.treatment, level="stop"),
+          Move(name="changed"))
+    def not_advisable(self, treatment):
+        """A contraindication found during screening ends it: not advisable, talk to the injector."""
+        concerns = self._all(Concern, treatment=treatment, level="stop")
+        self._reply("verdict_stop", f"{treatment}_verdict", handoff=True,
+                    sources=_sources_of(concerns), used=[c["key"] for c in concerns],
+                    treatment=treatment, keys=[c["key"] for c in concerns])
+
+    @Rule(Screening(treatment=MATCH.treatment),
+          Check(treatment=MATCH.treatment, key=MATCH.key, last=True),
+          Cleared(treatment=MATCH.treatment, key=MATCH.key),
+          NOT(Concern(treatment=MATCH.treatment, level="stop")),
+          Concern(treatment=MATCH.treatment, level="ask"),
+          Move(name="changed"))
+    def settle_with_the_injector_first(self, treatment):
+        """A completed screening with an open question (an unsure contraindication, a prescribed
+        blood thinner) ends with: settle this with your injector before the appointment."""
+        concerns = self._all(Concern, treatment=treatment)
+        self._reply("verdict_ask", f"{treatment}_verdict", handoff=True, scope="answered",
+                    sources=_sources_of(concerns), used=[c["key"] for c in concerns],
+                    treatment=treatment, asks=[c["key"] for c in concerns if c["level"] == "ask"],
+                    steps=self._steps(treatment, concerns))
+
+    @Rule(Screening(treatment=MATCH.treatment),
+          Check(treatment=MATCH.treatment, key=MATCH.key, last=True),
+          Cleared(treatment=MATCH.treatment, key=MATCH.key),
+          NOT(Concern(treatment=MATCH.treatment, level="stop")),
+          NOT(Concern(treatment=MATCH.treatment, level="ask")),
+          Move(name="changed"))
+    def ready_with_a_checklist(self, treatment):
+        """A completed screening with no contraindication ends with a personal, dated checklist
+        built from the article's precautions for that treatment."""
+        concerns = self._all(Concern, treatment=treatment)
+        steps = self._steps(treatment, concerns)
+        sources = _sources_of(concerns) + [s for step in steps for s in step["sources"]]
+        self._reply("verdict_ready", f"{treatment}_verdict", sources=list(dict.fromkeys(sources)),
+                    used=[c["key"] for c in concerns], treatment=treatment, steps=steps)
+
+    def _steps(self, treatment, concerns):
+        """The checklist: the person's own steps first, then the article's standing reminders."""
+        appointments = self._all(Appointment)
+        when = date.fromisoformat(appointments[0]["date"]) if appointments else None
+        timing = inventory.screening()["timing"]
+        personal = {c["key"]: c for c in concerns if c["level"] in ("prepare", "unsure")}
+        steps = []
+        for check in inventory.screening()["checks"][treatment]:
+            key = check["key"]
+            sources = inventory.topics()[check["topic"]].sources.get(treatment, [])
+            if not sources:
+                continue
+            rule = timing.get(key, {})
+            start = None
+            if when is not None and rule.get("days"):
+                start = max(when - timedelta(days=rule["days"]), self._today()).isoformat()
+            told = self._all(Told, key=key)
+            steps.append({"key": key, "sources": list(sources), "personal": key in personal,
+                          "unsure": key in personal and personal[key]["level"] == "unsure",
+                          "start": start, "days": rule.get("days"), "note": rule.get("note", ""),
+                          "value": told[0]["value"] if told else None,
+                          "contraindication": inventory.topics()[check["topic"]].contraindication})
+        return [s for s in steps if not s["contraindication"]]
+
+    def _today(self):
+        today = self._all(Today)
+        return date.fromisoformat(today[0]["date"]) if today else date.today()
+
+    # -- appointment dates ----------------------------------------------------------------------
+    @Rule(Move(name="date_problem", value=MATCH.problem))
+    def unclear_date_gets_a_question(self, problem):
+        """A date that is past, ambiguous or vague gets a clarifying question."""
+        self._reply("date_question", "appointment_date", follow_up="appointment_date", problem=problem)
+
+    # -- recommendation from how the lines behave ------------------------------------------------
+    @Rule(Lines(behaviour="moves"))
+    def lines_that_come_with_movement_are_dynamic(self):
+        """Lines that show only when the face moves (frowning, laughing, squinting) are dynamic."""
+        self.declare(WrinkleKind(kind="dynamic"))
+
+    @Rule(Lines(behaviour="rest"))
+    def lines_that_stay_at_rest_are_static(self):
+        """Lines still there when the face is relaxed come from age and gravity: they are static."""
+        self.declare(WrinkleKind(kind="static"))
+
+    @Rule(Lines(areas=MATCH.areas),
+          TEST(lambda areas: "lips" in areas or "cheekbones" in areas))
+    def lips_and_cheekbones_call_for_volume(self, areas):
+        """Fuller lips or sculpted cheekbones are about volume, which the article credits to fillers."""
+        self.declare(WrinkleKind(kind="volume"))
+
+    @Rule(Move(name="recommend_now"), WrinkleKind(kind="dynamic"),
+          NOT(WrinkleKind(kind="static")), NOT(WrinkleKind(kind="volume")), salience=DECIDE)
+    def recommend_botox(self):
+        """Dynamic wrinkles only: the article's treatment for them is Botox."""
+        self._reply("recommendation", "recommend_botox", sources=["WRK-DYNAMIC", "BTX-AREAS"],
+                    handoff=True, used=["lines"], treatment="botox", kinds=["dynamic"])
+
+    @Rule(Move(name="recommend_now"), WrinkleKind(kind="static"), NOT(WrinkleKind(kind="dynamic")),
+          salience=DECIDE)
+    def recommend_fillers_for_static_lines(self):
+        """Static wrinkles (there at rest), with no dynamic ones: the article's treatment is fillers."""
+        volume = bool(self._all(WrinkleKind, kind="volume"))
+        self._reply("recommendation", "recommend_fillers",
+                    sources=["WRK-STATIC"] + (["FIL-BENEFITS"] if volume else []), handoff=True,
+                    used=["lines"], treatment="fillers", kinds=["static"] + (["volume"] if volume else []))
+
+    @Rule(Move(name="recommend_now"), WrinkleKind(kind="volume"), NOT(WrinkleKind(kind="dynamic")),
+          NOT(WrinkleKind(kind="static")), salience=DECIDE)
+    def recommend_fillers_for_volume(self):
+        """A wish for fuller lips or sculpted cheekbones: the article credits fillers with both."""
+        self._reply("recommendation", "recommend_fillers", sources=["FIL-BENEFITS", "CMB-AREAS"],
+                    handoff=True, used=["lines"], treatment="fillers", kinds=["volume"])
+
+    @Rule(Move(name="recommend_now"), WrinkleKind(kind="dynamic"), WrinkleKind(kind="static"),
+          salience=DECIDE)
+    def recommend_both_botox_first(self):
+        """Dynamic and static wrinkles together: both treatments, Botox first, because each treats a
+        different kind and fillers look more natural and last longer after Botox."""
+        self._reply("recommendation", "recommend_both",
+                    sources=["WRK-DYNAMIC", "WRK-STATIC", "CMB-BOTH-WORLDS", "CMB-ORDER",
+                             "CMB-WHY-ORDER"], handoff=True, used=["lines"], treatment="both",
+                    kinds=["dynamic", "static"])
+
+    @Rule(Move(name="recommend_now"), WrinkleKind(kind="dynamic"), WrinkleKind(kind="volume"),
+          NOT(WrinkleKind(kind="static")), salience=DECIDE)
+    def recommend_both_for_movement_and_volume(self):
+        """Lines that come with movement plus a wish for volume: Botox for the lines, fillers for the
+        volume, Botox first."""
+        self._reply("recommendation", "recommend_both",
+                    sources=["WRK-DYNAMIC", "FIL-BENEFITS", "CMB-BOTH-WORLDS", "CMB-ORDER",
+                             "CMB-WHY-ORDER"], handoff=True, used=["lines"], treatment="both",
+                    kinds=["dynamic", "volume"])
+
+    @Rule(Move(name="recommend_now"), NOT(WrinkleKind()), salience=DECIDE)
+    def ask_how_the_lines_behave(self):
+        """When the description does not decide between dynamic and static, ask the one question
+        that does: are the lines still there when the face is relaxed?"""
+        areas = [a for line in self._all(Lines) for a in line["areas"]]
+        self._reply("recommend_question", "recommend", sources=["WRK-DYNAMIC", "WRK-STATIC"],
+                    follow_up="lines_at_rest", areas=areas)
+
+    # -- the conversation -------------------------------------------------------------------------
+    @Rule(Move(name="why"), Previous(fired=MATCH.fired, sources=MATCH.sources, used=MATCH.used,
+                                     intent=MATCH.intent))
+    def explain_the_last_answer(self, fired, sources, used, intent):
+        """"Why?" after an answer shows the rules that produced it, the person's facts they used and
+        the inventory facts with their article lines."""
+        self._reply("why", "why", sources=sources, fired_before=list(fired), used_before=list(used),
+                    intent_before=intent)
+
+    @Rule(Move(name="why"), NOT(Previous()))
+    def nothing_to_explain_yet(self):
+        """"Why?" before any answer: there is nothing to explain yet."""
+        self._reply("why", "why", fired_before=[], used_before=[], intent_before="")
+
+    @Rule(Move(name="facts"))
+    def show_what_we_know(self):
+        """"What do you know about me?" lists the facts the session holds."""
+        told = {t["key"]: t["value"] for t in self._all(Told)}
+        self._reply("facts", "facts", known=told)
+
+    @Rule(Move(name="business"))
+    def no_business_recommendations(self):
+        """Asked where to go or whom to book: the chatbot names no business."""
+        self._reply("business", "business", scope="out_of_scope", handoff=True)
+
+    @Rule(Move(name="diagnosis"))
+    def no_diagnosis(self):
+        """Asked to judge a symptom or condition: the chatbot does not diagnose."""
+        self._reply("diagnosis", "diagnosis", scope="out_of_scope", handoff=True)
+
+    @Rule(Move(name="too_long"), salience=URGENT)
+    def message_too_long(self):
+        """A message over the length limit is asked to be shortened; nothing else is read."""
+        self._reply("too_long", "too_long", scope="out_of_scope")
+
+    @Rule(Move(name="empty"))
+    def empty_message(self):
+        """An empty or blank message gets a prompt to ask something."""
+        self._reply("empty", "empty", scope="out_of_scope")
+
+    @Rule(Move(name="greeting"), NOT(Question()))
+    def greet(self):
+        """A greeting with no question is greeted back, with what the chatbot can do."""
+        self._reply("greeting", "greeting")
+
+    @Rule(Move(name="thanks"), NOT(Question()))
+    def you_are_welcome(self):
+        """Thanks with no question get a short reply."""
+        self._reply("thanks", "thanks")
+
+    @Rule(Move(name="bye"), NOT(Question()))
+    def goodbye(self):
+        """A goodbye with no question ends politely."""
+        self._reply("bye", "bye")
+
+    @Rule(Move(name="help"))
+    def offer_help(self):
+        """A request for help lists what the chatbot can answer and do."""
+        self._reply("help", "help")
+
+    @Rule(AS.told << Told(new=True, key=MATCH.key), NOT(Reply()), salience=LAST + 1)
+    def acknowledge_what_was_told(self, key):
+        """Something told that no other rule answered is acknowledged, so the person sees it was
+        understood."""
+        told = {t["key"]: t["value"] for t in self._all(Told, new=True)}
+        self._reply("noted", "noted", used=list(told), told=told)
+
+    @Rule(NOT(Reply()), salience=LAST)
+    def not_understood(self):
+        """A message no rule could answer gets an honest "I did not understand" and examples."""
+        self._reply("not_understood", "out_of_scope", scope="out_of_scope")
+
+
+def _intent(treatment: str, topic: str) -> str:
+    return topic if treatment == "any" else f"{treatment}_{topic}"
+
+
+def _sources_of(concerns) -> list[str]:
+    return list(dict.fromkeys(s for c in concerns for s in c["sources"]))
