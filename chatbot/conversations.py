@@ -1,0 +1,170 @@
+"""Conversation scripts: YAML files of user turns with what each reply must show.
+
+Used by the test-suite (tests/conversations/) and by `python -m chatbot eval`, so a clinic can
+write and run its own. One file holds a list of conversations:
+
+    - name: alcohol is stated for Botox only
+      today: 2026-11-27            # optional: pins "today" for dates
+      turns:
+        - user: Can I drink wine before fillers?
+          intent: fillers_alcohol    # the reply's intent
+          scope: partial             # answered | partial | out_of_scope
+          sources: [BTX-ALCOHOL]     # exactly these IDs (any order); [] for none
+          sources_include: [...]     # at least these IDs
+          says: [Botox only, injector]   # each must appear in the text (case-insensitive)
+          not_says: [fillers are fine]   # none may appear
+          handoff: true
+          follow_up: pregnant        # or null
+          facts: {pregnant: false}   # these keys must have these values (others may exist)
+          fired: [rule_name]         # these rules must have fired
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+CHECKED_KEYS = ("intent", "scope", "sources", "sources_include", "says", "not_says", "handoff",
+                "follow_up", "facts", "fired", "intents")
+
+
+@dataclass
+class Turn:
+    """One user message and what its reply must show."""
+
+    user: str
+    expect: dict
+
+
+@dataclass
+class Conversation:
+    """A named path of turns, run in one session."""
+
+    name: str
+    turns: list[Turn]
+    today: date | None = None
+    origin: str = ""
+
+
+@dataclass
+class Mismatch:
+    """One expectation a reply did not meet."""
+
+    key: str
+    expected: object
+    got: object
+
+
+@dataclass
+class TurnResult:
+    conversation: str
+    index: int
+    user: str
+    expect: dict
+    reply: dict
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+def load(paths) -> list[Conversation]:
+    """Every conversation in the given YAML files and folders (folders: every *.yaml inside)."""
+    import yaml
+    conversations = []
+    for path in _files(paths):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML ({error.__class__.__name__})") from None
+        if not isinstance(data, list):
+            raise ValueError(f"{path}: expected a list of conversations")
+        for number, item in enumerate(data, 1):
+            conversations.append(_conversation(item, f"{path}#{number}"))
+    return conversations
+
+
+def _files(paths) -> list[Path]:
+    files = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ValueError(f"{path}: no such file or folder")
+    return files
+
+
+def _conversation(item, origin: str) -> Conversation:
+    if not isinstance(item, dict) or "turns" not in item or not isinstance(item["turns"], list):
+        raise ValueError(f"{origin}: a conversation needs 'name' and a list of 'turns'")
+    turns = []
+    for index, turn in enumerate(item["turns"], 1):
+        if not isinstance(turn, dict) or not isinstance(turn.get("user"), str):
+            raise ValueError(f"{origin} turn {index}: each turn needs a 'user' message")
+        unknown = set(turn) - set(CHECKED_KEYS) - {"user", "note"}
+        if unknown:
+            raise ValueError(f"{origin} turn {index}: unknown keys {sorted(unknown)}")
+        turns.append(Turn(turn["user"], {k: v for k, v in turn.items() if k in CHECKED_KEYS}))
+    today = item.get("today")
+    if isinstance(today, str):
+        today = date.fromisoformat(today)
+    return Conversation(str(item.get("name", origin)), turns, today, origin)
+
+
+def check(expect: dict, reply: dict) -> list[Mismatch]:
+    """What of `expect` the reply (a Reply.to_dict()) does not meet."""
+    problems = []
+    text = reply["text"].casefold()
+    for key, wanted in expect.items():
+        if key == "sources":
+            if sorted(wanted or []) != sorted(reply["sources"]):
+                problems.append(Mismatch(key, wanted, reply["sources"]))
+        elif key == "sources_include":
+            if not set(wanted) <= set(reply["sources"]):
+                problems.append(Mismatch(key, wanted, reply["sources"]))
+        elif key == "says":
+            missing = [w for w in _list(wanted) if str(w).casefold() not in text]
+            if missing:
+                problems.append(Mismatch(key, missing, reply["text"]))
+        elif key == "not_says":
+            present = [w for w in _list(wanted) if str(w).casefold() in text]
+            if present:
+                problems.append(Mismatch(key, present, reply["text"]))
+        elif key == "facts":
+            for name, value in (wanted or {}).items():
+                got = reply["facts"].get(name, "<absent>")
+                if value == "<absent>" and name not in reply["facts"]:
+                    continue
+                if got != value:
+                    problems.append(Mismatch(f"facts.{name}", value, got))
+        elif key == "fired":
+            missing = [r for r in _list(wanted) if r not in reply["fired"]]
+            if missing:
+                problems.append(Mismatch(key, missing, reply["fired"]))
+        elif key == "intents":
+            missing = [i for i in _list(wanted) if i not in reply.get("intents", [])]
+            if missing:
+                problems.append(Mismatch(key, missing, reply.get("intents")))
+        elif reply.get(key) != wanted:
+            problems.append(Mismatch(key, wanted, reply.get(key)))
+    return problems
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def run(conversation: Conversation, bot_factory) -> list[TurnResult]:
+    """Play one conversation in a fresh session; `bot_factory(today)` gives a Chatbot."""
+    bot = bot_factory(conversation.today)
+    session = bot.session()
+    results = []
+    for index, turn in enumerate(conversation.turns, 1):
+        reply = session.ask(turn.user).to_dict()
+        results.append(TurnResult(conversation.name, index, turn.user, turn.expect, reply,
+                                  check(turn.expect, reply)))
+    return results
