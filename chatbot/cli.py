@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     serve.add_argument("--db", metavar="PATH", default="chatbot.sqlite3",
                        help="SQLite file for sessions (default chatbot.sqlite3)")
-    serve.add_argument("--templates", metavar="DIR", help="a folder of templates that override the built-in ones")
+    serve.add_argument("--templates", metavar="DIR",
+                       help="a folder of templates that override the built-in ones")
     serve.add_argument("--clinic", metavar="NAME", help="the clinic's name, shown on the page")
     serve.add_argument("--cors", metavar="ORIGIN", action="append", default=[],
                        help="an origin allowed to call the API from a browser (repeatable)")

@@ -14,9 +14,11 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from chatbot.knowledge import inventory
-from chatbot.understand import CLASS_WORDS
 from chatbot.knowledge.inventory import TREATMENT_LABELS
+from chatbot.understand import CLASS_WORDS
 
+# Answer pieces that speak for one treatment; with both in one answer, each is labelled.
+PER_TREATMENT = ("answer", "other_treatment_only", "not_covered", "personal_precaution")
 KEY_LABELS = {"pregnant": "pregnant", "breastfeeding": "breastfeeding",
               "allergic": "allergic to the filler's ingredients",
               "blood_thinners": "taking blood-thinning medicines", "supplements": "taking supplements",
@@ -80,7 +82,7 @@ class Renderer:
     def turn(self, replies: list[dict], heard, person: dict, rule_docs: dict) -> str:
         """The whole answer of one turn: the lexicon's mappings, then each piece in order."""
         several = len({r["data"].get("treatment") for r in replies
-                       if r["template"] in ("answer", "other_treatment_only", "not_covered", "personal_precaution")
+                       if r["template"] in PER_TREATMENT
                        and r["data"].get("treatment") in ("botox", "fillers")}) > 1
         context = dict(person=person, rule_docs=rule_docs, several=several)
         parts = [self.part(reply, **context) for reply in replies]

@@ -9,17 +9,29 @@ from __future__ import annotations
 import copy
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Callable
 
 from chatbot import lexicon as lexicon_module
-from chatbot.render import Renderer
-from chatbot.understand import ANY_TOPICS, Question as AskedQuestion, Understanding, understand
 from chatbot.knowledge import inventory
-from chatbot.knowledge.facts import (Appointment, Focus, Lines, Mentioned, Move, Previous, Question,
-                                     Screening, Takes, Today, Told)
+from chatbot.knowledge.facts import (
+    Appointment,
+    Focus,
+    Lines,
+    Mentioned,
+    Move,
+    Previous,
+    Question,
+    Screening,
+    Takes,
+    Today,
+    Told,
+)
 from chatbot.knowledge.rules import Expert
+from chatbot.render import Renderer
+from chatbot.understand import ANY_TOPICS, Understanding, understand
+from chatbot.understand import Question as AskedQuestion
 
 TREATMENTS = ("botox", "fillers")
 CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
@@ -84,7 +96,7 @@ class Chatbot:
         self._pool.give_back(*self._pool.borrow())   # build one engine now, not on the first turn
         self.rule_docs = _rule_docs()
 
-    def session(self, state: dict | None = None) -> "Session":
+    def session(self, state: dict | None = None) -> Session:
         """A new conversation, or one restored from a saved `state`."""
         return Session(self, copy.deepcopy(state) if state else None)
 

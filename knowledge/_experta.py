@@ -11,7 +11,6 @@ import collections.abc
 if not hasattr(collections, "Mapping"):
     collections.Mapping = collections.abc.Mapping  # type: ignore[attr-defined]
 
-from experta import (AS, MATCH, NOT, TEST, W, DefFacts, Fact, Field,  # noqa: E402
-                     KnowledgeEngine, Rule)
+from experta import AS, MATCH, NOT, TEST, DefFacts, Fact, Field, KnowledgeEngine, Rule, W  # noqa: E402
 
 __all__ = ["AS", "MATCH", "NOT", "TEST", "W", "DefFacts", "Fact", "Field", "KnowledgeEngine", "Rule"]

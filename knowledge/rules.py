@@ -11,8 +11,26 @@ from datetime import date, timedelta
 from chatbot.knowledge import inventory
 from chatbot.knowledge._experta import AS, MATCH, NOT, TEST, DefFacts, KnowledgeEngine, Rule
 from chatbot.knowledge.facts import (
-    ArticleFact, Appointment, Check, Cleared, Concern, Coverage, Focus, Gap, Lines, Mentioned, Move,
-    Previous, Question, Reply, Screening, Takes, Today, Told, WrinkleKind)
+    Appointment,
+    ArticleFact,
+    Check,
+    Cleared,
+    Concern,
+    Coverage,
+    Focus,
+    Gap,
+    Lines,
+    Mentioned,
+    Move,
+    Previous,
+    Question,
+    Reply,
+    Screening,
+    Takes,
+    Today,
+    Told,
+    WrinkleKind,
+)
 
 URGENT = 100        # an urgent message is answered before anything else
 CONTRAINDICATION = 10   # a reason not to be treated outranks any other advice
