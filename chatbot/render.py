@@ -18,7 +18,8 @@ from chatbot.knowledge.inventory import TREATMENT_LABELS
 from chatbot.understand import CLASS_WORDS
 
 # Answer pieces that speak for one treatment; with both in one answer, each is labelled.
-PER_TREATMENT = ("answer", "other_treatment_only", "not_covered", "personal_precaution")
+PER_TREATMENT = ("answer", "other_treatment_only", "not_covered", "personal_precaution",
+                 "contraindication")
 KEY_LABELS = {"pregnant": "pregnant", "breastfeeding": "breastfeeding",
               "allergic": "allergic to the filler's ingredients",
               "blood_thinners": "taking blood-thinning medicines", "supplements": "taking supplements",
@@ -109,7 +110,7 @@ def _obvious(mention: dict) -> bool:
     if mention["item"] in CLASS_WORDS:
         return True
     word, label = mention["word"].replace(" ", ""), mention["label"].replace(" ", "")
-    return _close(word, label)
+    return word != label and _close(word, label)
 
 
 def _close(a: str, b: str) -> bool:

@@ -38,7 +38,7 @@ CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "busi
                       "urgent")
 LIST_KEYS = ("medicines", "supplements", "skincare")
 # The order the pieces of one answer are shown in (templates not listed come in between).
-FIRST = ("too_long", "urgent", "contraindication", "contraindication_unsure", "verdict_stop")
+FIRST = ("too_long", "urgent", "corrected", "contraindication", "contraindication_unsure", "verdict_stop")
 LAST = ("date_question", "screening_question", "verdict_ask", "verdict_ready", "recommend_question",
         "noted", "not_understood")
 
@@ -180,6 +180,7 @@ class Session:
         facts += [Move(name=name) for name in heard.intents if name in CONVERSATION_MOVES]
         if changed or screening_started:
             facts.append(Move(name="changed"))
+        facts += [Move(name="corrected", value=key) for key in context.pop("corrected", [])]
         if heard.date_problem:
             facts.append(Move(name="date_problem", value=heard.date_problem))
         if recommend:
@@ -213,6 +214,10 @@ class Session:
                     if kept != current:
                         self.facts[base] = kept
                         changed.add(base)
+                if base == "medicines" and self.facts.get("blood_thinners") is not False and not any(
+                        self._category(name) == "blood_thinner" for name in self.facts.get(base) or []):
+                    self.facts["blood_thinners"] = False   # the blood thinner they took is stopped
+                    changed.add("blood_thinners")
                 continue
             if key in LIST_KEYS and isinstance(value, list) and value:
                 current = self.facts.get(key)
@@ -222,6 +227,8 @@ class Session:
                     merged = current
                 value = merged
             if self.facts.get(key) != value:
+                if key in self.facts and key not in LIST_KEYS and key != "appointment_date":
+                    self.state["context"].setdefault("corrected", []).append(key)
                 self.facts[key] = value
                 changed.add(key)
         if heard.lines:
@@ -292,6 +299,10 @@ class Session:
         return bool(("recommend" in heard.intents and not heard.questions) or answered_lines or (
             heard.lines and ("areas" in heard.lines or "behaviour" in heard.lines)
             and not heard.questions and not heard.told))
+
+    def _category(self, name: str) -> str:
+        item = self.bot.lexicon.item_of(name)
+        return self.bot.lexicon.data["items"][item]["category"] if item else ""
 
     def _takes(self) -> list:
         lexicon = self.bot.lexicon

@@ -273,7 +273,8 @@ def _tell_item(told: dict, kind: str, item: str, category: str, negated: bool, u
             told[key] = []          # "I don't take any supplements"
         else:
             told.setdefault(key + "_stopped", []).append(item)
-            told[key] = [name for name in current if name != item]
+            if current:
+                told[key] = [name for name in current if name != item]
         if generic and kind == "medicine":
             told["blood_thinners"] = False   # "no medicines" / "no blood thinners"
         return

@@ -162,6 +162,7 @@ class Expert(KnowledgeEngine):
                    contraindication=True),
           TEST(lambda value: value is True),
           TEST(lambda told_new, focus_new: told_new or focus_new),
+          NOT(Screening(treatment=MATCH.treatment)),
           salience=CONTRAINDICATION)
     def contraindication_applies(self, key, treatment, sources):
         """Someone pregnant, breastfeeding or allergic to the filler's ingredients is told the
@@ -175,6 +176,7 @@ class Expert(KnowledgeEngine):
                    contraindication=True),
           TEST(lambda value: _unsure(value)),
           TEST(lambda told_new, focus_new: told_new or focus_new),
+          NOT(Screening(treatment=MATCH.treatment)),
           salience=CONTRAINDICATION)
     def contraindication_unsure(self, key, treatment, sources, value):
         """Someone unsure whether a contraindication applies is told what it is and to settle it
@@ -307,10 +309,12 @@ class Expert(KnowledgeEngine):
         """A completed screening with an open question (an unsure contraindication, a prescribed
         blood thinner) ends with: settle this with your injector before the appointment."""
         concerns = self._all(Concern, treatment=treatment)
+        steps = self._steps(treatment, concerns)
+        sources = _sources_of(concerns) + [s for step in steps for s in step["sources"]]
         self._reply("verdict_ask", f"{treatment}_verdict", handoff=True, scope="answered",
-                    sources=_sources_of(concerns), used=[c["key"] for c in concerns],
+                    sources=list(dict.fromkeys(sources)), used=[c["key"] for c in concerns],
                     treatment=treatment, asks=[c["key"] for c in concerns if c["level"] == "ask"],
-                    steps=self._steps(treatment, concerns))
+                    steps=steps)
 
     @Rule(Screening(treatment=MATCH.treatment),
           Check(treatment=MATCH.treatment, key=MATCH.key, last=True),
@@ -488,6 +492,12 @@ class Expert(KnowledgeEngine):
     def offer_help(self):
         """A request for help lists what the chatbot can answer and do."""
         self._reply("help", "help")
+
+    @Rule(Move(name="corrected", value=MATCH.key), Told(key=MATCH.key, value=MATCH.value))
+    def acknowledge_a_correction(self, key, value):
+        """A fact the person corrects ("actually I'm not pregnant") is confirmed back, and everything
+        that depended on it is worked out again from the new value."""
+        self._reply("corrected", "corrected", used=[key], told={key: value})
 
     @Rule(AS.told << Told(new=True, key=MATCH.key), NOT(Reply()), salience=LAST + 1)
     def acknowledge_what_was_told(self, key):
