@@ -103,6 +103,10 @@ def _conversation(item, origin: str) -> Conversation:
         raise ValueError(f"{origin}: a conversation needs 'name' and a list of 'turns'")
     turns = []
     for index, turn in enumerate(item["turns"], 1):
+        if isinstance(turn, dict) and isinstance(turn.get("user"), (bool, int, float)):
+            # YAML reads a bare `no` or `yes` as a boolean: a person typing "no" is meant.
+            user = turn["user"]
+            turn = dict(turn, user=("yes" if user else "no") if isinstance(user, bool) else str(user))
         if not isinstance(turn, dict) or not isinstance(turn.get("user"), str):
             raise ValueError(f"{origin} turn {index}: each turn needs a 'user' message")
         unknown = set(turn) - set(CHECKED_KEYS) - {"user", "note"}

@@ -145,6 +145,8 @@ def _phrases(data: dict):
         yield "negation", "break", normalise(phrase)
     for phrase in data.get("self", {}).get("markers", []):
         yield "self", "marker", normalise(phrase)
+    for phrase in data.get("self", {}).get("plans", []):
+        yield "plans", "plan", normalise(phrase)
 
 
 def _match_at(phrase: tuple[str, ...], words: list[str], start: int) -> int | None:

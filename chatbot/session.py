@@ -187,7 +187,7 @@ class Session:
             facts.append(Move(name="recommend_now"))
             lines = self.state["lines"]
             facts.append(Lines(areas=lines.get("areas", []), hints=lines.get("hints", []),
-                               behaviour=lines.get("behaviour", "")))
+                               behaviours=lines.get("behaviours", [])))
         for treatment in context.get("screening", []):
             facts.append(Screening(treatment=treatment))
         if "appointment_date" in self.facts:
@@ -238,8 +238,12 @@ class Session:
                 if area not in lines["areas"]:
                     lines["areas"].append(area)
             lines.setdefault("hints", []).extend(heard.lines.get("hints", []))
-            if heard.lines.get("behaviour"):
-                lines["behaviour"] = heard.lines["behaviour"]
+            if heard.lines.get("behaviours"):
+                if self.state["context"].get("pending") == "lines_at_rest":
+                    lines["behaviours"] = list(heard.lines["behaviours"])   # the deciding answer
+                else:
+                    lines["behaviours"] = list(dict.fromkeys(
+                        lines.get("behaviours", []) + heard.lines["behaviours"]))
             self.facts["lines"] = _describe_lines(lines)
         return changed
 
@@ -293,11 +297,11 @@ class Session:
 
     def _recommendation(self, heard: Understanding) -> bool:
         pending = self.state["context"].get("pending")
-        answered_lines = pending == "lines_at_rest" and heard.lines.get("behaviour")
+        answered_lines = pending == "lines_at_rest" and heard.lines.get("behaviours")
         if "business" in heard.intents:
             return False
         return bool(("recommend" in heard.intents and not heard.questions) or answered_lines or (
-            heard.lines and ("areas" in heard.lines or "behaviour" in heard.lines)
+            heard.lines and ("areas" in heard.lines or "behaviours" in heard.lines)
             and not heard.questions and not heard.told))
 
     def _category(self, name: str) -> str:
@@ -395,7 +399,7 @@ def _ordered(replies: list[dict]) -> list[dict]:
 
 def _describe_lines(lines: dict) -> dict:
     return {k: v for k, v in (("areas", lines.get("areas", [])),
-                              ("behaviour", lines.get("behaviour", ""))) if v}
+                              ("behaviours", lines.get("behaviours", []))) if v}
 
 
 def _rule_docs() -> dict[str, str]:

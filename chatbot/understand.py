@@ -102,7 +102,6 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     if not any(clause.words for clause in clauses):
         result.empty = True
         return result
-    all_words = " ".join(" ".join(c.words) for c in clauses)
 
     for clause in clauses:
         _read_clause(clause, lexicon, result)
@@ -111,7 +110,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         result.questions, result.intents = [], ["urgent"]
         return result
     _read_answer(clauses, context, result)
-    _read_date(all_words, today, result)
+    _read_date(_date_text(text), today, result)
     _carry_over(clauses, context, result)
     return result
 
@@ -229,15 +228,18 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             continue   # "what's the weather like": "what" alone is not a question about treatments
         result.questions.append(Question(topic, "any" if topic in ANY_TOPICS else clause_treatment))
 
-    # A plan: "I'm getting fillers", "booked for Botox" (a statement naming a treatment).
-    if treatments and not clause.question and clause.of("self") and not any(
-            m.start in negated for m in clause.of("treatments")):
+    # A plan: "I'm getting fillers", "booked for Botox", "am I ready for my lip filler?".
+    planned = clause.of("plans") or (not clause.question and clause.of("self"))
+    if treatments and planned and not any(m.start in negated for m in clause.of("treatments")):
         result.told["treatment"] = clause_treatment or "both"
 
     # How the person's lines behave (for the recommendation).
-    areas = [data["areas"][m.key]["area"] for m in clause.of("areas")]
-    hints = [data["areas"][m.key]["hint"] for m in clause.of("areas")]
-    behaviour = [m.key for m in clause.of("line_behaviour")]
+    # Face areas inside a treatment's name ("lip filler") say nothing about the person's lines.
+    treatment_spans = {i for m in clause.of("treatments") for i in range(m.start, m.end)}
+    face = [m for m in clause.of("areas") if m.start not in treatment_spans]
+    areas = [data["areas"][m.key]["area"] for m in face]
+    hints = [data["areas"][m.key]["hint"] for m in face]
+    behaviour = clause.of("line_behaviour")
     if areas:
         result.lines.setdefault("areas", [])
         for area in areas:
@@ -246,11 +248,13 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
         result.lines.setdefault("hints", [])
         result.lines["hints"] += hints
     if behaviour:
-        negative = any(m.start in negated for m in clause.of("line_behaviour"))
-        said = behaviour[-1] if "rest" not in behaviour else "rest"
-        if negative and said == "rest" and "moves" not in behaviour:
-            said = "moves"   # "they're not there when I relax"
-        result.lines["behaviour"] = said
+        said = result.lines.setdefault("behaviours", [])
+        for match in clause.of("line_behaviour"):
+            kind = match.key
+            if match.start in negated:   # "not when I frown" is at rest; "not there at rest" moves
+                kind = "rest" if kind == "moves" else "moves"
+            if kind not in said:
+                said.append(kind)
 
 
 def _one_treatment(treatments: list[str]) -> str | None:
@@ -321,10 +325,11 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding) -
     if not clauses:
         return
     first = clauses[0]
-    answers = [m for m in first.of("answers") if m.start == 0]
+    # "no", "nope, never", "probably yes", "I think so": an answer word near the start.
+    answers = [m for m in first.of("answers") if m.start <= 2]
     if not answers:
         return
-    answer = max(answers, key=lambda m: m.end - m.start).key
+    answer = max(answers, key=lambda m: (m.end - m.start, -m.start)).key
     result.answer = answer
     pending = context.get("pending")
     if not pending or pending in result.told:
@@ -337,12 +342,20 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding) -
         if pending == "medicines" and answer == "no":
             result.told["blood_thinners"] = False
     elif pending == "lines_at_rest":
-        if answer in ("yes", "no"):
-            result.lines["behaviour"] = "rest" if answer == "yes" else "moves"
+        if answer in ("yes", "no") and not result.lines.get("behaviours"):
+            result.lines["behaviours"] = ["rest" if answer == "yes" else "moves"]
     elif pending == "appointment_date":
         pass
     else:
         result.told[pending] = {"yes": True, "no": False, "unknown": "unknown", "skip": "skipped"}[answer]
+
+
+def _date_text(text: str) -> str:
+    """Text for the date reader: like `normalise`, but keeping the - and / of written dates."""
+    kept = re.sub(r"(?<=\d)[/.-](?=\d)", "/", text)
+    kept = re.sub(r"\b(\d{4})/(\d{1,2})/(\d{1,2})\b", r"\1-\2-\3", kept)
+    return " ".join(part if re.fullmatch(r"[\d/-]+", part) else normalise(part)
+                    for part in kept.split())
 
 
 def _read_date(words: str, today: date, result: Understanding) -> None:

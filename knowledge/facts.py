@@ -140,7 +140,7 @@ class Lines(Fact):
 
     areas = Field(list, default=[])
     hints = Field(list, default=[])
-    behaviour = Field(str, default="")   # moves | rest | "" (not said)
+    behaviours = Field(list, default=[])   # "moves" and/or "rest"; empty when not said
 
 
 class WrinkleKind(Fact):

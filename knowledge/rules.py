@@ -58,10 +58,10 @@ class Expert(KnowledgeEngine):
         self.declare(Reply(template=template, intent=intent, scope=scope, sources=list(sources),
                            handoff=handoff, follow_up=follow_up, data=data, rule=rule, used=list(used)))
 
-    def _all(self, kind, **fields):
-        """Every fact of `kind` in working memory whose fields equal `fields`."""
+    def _all(self, fact_type, **fields):
+        """Every fact of `fact_type` in working memory whose fields equal `fields`."""
         return [f for f in self.facts.values()
-                if isinstance(f, kind) and all(f.get(k) == v for k, v in fields.items())]
+                if isinstance(f, fact_type) and all(f.get(k) == v for k, v in fields.items())]
 
     # -- the article ----------------------------------------------------------------------------
     @DefFacts()
@@ -176,7 +176,6 @@ class Expert(KnowledgeEngine):
                    contraindication=True),
           TEST(lambda value: _unsure(value)),
           TEST(lambda told_new, focus_new: told_new or focus_new),
-          NOT(Screening(treatment=MATCH.treatment)),
           salience=CONTRAINDICATION)
     def contraindication_unsure(self, key, treatment, sources, value):
         """Someone unsure whether a contraindication applies is told what it is and to settle it
@@ -366,13 +365,13 @@ class Expert(KnowledgeEngine):
         self._reply("date_question", "appointment_date", follow_up="appointment_date", problem=problem)
 
     # -- recommendation from how the lines behave ------------------------------------------------
-    @Rule(Lines(behaviour="moves"))
-    def lines_that_come_with_movement_are_dynamic(self):
+    @Rule(Lines(behaviours=MATCH.behaviours), TEST(lambda behaviours: "moves" in behaviours))
+    def lines_that_come_with_movement_are_dynamic(self, behaviours):
         """Lines that show only when the face moves (frowning, laughing, squinting) are dynamic."""
         self.declare(WrinkleKind(kind="dynamic"))
 
-    @Rule(Lines(behaviour="rest"))
-    def lines_that_stay_at_rest_are_static(self):
+    @Rule(Lines(behaviours=MATCH.behaviours), TEST(lambda behaviours: "rest" in behaviours))
+    def lines_that_stay_at_rest_are_static(self, behaviours):
         """Lines still there when the face is relaxed come from age and gravity: they are static."""
         self.declare(WrinkleKind(kind="static"))
 
