@@ -88,13 +88,15 @@ class Lexicon:
         return _correct(self, word)
 
     def _closest(self, word: str) -> str:
-        if word in self._ordinary or len(word) < 5 or not word.isalpha():
+        if word in self._ordinary or len(word) < 4 or not word.isalpha():
             return word
         limit = 1 if len(word) < 8 else 2
         best, best_distance = word, limit + 1
         for target in self._targets:
             if abs(len(target) - len(word)) > limit or (target[0] != word[0] and target[1] != word[1]):
                 continue
+            if len(word) == 4 and len(target) != 5:
+                continue   # a four-letter word is only ever a five-letter term missing a letter
             distance = _edit_distance(word, target, limit)
             if distance < best_distance:
                 best, best_distance = target, distance
