@@ -1,0 +1,73 @@
+"""Sessions: plain-data state, independence, corrections, and engines built once and reused."""
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from chatbot.knowledge import rules
+
+
+def test_sessions_of_one_chatbot_are_independent(bot):
+    first, second = bot.session(), bot.session()
+    first.ask("I'm pregnant")
+    assert "pregnant" not in second.ask("can I get fillers?").facts
+    assert first.facts["pregnant"] is True
+
+
+def test_state_is_plain_json_and_restores_the_conversation(bot):
+    session = bot.session()
+    session.ask("I have filler on Friday")
+    saved = json.loads(json.dumps(session.state))
+    restored = bot.session(saved)
+    reply = restored.ask("no")
+    assert reply.follow_up == "breastfeeding" and reply.facts["pregnant"] is False
+
+
+def test_a_later_statement_replaces_an_earlier_one(session):
+    session.ask("I'm pregnant")
+    reply = session.ask("actually I'm not pregnant")
+    assert reply.facts["pregnant"] is False and reply.intent == "corrected"
+
+
+def test_forget_and_reset(session):
+    session.ask("I'm breastfeeding and I take ginkgo")
+    assert session.forget("breastfeeding") and "breastfeeding" not in session.facts
+    assert not session.forget("pregnancy")
+    session.reset()
+    assert session.facts == {}
+
+
+def test_engines_are_built_once_and_reused_across_sessions_and_turns(bot, monkeypatch):
+    built = []
+    original = rules.Expert.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(self)
+        original(self, *args, **kwargs)
+    monkeypatch.setattr(rules.Expert, "__init__", counting)
+    for text in ("hi", "how long does botox take", "and fillers?"):
+        bot.session().ask(text)
+    assert built == []
+
+
+def test_a_turn_leaves_nothing_behind_in_the_engine(bot):
+    bot.session().ask("I'm pregnant and I take advil, can I get fillers on friday?")
+    engine, mark = bot._pool.borrow()
+    try:
+        assert max(engine.facts.keys()) == mark
+        assert not any(type(f).__name__ in ("Told", "Reply", "Question") for f in engine.facts.values())
+    finally:
+        bot._pool.give_back(engine, mark)
+
+
+def test_concurrent_sessions_never_see_each_others_facts(bot):
+    def conversation(number):
+        session = bot.session()
+        pregnant = number % 2 == 0
+        session.ask("I'm pregnant" if pregnant else "I'm not pregnant")
+        reply = session.ask("can I get fillers?")
+        return pregnant, reply.facts.get("pregnant"), reply.intent, reply.handoff
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(conversation, range(40)))
+    for pregnant, stored, intent, handoff in results:
+        assert stored is pregnant
+        assert intent == ("fillers_verdict" if pregnant else "fillers_screening")
+        assert handoff is pregnant
