@@ -180,6 +180,7 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             result.intents.append(match.key)
 
     told_spans: set[int] = set()
+    item_topics: list[Question] = []
     for match in clause.of("conditions"):
         is_told = not clause.question or match.start in about_self
         if is_told:
@@ -202,7 +203,10 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             name = match.words if entry.get("generic") and match.key not in CLASS_WORDS else match.key
             _tell_item(result.told, entry["kind"], name, entry["category"], is_negated, unsure)
         if clause.question:
-            result.questions.append(Question(TOPIC_OF_KIND[entry["kind"]], clause_treatment, match.key))
+            question = Question(TOPIC_OF_KIND[entry["kind"]], clause_treatment, match.key)
+            result.questions.append(question)
+            if not category["listed"]:
+                item_topics.append(question)
 
     topics = []
     for match in clause.of("topics"):
@@ -215,6 +219,11 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             topics.append(match.key)
     if "difference" in topics and "combining" in topics:
         topics.remove("combining")   # "the difference between botox and fillers"
+    if "difference" in topics and len(set(treatments)) == 1 and clause.of("brands"):
+        topics.remove("difference")  # "Dysport vs Botox": the brand note answers, not Botox vs fillers
+    if item_topics and topics:
+        # "can I wear makeup after botox": the aftercare question, not one about makeup
+        result.questions = [q for q in result.questions if q not in item_topics]
     strong = [t for t in topics if t not in WEAK_TOPICS]
     if strong:
         topics = strong
@@ -234,9 +243,16 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
         result.told["treatment"] = clause_treatment or "both"
 
     # How the person's lines behave (for the recommendation).
-    # Face areas inside a treatment's name ("lip filler") say nothing about the person's lines.
+    # Face areas inside a treatment's name ("lip filler") say nothing about the person's lines, and
+    # a general question ("what are static wrinkles?") says nothing about the person at all.
     treatment_spans = {i for m in clause.of("treatments") for i in range(m.start, m.end)}
     face = [m for m in clause.of("areas") if m.start not in treatment_spans]
+    if clause.question and not clause.of("self"):
+        if face and len(set(treatments)) == 1 and not topics:
+            # "does botox work on forehead lines?": where the treatment is used
+            result.questions.append(Question("areas", treatments[0]))
+        if not face or len(set(treatments)) == 1:
+            return
     areas = [data["areas"][m.key]["area"] for m in face]
     hints = [data["areas"][m.key]["hint"] for m in face]
     behaviour = clause.of("line_behaviour")

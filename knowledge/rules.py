@@ -110,13 +110,14 @@ class Expert(KnowledgeEngine):
         self._reply("answer", _intent(treatment, topic), scope="partial", sources=sources,
                     handoff=True, topic=topic, treatment=treatment, gap=gap, item="")
 
-    @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment),
+    @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment, item=MATCH.item),
           NOT(Coverage(topic=MATCH.topic, treatment=MATCH.treatment)),
           NOT(Gap(topic=MATCH.topic)),
           Coverage(topic=MATCH.topic, treatment=MATCH.other, sources=MATCH.sources,
                    precaution=MATCH.precaution),
-          TEST(lambda treatment, other: other != treatment))
-    def stated_for_the_other_treatment_only(self, topic, treatment, other, sources, precaution):
+          TEST(lambda treatment, other: other != treatment),
+          NOT(Mentioned(item=MATCH.item, listed=False)))
+    def stated_for_the_other_treatment_only(self, topic, treatment, other, sources, precaution, item):
         """Asked about one treatment, the article speaks only of the other: say whom it is stated
         for, never carry it over, give what the article does say for the asked one, hand over."""
         related = inventory.topics()[topic].related.get(treatment, [])
