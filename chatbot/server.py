@@ -1,0 +1,438 @@
+"""The HTTP API (v1) and the web chat page: a Starlette app, served by uvicorn.
+
+`create_app()` builds the app around one Chatbot and one Store; `run()` is `python -m chatbot
+serve`. Turns run in a thread pool (a turn is synchronous, CPU-bound work), never on the event
+loop. A session's messages are answered one at a time, in arrival order, by an asyncio lock per
+session; across worker processes the store's optimistic version check does the same job (see
+chatbot/store.py). The OpenAPI document is hand-written data: chatbot/static/openapi.json.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from importlib import resources
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from chatbot import commands
+from chatbot.store import SQLiteStore, Store, StoreUnavailable, Turn, utc_now
+
+MAX_BODY = 16 * 1024              # bytes of a request body; more is refused with 413
+MAX_ATTEMPTS = 5                  # answers of one turn when other processes keep winning the race
+HANDOFF_LIMIT, HANDOFF_MAX = 50, 500
+CONFIG_VARIABLE = "CHATBOT_SERVER_CONFIG"   # how `serve --workers N` hands its options to workers
+STATIC = resources.files("chatbot") / "static"
+# The page loads nothing but its own script and style, and talks only to its own origin.
+PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+               "img-src 'self'; base-uri 'none'; form-action 'none'")
+log = logging.getLogger("chatbot.server")
+
+
+@dataclass
+class ServerConfig:
+    """The options of `serve` that shape the app (host, port and workers only shape the process)."""
+
+    db: str = "chatbot.sqlite3"
+    templates: str | None = None
+    clinic: str | None = None
+    cors: list[str] = field(default_factory=list)
+    retention_days: float | None = None
+    api_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_args(cls, args, environ) -> ServerConfig:
+        return cls(db=args.db, templates=args.templates, clinic=args.clinic, cors=list(args.cors),
+                   retention_days=args.retention_days, api_key=_api_key(environ))
+
+    def to_json(self) -> str:
+        """The options for worker processes; the API key stays in CHATBOT_API_KEY, not in here."""
+        return json.dumps({k: v for k, v in asdict(self).items() if k != "api_key"})
+
+    @classmethod
+    def from_json(cls, text: str, environ) -> ServerConfig:
+        return cls(**json.loads(text), api_key=_api_key(environ))
+
+
+def _api_key(environ) -> str | None:
+    return environ.get("CHATBOT_API_KEY", "").strip() or None
+
+
+# -- the app ------------------------------------------------------------------------------------
+def create_app(config: ServerConfig, bot=None, store: Store | None = None,
+               today: Callable[[], date] | None = None,
+               clock: Callable[[], datetime] = utc_now) -> Starlette:
+    """The ASGI app. Without `bot` or `store` it builds them from `config` (and then owns the store:
+    it is closed when the app shuts down)."""
+    if bot is None:
+        from chatbot.session import Chatbot
+        bot = Chatbot(today=today, templates=config.templates, clinic=config.clinic)
+    owns_store = store is None
+    if store is None:
+        store = SQLiteStore(config.db, clock=clock)
+    api = _Api(config, bot, store, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        sweeper = asyncio.create_task(api.sweep_forever()) if config.retention_days is not None else None
+        try:
+            yield
+        finally:
+            if sweeper:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+            if owns_store:
+                store.close()
+
+    routes = [
+        Route("/", api.page, methods=["GET"]),
+        Route("/healthz", api.health, methods=["GET"]),
+        Route("/openapi.json", api.openapi, methods=["GET"]),
+        Route("/v1/sessions", api.create_session, methods=["POST"]),
+        Route("/v1/sessions/{id}", api.get_session, methods=["GET"]),
+        Route("/v1/sessions/{id}", api.delete_session, methods=["DELETE"]),
+        Route("/v1/sessions/{id}/messages", api.post_message, methods=["POST"]),
+        Route("/v1/handoffs", api.handoffs, methods=["GET"]),
+        Route("/v1/sources", api.sources, methods=["GET"]),
+        Mount("/static", app=StaticFiles(directory=os.fspath(STATIC)), name="static"),
+    ]
+    middleware = [Middleware(_SecurityHeaders)]
+    if config.cors:
+        # Outside the key check, so a browser's preflight (which never carries the key) succeeds.
+        middleware.append(Middleware(CORSMiddleware, allow_origins=config.cors,
+                                     allow_methods=["GET", "POST", "DELETE"],
+                                     allow_headers=["Authorization", "Content-Type"], max_age=600))
+    if config.api_key:
+        middleware.append(Middleware(_RequireKey, key=config.api_key))
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                     exception_handlers={HTTPException: _http_error, Exception: _server_error})
+
+
+def app_from_environment() -> Starlette:
+    """`uvicorn --factory chatbot.server:app_from_environment`: how each of several workers builds
+    its own app, from CHATBOT_SERVER_CONFIG (JSON of ServerConfig), CHATBOT_API_KEY and
+    CHATBOT_TODAY."""
+    from chatbot.environment import today_from_env
+    config = ServerConfig.from_json(os.environ.get(CONFIG_VARIABLE, "{}"), os.environ)
+    return create_app(config, today=lambda: today_from_env(os.environ))
+
+
+class _Api:
+    """The endpoints, around one Chatbot and one Store."""
+
+    def __init__(self, config: ServerConfig, bot, store: Store, clock: Callable[[], datetime]):
+        self.config, self.bot, self.store, self.clock = config, bot, store, clock
+        self.queues = _SessionQueues()
+        self._page = _page_template().render(clinic=config.clinic or "")
+        self._openapi = json.loads((STATIC / "openapi.json").read_text(encoding="utf-8"))
+
+    async def page(self, request: Request) -> Response:
+        return HTMLResponse(self._page, headers={"Content-Security-Policy": PAGE_POLICY})
+
+    async def health(self, request: Request) -> Response:
+        try:
+            await run_in_threadpool(self.store.check)
+        except Exception:
+            log.exception("health check: the database is unavailable")
+            return JSONResponse({"error": "The database is unavailable."}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(self._openapi)
+
+    async def create_session(self, request: Request) -> Response:
+        session_id = await run_in_threadpool(self.store.create, self.bot.session().state)
+        return JSONResponse({"id": session_id}, status_code=201,
+                            headers={"Location": f"/v1/sessions/{session_id}"})
+
+    async def get_session(self, request: Request) -> Response:
+        session_id = request.path_params["id"]
+        stored = await run_in_threadpool(self.store.get, session_id)
+        if stored is None:
+            raise _no_such_session()
+        transcript = await run_in_threadpool(self.store.transcript, session_id)
+        return JSONResponse({"id": session_id, "facts": stored.state.get("facts", {}),
+                             "transcript": transcript})
+
+    async def delete_session(self, request: Request) -> Response:
+        if not await run_in_threadpool(self.store.delete, request.path_params["id"]):
+            raise _no_such_session()
+        return Response(status_code=204)
+
+    async def post_message(self, request: Request) -> Response:
+        text = _message_text(await _json_body(request))
+        session_id = request.path_params["id"]
+        async with self.queues.hold(session_id):
+            reply = await run_in_threadpool(self._answer, session_id, text)
+        return JSONResponse(reply)
+
+    async def handoffs(self, request: Request) -> Response:
+        limit = _limit(request.query_params.get("limit"))
+        return JSONResponse({"handoffs": await run_in_threadpool(self.store.handoffs, limit)})
+
+    async def sources(self, request: Request) -> Response:
+        from chatbot.knowledge import inventory
+        return JSONResponse({"sources": [{"id": e.id, "treatment": e.treatment, "topic": e.topic,
+                                          "text": e.text} for e in inventory.facts().values()]})
+
+    def _answer(self, session_id: str, text: str) -> dict:
+        """One turn, in a worker thread: load, answer, save if nobody else saved meanwhile."""
+        received = self.clock()
+        for _ in range(MAX_ATTEMPTS):
+            stored = self.store.get(session_id)
+            if stored is None:
+                raise _no_such_session()
+            session = self.bot.session(stored.state)
+            reply = _respond(session, text)
+            turn = Turn(user_text=text, user_at=received, bot_text=reply["text"], bot_at=self.clock(),
+                        handoff=bool(reply["handoff"]))
+            if self.store.save_turn(session_id, stored.version, session.state, turn):
+                return reply
+        raise HTTPException(409, "This session is busy with other messages; send yours again.")
+
+    async def sweep_forever(self) -> None:
+        """Delete idle sessions now and then; often enough for short retentions, at most every 10 min."""
+        idle_for = timedelta(days=self.config.retention_days)
+        interval = min(600.0, max(1.0, idle_for.total_seconds() / 10))
+        while True:
+            try:
+                purged = await run_in_threadpool(self.store.purge, idle_for)
+                if purged:
+                    log.info("retention: deleted %d idle session(s)", purged)
+            except Exception:   # a locked or missing database must not end the sweeping
+                log.exception("retention: could not delete idle sessions")
+            await asyncio.sleep(interval)
+
+
+def _respond(session, text: str) -> dict:
+    """The reply object for one message; slash commands work as they do in the terminal."""
+    outcome = commands.handle(session, text)
+    if outcome.quit:   # nothing to leave on the web: /quit is a goodbye
+        return session.ask("bye").to_dict()
+    if outcome.reply is not None:
+        return outcome.reply.to_dict()
+    return {"text": outcome.text, "intent": "command", "scope": "answered", "sources": [], "fired": [],
+            "follow_up": None, "handoff": False, "facts": copy.deepcopy(session.facts),
+            "intents": ["command"], "used": []}
+
+
+class _SessionQueues:
+    """An asyncio lock per session in use: its messages are answered one at a time, in the order they
+    arrived (asyncio locks wake waiters first come, first served). Unused locks are dropped."""
+
+    def __init__(self):
+        self._locks: dict[str, list] = {}   # session id -> [lock, holders and waiters]
+
+    @contextlib.asynccontextmanager
+    async def hold(self, session_id: str):
+        entry = self._locks.setdefault(session_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._locks[session_id]
+
+
+# -- requests -----------------------------------------------------------------------------------
+async def _json_body(request: Request):
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise _too_large()
+    body = bytearray()
+    async for chunk in request.stream():   # a chunked body has no length to check up front
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise _too_large()
+    try:
+        return json.loads(bytes(body))
+    except (ValueError, RecursionError):   # RecursionError: absurdly deep nesting
+        raise HTTPException(400, 'The body must be JSON, e.g. {"text": "How long does Botox take?"}.') \
+            from None
+
+
+def _message_text(body) -> str:
+    example = 'e.g. {"text": "How long does Botox take?"}'
+    if not isinstance(body, dict) or "text" not in body:
+        raise HTTPException(422, f'The body must be a JSON object with a "text" field, {example}.')
+    text = body["text"]
+    if not isinstance(text, str):
+        raise HTTPException(422, f'"text" must be a string, {example}.')
+    if not text.strip():
+        raise HTTPException(422, f'"text" must not be empty, {example}.')
+    return text
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return HANDOFF_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= HANDOFF_MAX:
+        raise HTTPException(422, f'"limit" must be a whole number from 1 to {HANDOFF_MAX}.')
+    return int(raw)
+
+
+def _no_such_session() -> HTTPException:
+    return HTTPException(404, "No session with this id (it may have been deleted or expired).")
+
+
+def _too_large() -> HTTPException:
+    return HTTPException(413, f"The body is larger than {MAX_BODY // 1024} KB.")
+
+
+# -- errors: always JSON {"error": ...} -----------------------------------------------------------
+async def _http_error(request: Request, error: HTTPException) -> Response:
+    return JSONResponse({"error": error.detail}, status_code=error.status_code,
+                        headers=getattr(error, "headers", None))
+
+
+async def _server_error(request: Request, error: Exception) -> Response:
+    # Starlette logs the traceback after this; the client learns nothing about the inside.
+    return JSONResponse({"error": "Something went wrong on the server; the problem has been logged."},
+                        status_code=500)
+
+
+# -- middleware (plain ASGI, so it also covers errors raised below it) -----------------------------
+class _RequireKey:
+    """With CHATBOT_API_KEY set, every /v1 request needs `Authorization: Bearer <key>`."""
+
+    def __init__(self, app, key: str):
+        self.app, self.key = app, key.encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and _is_api(scope["path"]) and not self._authorised(scope):
+            response = JSONResponse({"error": "A valid API key is required: Authorization: Bearer <key>."},
+                                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _authorised(self, scope) -> bool:
+        header = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, given = header.partition(b" ")
+        return scheme.lower() == b"bearer" and secrets.compare_digest(given.strip(), self.key)
+
+
+class _SecurityHeaders:
+    """No MIME sniffing anywhere; API answers (which hold health details) are never cached."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+        if _is_api(scope["path"]):
+            extra.append((b"cache-control", b"no-store"))
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+        await self.app(scope, receive, send_with_headers)
+
+
+def _is_api(path: str) -> bool:
+    return path == "/v1" or path.startswith("/v1/")
+
+
+def _page_template() -> jinja2.Template:
+    """The chat page; autoescaped, so a clinic name is shown as text, never as markup."""
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return environment.from_string((STATIC / "index.html").read_text(encoding="utf-8"))
+
+
+# -- `python -m chatbot serve` --------------------------------------------------------------------
+def run(args, env) -> int:
+    """Check everything that can be checked, then serve until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    from chatbot.cli import CommandError, ExitStatus
+    config = ServerConfig.from_args(args, env.environ)
+    env.today()   # a bad CHATBOT_TODAY is reported before any work
+    bot = _chatbot(config, env)
+    try:
+        store = SQLiteStore(config.db)
+    except StoreUnavailable as error:
+        raise CommandError(str(error)) from None
+    listener = _listen(args.host, args.port)
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    env.write(f"Serving the chatbot on http://{shown_host}:{args.port}/ with sessions in {config.db} "
+              f"({args.workers} worker{'s' if args.workers > 1 else ''}; Ctrl-C stops it).")
+    options = dict(host=args.host, port=args.port, log_level="info", proxy_headers=True,
+                   server_header=False, timeout_graceful_shutdown=10)
+    if args.workers == 1:
+        app = create_app(config, bot=bot, store=store, today=env.today)
+        with contextlib.closing(listener):
+            uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[listener])
+        store.close()   # the lifespan closes only stores the app opened itself
+        return ExitStatus.OK
+    # Several workers: each process imports the app factory and builds its own Chatbot and store
+    # from the environment; uvicorn binds the port again (it was free a moment ago).
+    store.close()
+    listener.close()
+    os.environ[CONFIG_VARIABLE] = config.to_json()
+    for name in ("CHATBOT_API_KEY", "CHATBOT_TODAY"):
+        if name in env.environ:
+            os.environ[name] = env.environ[name]
+    uvicorn.run("chatbot.server:app_from_environment", factory=True, workers=args.workers, **options)
+    return ExitStatus.OK
+
+
+def _chatbot(config: ServerConfig, env):
+    """The Chatbot for `serve`; a clinic's template folder is checked (exists, compiles) first."""
+    from chatbot.cli import CommandError
+    from chatbot.session import Chatbot
+    if config.templates is not None and not os.path.isdir(config.templates):
+        raise CommandError(f"--templates {config.templates}: not a folder")
+    bot = Chatbot(today=env.today, templates=config.templates, clinic=config.clinic)
+    if config.templates is not None:
+        for name in sorted(os.listdir(config.templates)):
+            if not name.endswith(".j2"):
+                continue
+            try:
+                bot.renderer.env.get_template(name)
+            except jinja2.TemplateSyntaxError as error:
+                raise CommandError(f"template {os.path.join(config.templates, name)}, line "
+                                   f"{error.lineno}: {error.message}") from None
+    return bot
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a busy port is one clear error line."""
+    from chatbot.cli import CommandError
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as error:
+        raise CommandError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(2048)
+        listener.set_inheritable(True)
+    except OSError as error:
+        listener.close()
+        raise CommandError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return listener

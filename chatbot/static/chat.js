@@ -1,0 +1,221 @@
+// The web chat: talks to the v1 API of the same server, shows replies as plain text.
+// Safety: message text only ever goes into the page through textContent, never as HTML.
+// The page's words live in index.html (data-* attributes and markup); this file is mechanism.
+"use strict";
+
+(() => {
+  const words = document.body.dataset;
+  const log = document.getElementById("log");
+  const form = document.getElementById("ask");
+  const input = document.getElementById("text");
+  const sendButton = document.getElementById("send");
+  const quick = document.getElementById("quick");
+  const banner = document.getElementById("handoff");
+  const problem = document.getElementById("problem");
+  const keyForm = document.getElementById("key");
+  const extras = document.getElementById("bot-extras");
+
+  const SESSION_KEY = "chatbot.session";   // sessionStorage: the conversation survives a reload
+  const API_KEY = "chatbot.apiKey";
+  // Follow-up questions answered in words (a date), where yes / no buttons make no sense.
+  const ANSWERED_IN_WORDS = new Set(["appointment_date"]);
+
+  let sessionId = sessionStorage.getItem(SESSION_KEY);
+  let sourceTexts = null;   // id -> text, fetched the first time someone opens a sources list
+  let busy = false;
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message || String(status));
+      this.status = status;
+    }
+  }
+
+  async function api(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const key = sessionStorage.getItem(API_KEY);
+    if (key) headers.Authorization = "Bearer " + key;
+    let response;
+    try {
+      response = await fetch(path, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (networkError) {
+      throw new ApiError(0, words.offline);
+    }
+    let data = null;
+    if (response.status !== 204) {
+      try { data = await response.json(); } catch (notJson) { data = null; }
+    }
+    if (response.status === 401) {
+      if (key) sessionStorage.removeItem(API_KEY);
+      keyForm.hidden = false;
+      throw new ApiError(401, key ? words.keyWrong : "");
+    }
+    if (!response.ok) throw new ApiError(response.status, data && data.error);
+    return data;
+  }
+
+  // -- showing messages -----------------------------------------------------------------------
+  function show(role, text) {
+    const message = document.createElement("div");
+    message.className = "message " + role;
+    const paragraph = document.createElement("p");
+    paragraph.className = "text";
+    paragraph.textContent = text;
+    message.append(paragraph);
+    log.append(message);
+    message.scrollIntoView({ block: "end" });
+    return message;
+  }
+
+  function showReply(reply, placeholder) {
+    const message = placeholder || show("bot", "");
+    message.classList.remove("pending");
+    message.querySelector(".text").textContent = reply.text;
+    if (reply.handoff) {
+      message.classList.add("handoff");
+      banner.hidden = false;
+    }
+    if (reply.sources && reply.sources.length) message.append(sourcesList(reply.sources));
+    showQuickReplies(reply.follow_up);
+    message.scrollIntoView({ block: "end" });
+  }
+
+  function sourcesList(ids) {
+    const details = extras.content.firstElementChild.cloneNode(true);
+    details.querySelector("summary").textContent = `${words.sources} (${ids.length})`;
+    const list = details.querySelector("ul");
+    for (const id of ids) {
+      const item = document.createElement("li");
+      const code = document.createElement("code");
+      code.textContent = id;
+      const text = document.createElement("span");
+      text.className = "source-text";
+      item.append(code, " ", text);
+      item.dataset.id = id;
+      list.append(item);
+    }
+    details.addEventListener("toggle", () => { if (details.open) fillSources(list); });
+    return details;
+  }
+
+  async function fillSources(list) {
+    if (!sourceTexts) {
+      for (const span of list.querySelectorAll(".source-text")) span.textContent = words.loadingSources;
+      try {
+        const data = await api("GET", "v1/sources");
+        sourceTexts = Object.fromEntries(data.sources.map((s) => [s.id, s.text]));
+      } catch (error) {
+        for (const span of list.querySelectorAll(".source-text")) span.textContent = "";
+        return;
+      }
+    }
+    for (const item of list.children) {
+      item.querySelector(".source-text").textContent = sourceTexts[item.dataset.id] || "";
+    }
+  }
+
+  function showQuickReplies(followUp) {
+    quick.hidden = !followUp || ANSWERED_IN_WORDS.has(followUp);
+  }
+
+  function showProblem(text) {
+    problem.textContent = text || "";
+    problem.hidden = !text;
+  }
+
+  // -- the conversation -----------------------------------------------------------------------
+  async function newSession() {
+    const data = await api("POST", "v1/sessions");
+    sessionId = data.id;
+    sessionStorage.setItem(SESSION_KEY, sessionId);
+  }
+
+  async function restore() {
+    // After a reload: redraw the conversation so far, or start afresh if it is gone.
+    if (!sessionId) return;
+    try {
+      const data = await api("GET", `v1/sessions/${encodeURIComponent(sessionId)}`);
+      for (const entry of data.transcript) show(entry.role, entry.text);
+    } catch (error) {
+      if (error.status !== 404) throw error;
+      sessionId = null;
+      sessionStorage.removeItem(SESSION_KEY);
+    }
+  }
+
+  async function send(text) {
+    if (busy || !text.trim()) return;
+    busy = true;
+    sendButton.disabled = true;
+    quick.hidden = true;
+    showProblem("");
+    show("user", text);
+    const placeholder = show("bot", words.thinking);
+    placeholder.classList.add("pending");
+    try {
+      if (!sessionId) await newSession();
+      let reply;
+      try {
+        reply = await api("POST", `v1/sessions/${encodeURIComponent(sessionId)}/messages`, { text });
+      } catch (error) {
+        if (error.status !== 404) throw error;
+        await newSession();   // expired or deleted meanwhile: say so, carry on in a new one
+        placeholder.remove();
+        showProblem(words.expired);
+        return;
+      }
+      showReply(reply, placeholder);
+    } catch (error) {
+      placeholder.remove();
+      if (!input.value) input.value = text;   // nothing typed is lost: it can be sent again
+      showProblem(error.status === 0 || error.status === 401 ? error.message : words.failed);
+    } finally {
+      busy = false;
+      sendButton.disabled = false;
+      input.focus();
+    }
+  }
+
+  async function restart() {
+    sessionStorage.removeItem(SESSION_KEY);
+    sessionId = null;
+    for (const message of [...log.querySelectorAll(".message:not(.intro)")]) message.remove();
+    banner.hidden = true;
+    quick.hidden = true;
+    showProblem("");
+    input.focus();
+  }
+
+  // -- wiring ----------------------------------------------------------------------------------
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value;
+    if (!text.trim() || busy) return;
+    input.value = "";
+    send(text);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  quick.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-say]");
+    if (button) send(button.dataset.say);
+  });
+  document.getElementById("restart").addEventListener("click", restart);
+  keyForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(API_KEY, document.getElementById("key-value").value.trim());
+    keyForm.hidden = true;
+    showProblem("");
+    restore().catch((error) => showProblem(error.message));
+  });
+
+  document.body.classList.add("ready");
+  restore().catch((error) => showProblem(error.status === 401 ? error.message : words.failed));
+})();
