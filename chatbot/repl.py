@@ -13,10 +13,10 @@ from prompt_toolkit.styles import Style
 from chatbot.commands import COMMANDS, handle
 from chatbot.environment import Environment
 
-TOPIC_WORDS = ["Botox", "fillers", "how long does it take", "cost", "alcohol", "ibuprofen",
-               "supplements", "retinol", "pregnant", "breastfeeding", "which comes first",
-               "dynamic wrinkles", "static wrinkles", "check me for fillers", "crow's feet",
-               "frown lines", "lips", "cheekbones", "aftercare", "why?"]
+TOPIC_WORDS = ["Botox", "fillers", "cost", "alcohol", "ibuprofen", "Advil", "Aleve", "Motrin",
+               "supplements", "ginkgo", "ginseng", "retinol", "tretinoin", "glycolic", "pregnant",
+               "breastfeeding", "allergic", "dynamic", "static", "wrinkles", "forehead", "frown",
+               "cheekbones", "lips", "aftercare", "recovery", "appointment", "checklist", "why?"]
 STYLE = Style.from_dict({"prompt": "ansicyan bold", "bottom-toolbar": "noreverse ansigray"})
 
 
@@ -35,7 +35,8 @@ def make_prompt(session, env: Environment, history=None, **options) -> PromptSes
             history = FileHistory(history_path())
         except OSError:
             history = InMemoryHistory()
-    completer = WordCompleter(list(COMMANDS) + TOPIC_WORDS, ignore_case=True, sentence=True)
+    # Completes the word being typed: a command at the start of the line, a topic anywhere.
+    completer = WordCompleter(list(COMMANDS) + TOPIC_WORDS, ignore_case=True, WORD=True)
 
     def toolbar():
         facts = session.facts
@@ -65,6 +66,15 @@ def _short(value) -> str:
     return str(value)
 
 
+def _wrapped(text: str) -> str:
+    """Text wrapped to the terminal's width, so words are not cut at the edge."""
+    import shutil
+    import textwrap
+    width = max(40, shutil.get_terminal_size((100, 24)).columns - 1)
+    return "\n".join(textwrap.fill(line, width, subsequent_indent="  " if line.startswith("- ") else "")
+                     if line else "" for line in text.split("\n"))
+
+
 def run(bot, env: Environment, prompt: PromptSession | None = None) -> int:
     """The read-answer-print loop; returns the exit status."""
     session = bot.session()
@@ -89,11 +99,11 @@ def run(bot, env: Environment, prompt: PromptSession | None = None) -> int:
         if outcome.reply is not None:
             from chatbot.cli import _safe
             reply = outcome.reply
-            env.write(_safe(reply.text))
+            env.write(_wrapped(_safe(reply.text)))
             if reply.sources:
                 env.write(f"Sources: {', '.join(reply.sources)}")
         else:
-            env.write(outcome.text)
+            env.write(_wrapped(outcome.text))
         env.write()
     env.write("Goodbye.")
     return 0
