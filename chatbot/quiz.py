@@ -1,0 +1,609 @@
+"""The staff-training quiz: multiple-choice questions generated from the knowledge base.
+
+Nothing here is a hand-written question. Each kind of question walks the data (the inventory's
+facts and figures, the topic coverage per treatment, the lexicon's items and face areas) and
+derives its right answer the way the rules derive the chatbot's reply: a precaution holds only for
+the treatment it is stated for, a topic the article is silent on goes to a licensed injector.
+Every question also carries what a client would say to the chatbot in that situation (`probe`) and
+what the chatbot must then reply (`expect`), so a test can check that the two always agree.
+
+Wording lives in `responses/quiz_*.j2`; this module generates, picks, asks, grades and scores.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from chatbot import lexicon as lexicon_module
+from chatbot.environment import Environment
+from chatbot.knowledge import inventory
+from chatbot.lexicon import _edit_distance, normalise
+from chatbot.render import Renderer
+
+TREATMENTS = ("botox", "fillers")
+KINDS = ("figure", "fact", "precaution", "scope", "combining")
+TOPICS = ("botox", "fillers", "combining", "precautions")
+LETTERS = "abcdefgh"
+
+# Which lexicon items a client may name for a precaution topic (kind of item in lexicon.toml).
+ITEM_KINDS = {"medicines": "medicine", "supplements": "supplement", "skincare": "skincare",
+              "hair_removal": "hair_removal"}
+# CMB-ORDER: Botox goes first. The inventory states the order in words only, so it is named here
+# (the rule recommend_both_botox_first does the same).
+FIRST = "botox"
+# Face areas that call for volume rather than lines (as the rule lips_and_cheekbones_call_for_volume).
+VOLUME_AREAS = ("lips", "cheekbones")
+# How a fact names the treatments, for blanking them out ("___ are gels, made mostly of ...").
+_NAMES = {"botox": re.compile(r"\bbotox\b", re.IGNORECASE),
+          "fillers": re.compile(r"\b(?:dermal\s+)?fillers?\b", re.IGNORECASE)}
+BLANK = "___"
+
+
+@dataclass(frozen=True)
+class Question:
+    """One generated question, its right answer and what the chatbot says in the same situation."""
+
+    kind: str                   # one of KINDS
+    subject: tuple              # what it tests, e.g. ("alcohol", "fillers"): one per quiz if possible
+    tags: tuple[str, ...]       # the --topic values it belongs to
+    review: str                 # how the score names it when it is missed
+    text: str
+    choices: tuple[str, ...]
+    answer: int                 # index of the right choice
+    explanation: str            # one line, with the inventory IDs in brackets
+    sources: tuple[str, ...]    # the inventory IDs the right answer rests on
+    probe: tuple[str, ...]      # what a client would say to the chatbot, message by message
+    expect: dict = field(default_factory=dict)   # the chatbot's reply: scope, handoff
+
+    @property
+    def right(self) -> str:
+        """The right answer as shown: "b) 15 to 30 minutes"."""
+        return f"{LETTERS[self.answer]}) {self.choices[self.answer]}"
+
+
+@dataclass
+class Quiz:
+    questions: list[Question]
+    available: int              # how many distinct questions the topic has
+    seed: int
+
+
+# -- generating -----------------------------------------------------------------------------------
+class _Bank:
+    """Builds every question the knowledge base supports, in a reproducible order for one seed."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.facts = inventory.facts()
+        self.topics = inventory.topics()
+        self.lexicon = lexicon_module.load().data
+        self.env = Renderer().env
+
+    def render(self, name: str, **data) -> str:
+        text = self.env.get_template(f"quiz_{name}.j2").render(facts=self.facts, topics=self.topics,
+                                                               **data)
+        return " ".join(text.split())
+
+    def all(self) -> list[Question]:
+        return [q for kind in KINDS for q in getattr(self, kind)() if q is not None]
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def line(self, form: str, topic: str = "", treatment: str = "", item: dict | None = None,
+             areas: Sequence[str] = ()) -> str:
+        """What a client says; "" when the templates have no line for it (no question then)."""
+        return self.render("client", form=form, topic=topic, treatment=treatment, item=item,
+                           areas=list(areas))
+
+    def question(self, kind, subject, tags, review, text, options, explanation, sources, probe,
+                 expect) -> Question:
+        """Shuffle the options (the first is the right one) and freeze the question."""
+        options = list(dict.fromkeys(o for o in options if o))
+        right = options[0]
+        self.rng.shuffle(options)
+        return Question(kind=kind, subject=subject, tags=tuple(tags), review=review, text=text,
+                        choices=tuple(options), answer=options.index(right),
+                        explanation=explanation, sources=tuple(sources), probe=tuple(probe),
+                        expect=expect)
+
+    def choice(self, claim: str, **data) -> str:
+        return self.render("choice", claim=claim, **data)
+
+    def review(self, topic: str, treatment: str) -> str:
+        label = self.topics[topic].label
+        return f"{label} ({inventory.TREATMENT_LABELS[treatment]})" if treatment in TREATMENTS else label
+
+    def covered(self, topic: str, treatment: str) -> list[str]:
+        return list(self.topics[topic].sources.get(treatment, []))
+
+    def masked(self, fact_id: str) -> str:
+        text = self.facts[fact_id].text
+        for pattern in _NAMES.values():
+            text = pattern.sub(BLANK, text)
+        return text
+
+    def blankable(self, fact_id: str, treatment: str) -> bool:
+        """A fact stated for `treatment` that names no other treatment (so a blank hides only it)."""
+        entry = self.facts[fact_id]
+        return entry.treatment == treatment and not any(
+            pattern.search(entry.text) for name, pattern in _NAMES.items() if name != treatment)
+
+    def figure_of(self, fact_id: str) -> dict | None:
+        """A fact's figure as {unit, min, max}, from its `detail` (minutes_min, usd_max...)."""
+        detail = self.facts[fact_id].detail
+        units = [key[:-4] for key in detail if key.endswith("_min")]
+        if not units:
+            return None
+        unit = units[0]
+        return {"unit": unit, "min": detail[f"{unit}_min"], "max": detail.get(f"{unit}_max")}
+
+    def figure_topics(self) -> list[str]:
+        return [name for name, topic in self.topics.items()
+                if any(self.figure_of(i) for ids in topic.sources.values() for i in ids)]
+
+    def items(self, topic: str) -> list[dict]:
+        """The lexicon items a client may name for a precaution topic, each with one word for it."""
+        kind = ITEM_KINDS.get(topic)
+        if kind is None:
+            return [None]
+        categories = self.lexicon["categories"]
+        found = []
+        for key, entry in self.lexicon["items"].items():
+            category = categories[entry["category"]]
+            if entry["kind"] != kind or not category["listed"] or (
+                    entry.get("generic") and kind != "hair_removal"):
+                continue
+            label = entry.get("label", key.replace("_", " "))
+            # Medicines are often named by brand (Advil is ibuprofen); other items by their label.
+            brands = _other_names(entry["words"], label) if kind == "medicine" else []
+            found.append({"key": key, "label": label, "kind": kind, "says": category["says"],
+                          "words": [label] + brands})
+        return found
+
+    def pick_item(self, topic: str) -> dict | None:
+        item = self.rng.choice(self.items(topic))
+        if item is None:
+            return None
+        word = self.rng.choice(item["words"])
+        return dict(item, word=word if word == item["label"] else word.capitalize())
+
+    def other_facts(self, treatment: str, exclude: Sequence[str], first: Sequence[str] = (),
+                    figures_first: bool = False) -> list[str]:
+        """Facts stated for `treatment` that could be blanked, `first` ones leading, the rest shuffled."""
+        pool = [i for i in self.facts if self.blankable(i, treatment) and i not in exclude]
+        self.rng.shuffle(pool)
+        if figures_first:
+            pool.sort(key=lambda i: self.figure_of(i) is None)
+        lead = [i for i in first if i in pool]
+        return lead + [i for i in pool if i not in lead]
+
+    # -- figures: session times, cost, days without alcohol ---------------------------------------
+    def figure(self) -> list[Question]:
+        """"How long does Botox take?": the figure of the fact that answers it, or none at all."""
+        questions = []
+        everything = [(i, self.figure_of(i)) for i in self.facts if self.figure_of(i)]
+        for topic_name in self.figure_topics():
+            topic = self.topics[topic_name]
+            for treatment in TREATMENTS:
+                other = _other(treatment)
+                line = self.line("figure", topic_name, treatment)
+                if not line:
+                    continue
+                own = [i for i in self.covered(topic_name, treatment) if self.figure_of(i)]
+                theirs = [i for i in self.covered(topic_name, other) if self.figure_of(i)]
+                none = self.choice("no_figure", treatment=treatment)
+                if own:
+                    right = self.choice("figure", figure=self.figure_of(own[0]))
+                    sources, scope, handoff = own[:1], "answered", False
+                else:
+                    right, sources, scope, handoff = none, theirs, "partial", True
+                unit = self.figure_of((own or theirs)[0])["unit"]
+                others = [i for i, f in everything if i not in own]
+                self.rng.shuffle(others)
+                others.sort(key=lambda i: self.figure_of(i)["unit"] != unit)
+                options = [right, none] + [self.choice("figure", figure=self.figure_of(i))
+                                           for i in others]
+                options = list(dict.fromkeys(options))[:4]
+                explanation = self.render("explanation", kind="figure", topic=topic_name,
+                                          treatment=treatment, other=other, sources=sources,
+                                          figure=self.figure_of(own[0]) if own else None)
+                tags = [treatment] + (["precautions"] if topic.precaution else [])
+                questions.append(self.question(
+                    "figure", (topic_name, treatment, "figure"), tags,
+                    self.review(topic_name, treatment),
+                    self.render("question", kind="figure", line=line), options, explanation,
+                    sources, [line], {"scope": scope, "handoff": handoff}))
+        return questions
+
+    # -- facts: which statement answers the client (treatment names blanked out) ------------------
+    def fact(self) -> list[Question]:
+        questions = []
+        skip = set(self.figure_topics())
+        for topic_name, topic in self.topics.items():
+            if topic.precaution or topic.gap or topic_name in skip:
+                continue
+            for treatment in TREATMENTS:
+                sources = self.covered(topic_name, treatment)
+                primary = [i for i in sources if self.blankable(i, treatment)]
+                line = self.line("ask", topic_name, treatment)
+                if not primary or not line:
+                    continue
+                other = _other(treatment)
+                theirs = [i for i in self.covered(topic_name, other) if self.blankable(i, other)]
+                wrong = self.other_facts(other, exclude=sources, first=theirs[:1])[:3]
+                if len(wrong) < 2:
+                    continue
+                options = [self.masked(primary[0])] + [self.masked(i) for i in wrong]
+                explanation = self.render("explanation", kind="fact", topic=topic_name,
+                                          treatment=treatment, primary=primary[0], sources=sources)
+                questions.append(self.question(
+                    "fact", (topic_name, treatment), [treatment], self.review(topic_name, treatment),
+                    self.render("question", kind="fact", line=line), options, explanation, sources,
+                    [line], {"scope": "answered", "handoff": False}))
+        return questions
+
+    # -- precautions: a client asks, or tells you about herself ------------------------------------
+    def precaution(self) -> list[Question]:
+        questions = []
+        for topic_name, topic in self.topics.items():
+            if not topic.precaution:
+                continue
+            for treatment in TREATMENTS:
+                for form in ("ask", "told"):
+                    question = self._precaution(topic_name, topic, treatment, form)
+                    if question is not None:
+                        questions.append(question)
+        return questions
+
+    def _precaution(self, topic_name, topic, treatment, form) -> Question | None:
+        item = self.pick_item(topic_name)
+        line = self.line(form, topic_name, treatment, item)
+        if not line:
+            return None
+        other = _other(treatment)
+        own = self.covered(topic_name, treatment)
+        stated = own or self.covered(topic_name, other)
+        if not stated:
+            return None
+        related = [] if own else list(topic.related.get(treatment, []))
+        data = dict(treatment=treatment, other=other, topic=topic_name, stated=stated,
+                    related=related)
+        applies = self.choice("applies" if own else "stretch", **data)
+        other_only = self.choice("other_only", **data)
+        wrong = [self.choice("fine", **data)]
+        if not topic.contraindication:
+            wrong.append(self.choice("ruled_out", **data))
+        options = ([applies, other_only] if own else [other_only, applies]) + wrong
+        sources = own if own else stated + related
+        explanation = self.render("explanation", kind="precaution", topic=topic_name,
+                                  treatment=treatment, other=other, sources=sources, stated=stated,
+                                  related=related, applies=bool(own), item=item,
+                                  contraindication=topic.contraindication)
+        probe = [line] if form == "ask" else [self.line("book", treatment=treatment), line]
+        expect = {"scope": "answered" if own else "partial",
+                  "handoff": topic.contraindication if own else True}
+        return self.question(
+            "precaution", (topic_name, treatment, form), [treatment, "precautions"],
+            self.review(topic_name, treatment),
+            self.render("question", kind="precaution", form=form, line=line, treatment=treatment),
+            options, explanation, sources, probe, expect)
+
+    # -- scope: what the article covers for the other treatment only, or not at all ---------------
+    def scope(self) -> list[Question]:
+        questions = []
+        skip = set(self.figure_topics())
+        for topic_name, topic in self.topics.items():
+            if topic.precaution or topic_name in skip:
+                continue
+            for treatment in TREATMENTS:
+                if self.covered(topic_name, treatment):
+                    continue
+                line = self.line("ask", topic_name, treatment)
+                other = _other(treatment)
+                theirs = self.covered(topic_name, other)
+                if not line or not (theirs or topic.gap):
+                    continue
+                silent = bool(topic.gap)   # a gap outranks the other treatment's facts (the rules)
+                related = list(topic.related.get(treatment, []))
+                sources = related if silent else theirs + related
+                data = dict(treatment=treatment, other=other, topic=topic_name, stated=theirs,
+                            related=related, gap=topic.gap)
+                right = self.choice("silent" if silent else "other_only", **data)
+                options = [right]
+                stretch = [i for i in theirs if self.blankable(i, other)]
+                if stretch:
+                    options.append(self.choice("tell", text=self.masked(stretch[0])))
+                for fact_id in self.other_facts(treatment, exclude=sources, figures_first=True):
+                    options.append(self.choice("tell", text=self.masked(fact_id)))
+                if len(options) < 3:
+                    continue
+                explanation = self.render("explanation", kind="scope", topic=topic_name,
+                                          treatment=treatment, other=other, sources=sources,
+                                          stated=theirs, related=related, silent=silent, gap=topic.gap)
+                expect = {"scope": "out_of_scope" if silent and not related else "partial",
+                          "handoff": True}
+                questions.append(self.question(
+                    "scope", (topic_name, treatment), [treatment], self.review(topic_name, treatment),
+                    self.render("question", kind="scope", line=line), options[:4], explanation,
+                    sources, [line], expect))
+        return questions
+
+    # -- combining: which treatment for which lines, and the order ---------------------------------
+    def combining(self) -> list[Question]:
+        """Lines that move (Botox), lines at rest or lost volume (fillers), both (Botox first)."""
+        kinds = self._wrinkle_kinds()
+        areas = {key: ("volume" if entry["area"] in VOLUME_AREAS else
+                       "dynamic" if entry["hint"] == "moves" else "static")
+                 for key, entry in self.lexicon.get("areas", {}).items()}
+        areas = {key: kind for key, kind in areas.items()
+                 if kind in kinds and self.line("lines", areas=[key])}
+        moving = [key for key, kind in areas.items() if kind == "dynamic"]
+        resting = [key for key, kind in areas.items() if kind != "dynamic"]
+        cases = [[key] for key in areas] + [[key, self.rng.choice(resting)] for key in moving
+                                            if resting]
+        options = self._treatment_options()
+        questions = []
+        for case in cases:
+            found = [areas[key] for key in case]
+            treatments = list(dict.fromkeys(kinds[kind]["treatment"] for kind in found))
+            sources = [kinds[kind]["source"] for kind in found]
+            if len(treatments) > 1:
+                right = "both_first"
+                sources += self._order_sources()
+            else:
+                right = treatments[0]
+            line = self.line("lines", areas=case)
+            explanation = self.render("explanation", kind="combining", sources=sources,
+                                      named=[kinds[kind]["source"] for kind in found],
+                                      both=len(treatments) > 1)
+            ordered = [options[right]] + [text for key, text in options.items() if key != right]
+            questions.append(self.question(
+                "combining", ("lines",) + tuple(case), ["combining"],
+                self.topics["wrinkle_types"].label if "wrinkle_types" in self.topics else "wrinkles",
+                self.render("question", kind="lines", line=line), ordered, explanation,
+                list(dict.fromkeys(sources)), [line], {"scope": "answered", "handoff": True}))
+        order = self._order_question()
+        return questions + ([order] if order else [])
+
+    def _wrinkle_kinds(self) -> dict:
+        """dynamic / static / volume -> the fact that matches it with a treatment."""
+        wanted = {"dynamic": "WRK-DYNAMIC", "static": "WRK-STATIC", "volume": "FIL-BENEFITS"}
+        return {kind: {"source": fact_id, "treatment": self.facts[fact_id].treatment}
+                for kind, fact_id in wanted.items()
+                if fact_id in self.facts and self.facts[fact_id].treatment in TREATMENTS}
+
+    def _order_sources(self) -> list[str]:
+        return [i for i in ("CMB-BOTH-WORLDS", "CMB-ORDER", "CMB-WHY-ORDER") if i in self.facts]
+
+    def _treatment_options(self) -> dict[str, str]:
+        second = _other(FIRST)
+        return {"botox": self.choice("treatment", treatment="botox"),
+                "fillers": self.choice("treatment", treatment="fillers"),
+                "both_first": self.choice("both", first=FIRST, second=second),
+                "both_second": self.choice("both", first=second, second=FIRST)}
+
+    def _order_question(self) -> Question | None:
+        line = self.line("order")
+        sources = [i for i in ("CMB-ORDER", "CMB-WHY-ORDER", "CMB-SAME-FACE") if i in self.facts]
+        if not line or not sources:
+            return None
+        second = _other(FIRST)
+        options = [self.choice("order", first=FIRST, second=second),
+                   self.choice("order", first=second, second=FIRST),
+                   self.choice("any_order"), self.choice("not_together")]
+        explanation = self.render("explanation", kind="order", sources=sources)
+        return self.question(
+            "combining", ("order",), ["combining"], self.topics["order"].label
+            if "order" in self.topics else "order", self.render("question", kind="order"),
+            options, explanation, sources, [line], {"scope": "answered", "handoff": False})
+
+
+def _other(treatment: str) -> str:
+    return "fillers" if treatment == "botox" else "botox"
+
+
+def _other_names(words: list[str], label: str) -> list[str]:
+    """Other one-word names of an item (brands such as Advil), leaving out spelling variants."""
+    label_key = normalise(label)
+    return [w for w in words if " " not in w and len(w) >= 5 and w.isalpha()
+            and _edit_distance(w, label_key, 2) > 2 and not label_key.startswith(w)]
+
+
+# -- picking --------------------------------------------------------------------------------------
+def bank(seed: int) -> list[Question]:
+    """Every question the knowledge base supports, built for one seed."""
+    return _Bank(random.Random(seed)).all()
+
+
+def build(count: int = 10, topic: str | None = None, seed: int | None = None) -> Quiz:
+    """A quiz of `count` questions (fewer if the topic has fewer), mixed across kinds."""
+    if seed is None:
+        seed = random.SystemRandom().randrange(1_000_000)
+    rng = random.Random(seed)
+    pool = [q for q in _Bank(rng).all() if topic is None or topic in q.tags]
+    groups: dict[str, list[Question]] = {}
+    for question in pool:
+        groups.setdefault(question.kind, []).append(question)
+    kinds = list(groups)
+    rng.shuffle(kinds)
+    for kind in kinds:
+        rng.shuffle(groups[kind])
+    mixed = [group[i] for i in range(max(map(len, groups.values()), default=0))
+             for group in (groups[k] for k in kinds) if i < len(group)]
+    fresh, repeats, seen = [], [], set()
+    for question in mixed:   # one question per subject first, the same subject again only if needed
+        (repeats if question.subject[:2] in seen else fresh).append(question)
+        seen.add(question.subject[:2])
+    return Quiz(questions=(fresh + repeats)[:count], available=len(pool), seed=seed)
+
+
+# -- understanding an answer ----------------------------------------------------------------------
+_LETTER = re.compile(r"^(?:option|answer|choice)?\s*\(?\s*([a-z])\s*[).:]?$")
+_UNITS = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven "
+                                     "twelve thirteen fourteen fifteen sixteen seventeen eighteen "
+                                     "nineteen".split())}
+_TENS = {w: 10 * n for n, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty "
+                                         "ninety".split(), start=0) if w != "_"}
+_FILLER_WORDS = {"a", "an", "the", "of", "to", "is", "are", "it", "its", "her", "she", "that", "this",
+                 "i", "would", "say", "tell", "answer", "think", "and", "or", "about", "for", "be"}
+
+
+def interpret(answer: str, choices: Sequence[str]) -> int | None:
+    """Which choice an answer means: a letter (a, B, "b)", "(c)") or words of one choice
+    ("fifteen to thirty minutes", "fillers"); None when it is not clear which."""
+    text = answer.strip().casefold()
+    letter = _LETTER.match(text)
+    if letter:
+        index = LETTERS.find(letter.group(1))
+        return index if 0 <= index < len(choices) else None
+    words = _words(answer)
+    if not words:
+        return None
+    options = [_words(choice) for choice in choices]
+    for index, option in enumerate(options):
+        if option == words:
+            return index
+    numbers = [w for w in words if w.isdigit()]
+    candidates = range(len(choices))
+    if numbers:
+        candidates = [i for i in candidates if [w for w in options[i] if w.isdigit()] == numbers]
+        if len(candidates) == 1:
+            return candidates[0]
+    content = [w for w in words if w not in _FILLER_WORDS] or words
+    scored = sorted(((_recall(content, options[i]),
+                      difflib.SequenceMatcher(None, words, options[i]).ratio(), i) for i in candidates),
+                    reverse=True)
+    if not scored or scored[0][0] < 0.75:
+        return None
+    if len(scored) > 1 and scored[0][:2] == scored[1][:2]:
+        return None
+    return scored[0][2]
+
+
+def _recall(content: list[str], option: list[str]) -> float:
+    present = set(option)
+    return sum(w in present for w in content) / len(content)
+
+
+def _words(text: str) -> list[str]:
+    """Normalised words, with number words as digits ("two hundred and fifty" -> "250")."""
+    result: list[str] = []
+    number: int | None = None
+    for word in normalise(text).split():
+        if word in _UNITS or word in _TENS or (word in ("hundred", "thousand") and number is not None):
+            if word == "hundred":
+                number *= 100
+            elif word == "thousand":
+                number *= 1000
+            else:
+                number = (number or 0) + _UNITS.get(word, _TENS.get(word, 0))
+            continue
+        if word == "and" and number is not None:
+            continue
+        if number is not None:
+            result.append(str(number))
+            number = None
+        result.append(word)
+    if number is not None:
+        result.append(str(number))
+    return result
+
+
+# -- playing --------------------------------------------------------------------------------------
+@dataclass
+class _Score:
+    right: int = 0
+    asked: int = 0
+    review: list[str] = field(default_factory=list)
+
+    def add(self, question: Question, correct: bool) -> None:
+        self.asked += 1
+        if correct:
+            self.right += 1
+        elif question.review not in self.review:
+            self.review.append(question.review)
+
+
+def run(args, env: Environment, as_json: bool) -> int:
+    """`chatbot quiz`: ask, grade at once with sources, score at the end (EOF ends it early)."""
+    quiz = build(count=args.count, topic=args.topic, seed=args.seed)
+    env_renderer = Renderer().env
+    if args.count > quiz.available:
+        env.error(env_renderer.get_template("quiz_capped.j2").render(
+            count=args.count, available=quiz.available, topic=args.topic or "").strip())
+    play(quiz, env, as_json, env_renderer)
+    return 0
+
+
+def play(quiz: Quiz, env: Environment, as_json: bool, templates=None) -> _Score:
+    templates = templates or Renderer().env
+    score = _Score()
+    total = len(quiz.questions)
+    if not as_json:
+        env.write(templates.get_template("quiz_intro.j2").render(total=total, seed=quiz.seed))
+    for number, question in enumerate(quiz.questions, start=1):
+        if as_json:
+            env.write(json.dumps({"n": number, "question": question.text,
+                                  "choices": list(question.choices)}, ensure_ascii=False))
+            line = _read(env)
+            if line is None:
+                break
+            chosen = interpret(line, question.choices)
+            correct = chosen == question.answer
+            explanation = question.explanation
+            if chosen is None:
+                explanation = templates.get_template("quiz_unrecognised.j2").render(
+                    count=len(question.choices), explanation=explanation).strip()
+            env.write(json.dumps({"n": number, "correct": correct, "answer": question.right,
+                                  "explanation": explanation, "sources": list(question.sources)},
+                                 ensure_ascii=False))
+        else:
+            env.write(templates.get_template("quiz_show.j2").render(
+                n=number, total=total, question=question, letters=LETTERS))
+            chosen = _ask(env, question, templates)
+            if chosen is None:
+                break
+            correct = chosen == question.answer
+            env.write(templates.get_template("quiz_grade.j2").render(
+                correct=correct, question=question))
+        score.add(question, correct)
+    if as_json:
+        env.write(json.dumps({"score": score.right, "total": score.asked, "review": score.review},
+                             ensure_ascii=False))
+    else:
+        env.write(templates.get_template("quiz_score.j2").render(
+            score=score, planned=total, ended_early=score.asked < total))
+    return score
+
+
+def _ask(env: Environment, question: Question, templates) -> int | None:
+    """Read answers until one is understood; None at the end of input."""
+    while True:
+        env.stdout.write("Your answer: ")
+        env.stdout.flush()
+        line = _read(env)
+        if line is None:
+            env.write()
+            return None
+        if not env.stdin_is_terminal:   # piped answers: show them, so the transcript reads well
+            env.write(_printable(line))
+        chosen = interpret(line, question.choices)
+        if chosen is not None:
+            return chosen
+        env.write(templates.get_template("quiz_reask.j2").render(count=len(question.choices)))
+
+
+def _printable(text: str) -> str:
+    """The trainee's words for the screen: control characters shown, never executed."""
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
+
+
+def _read(env: Environment) -> str | None:
+    try:
+        line = env.stdin.readline()
+    except KeyboardInterrupt:   # Ctrl-C ends the quiz like Ctrl-D: the score so far is still shown
+        return None
+    return line.rstrip("\r\n") if line else None
