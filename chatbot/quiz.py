@@ -360,11 +360,13 @@ class _Bank:
                                       named=[kinds[kind]["source"] for kind in found],
                                       both=len(treatments) > 1)
             ordered = [options[right]] + [text for key, text in options.items() if key != right]
+            decided = "both" if len(treatments) > 1 else treatments[0]
             questions.append(self.question(
                 "combining", ("lines",) + tuple(case), ["combining"],
                 self.topics["wrinkle_types"].label if "wrinkle_types" in self.topics else "wrinkles",
                 self.render("question", kind="lines", line=line), ordered, explanation,
-                list(dict.fromkeys(sources)), [line], {"scope": "answered", "handoff": True}))
+                list(dict.fromkeys(sources)), [line],
+                {"scope": "answered", "handoff": True, "intent": f"recommend_{decided}"}))
         order = self._order_question()
         return questions + ([order] if order else [])
 
