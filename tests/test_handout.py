@@ -1,0 +1,225 @@
+"""The printable cheat sheet: generated from the knowledge base, faithful, and two pages at most."""
+import dataclasses
+import html
+import html.parser
+import io
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from chatbot import cli, handout
+from chatbot import lexicon as lexicon_module
+from chatbot.environment import Environment
+from chatbot.knowledge import inventory
+
+ID = re.compile(r"\[([A-Z]+(?:-[A-Z]+)+)\]")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--no-pdf-header-footer"]
+# What a line of the handout may say instead of citing an ID: that the article says nothing.
+SILENT = ("Not stated for", "nothing on", "does not name", "leaves open", "not stated for")
+
+
+def run(*argv):
+    env = Environment(stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
+                      environ={"CHATBOT_TODAY": "2026-11-27"})
+    status = cli.main(list(argv), env)
+    return status, env.stdout.getvalue(), env.stderr.getvalue()
+
+
+@pytest.fixture(scope="module")
+def markdown():
+    return handout.render("md")
+
+
+@pytest.fixture(scope="module")
+def page():
+    return handout.render("html")
+
+
+def statements(markdown):
+    """Every bullet and every table cell of the Markdown handout."""
+    for line in markdown.splitlines():
+        if line.startswith("- "):
+            yield line[2:]
+        elif line.startswith("| **"):
+            yield from (cell.strip() for cell in line.strip("|").split("|")[1:])
+
+
+def test_every_statement_cites_an_id_or_says_the_article_is_silent(markdown):
+    found = list(statements(markdown))
+    assert len(found) > 30
+    for text in found:
+        assert ID.search(text) or any(mark in text for mark in SILENT), text
+
+
+def test_every_cited_id_is_an_inventory_fact(markdown, page):
+    for text in (markdown, page):
+        cited = set(ID.findall(text))
+        assert cited and cited <= set(inventory.facts())
+
+
+def test_markdown_and_html_say_the_same_things(markdown, page):
+    assert sorted(ID.findall(markdown)) == sorted(ID.findall(page))
+    for heading in re.findall(r"^## (.+)$", markdown, re.MULTILINE):
+        assert f"<h2>{html.escape(heading, quote=False)}</h2>" in page
+
+
+@pytest.mark.parametrize("section", [
+    "The two treatments at a glance", "Before the appointment", "Dynamic or static lines",
+    "Having both", "What the article does not cover", "What to hand to an injector",
+])
+def test_the_handout_has_every_section_the_issue_asks_for(markdown, section):
+    assert f"## {section}" in markdown
+
+
+@pytest.mark.parametrize("fact_id", ["BTX-DURATION", "FIL-DURATION", "BTX-COST", "BTX-ALCOHOL",
+                                     "FIL-BLOOD-THINNERS", "FIL-SUPPLEMENTS", "FIL-ACTIVES",
+                                     "FIL-HAIR-REMOVAL", "FIL-CONTRA", "WRK-DYNAMIC", "WRK-STATIC",
+                                     "CMB-ORDER", "CMB-WHY-ORDER", "BTX-HISTORY", "BTX-ORIGIN", "FIL-WHAT"])
+def test_the_facts_a_front_desk_needs_are_quoted_with_their_id(markdown, fact_id):
+    assert f"{inventory.facts()[fact_id].text} [{fact_id}]" in markdown
+
+
+def row(markdown, label):
+    return next(line for line in markdown.splitlines() if line.startswith(f"| **{label}"))
+
+
+@pytest.mark.parametrize("label, silent_for", [
+    ("Alcohol", "dermal fillers"), ("Blood-thinning medicines", "Botox"), ("Supplements", "Botox"),
+    ("Skincare with actives", "Botox"), ("Shaving", "Botox"), ("Pregnancy", "Botox"),
+    ("Cost", "dermal fillers"),
+])
+def test_a_precaution_or_a_price_is_never_stretched_to_the_other_treatment(markdown, label, silent_for):
+    botox, fillers = (cell.strip() for cell in row(markdown, label).strip("|").split("|")[1:])
+    silent = botox if silent_for == "Botox" else fillers
+    assert silent.startswith(f"Not stated for {silent_for}")
+    stated = set(ID.findall(fillers if silent_for == "Botox" else botox))
+    assert not stated & set(ID.findall(silent.split("Nearest:")[0]))
+
+
+def test_every_gap_of_the_knowledge_base_is_listed(markdown):
+    for topic in inventory.topics().values():
+        if topic.gap:
+            assert topic.gap in markdown, topic.name
+
+
+def test_the_handout_names_no_business_and_gives_no_dosage(markdown):
+    brands = lexicon_module.load().data["brands"]
+    lowered = markdown.lower()
+    assert not [brand for brand in brands if re.search(rf"\b{brand}\b", lowered)]
+    assert not re.search(r"\b(med ?spa|salon)\b", lowered)
+    assert not re.search(r"\d+\s*(units?|ml|mg|syringes?|cc)\b", lowered)
+
+
+# -- the knowledge base drives the handout ---------------------------------------------------------------
+def test_changing_a_fact_changes_the_handout(monkeypatch):
+    facts = dict(inventory.facts())
+    facts["BTX-DURATION"] = dataclasses.replace(facts["BTX-DURATION"],
+                                                text="A Botox session takes 20 to 45 minutes.")
+    monkeypatch.setattr(inventory, "facts", lambda: facts)
+    for fmt in ("md", "html"):
+        text = handout.render(fmt)
+        assert "A Botox session takes 20 to 45 minutes." in text
+        assert "between 15 and 30 minutes" not in text
+
+
+def test_a_precaution_stated_for_both_treatments_fills_both_cells(monkeypatch):
+    topics = dict(inventory.topics())
+    topics["alcohol"] = dataclasses.replace(topics["alcohol"],
+                                            sources={"botox": ["BTX-ALCOHOL"], "fillers": ["BTX-ALCOHOL"]})
+    monkeypatch.setattr(inventory, "topics", lambda: topics)
+    assert "Not stated" not in row(handout.render("md"), "Alcohol")
+
+
+def test_html_escapes_what_the_facts_say(monkeypatch):
+    facts = dict(inventory.facts())
+    facts["BTX-NAME"] = dataclasses.replace(facts["BTX-NAME"], text="Botox <script>alert(1)</script> & co.")
+    monkeypatch.setattr(inventory, "facts", lambda: facts)
+    page = handout.render("html")
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co." in page
+
+
+class _Balance(html.parser.HTMLParser):
+    VOID = {"meta", "col", "br", "img", "link", "hr", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.open, self.errors = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.open or self.open.pop() != tag:
+            self.errors.append(tag)
+
+
+def test_the_html_is_well_formed_and_has_print_css(page):
+    parser = _Balance()
+    parser.feed(page)
+    assert parser.errors == [] and parser.open == []
+    assert "@page" in page and "break-inside: avoid" in page
+
+
+# -- the command ------------------------------------------------------------------------------------------
+def test_the_command_prints_markdown_by_default():
+    status, out, err = run("handout")
+    assert status == 0 and out.startswith("# Botox and dermal fillers") and err == ""
+    assert "Friday 27 November 2026" in out
+
+
+def test_the_command_writes_html_to_a_file(tmp_path):
+    target = tmp_path / "handout.html"
+    status, out, err = run("handout", "--format", "html", "-o", str(target))
+    assert status == 0 and out == ""
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert str(target) in err
+
+
+@pytest.mark.parametrize("target", ["missing-folder/handout.md", "."])
+def test_an_unwritable_output_is_one_clear_line(tmp_path, target):
+    status, out, err = run("handout", "-o", str(tmp_path / target))
+    assert status == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("chatbot: cannot write the handout")
+
+
+def test_a_bad_format_is_a_usage_error():
+    status, _, err = run("handout", "--format", "pdf")
+    assert status == 2 and len(err.strip().splitlines()) == 1
+
+
+# -- printing ------------------------------------------------------------------------------------------------
+def pages(pdf: bytes) -> int:
+    """Page objects in a PDF (`/Type /Page`, not the `/Pages` tree nodes)."""
+    return len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", pdf))
+
+
+def test_page_counting_ignores_the_page_tree():
+    assert pages(b"<< /Type /Pages /Count 2 >> << /Type /Page >> << /Type/Page >>") == 2
+
+
+@pytest.fixture
+def chromium():
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI to check that the handout prints on two pages")
+        pytest.skip("chromium is not installed")
+    return CHROMIUM
+
+
+@pytest.mark.parametrize("paper", ["A4", "letter"])
+def test_the_handout_prints_on_two_pages_at_most(chromium, page, tmp_path, paper):
+    source = tmp_path / f"handout-{paper}.html"
+    # The handout leaves the paper size to the printer; here each size is forced in turn.
+    source.write_text(page.replace("</style>", f"@page {{ size: {paper}; }}</style>"), encoding="utf-8")
+    pdf = tmp_path / f"handout-{paper}.pdf"
+    subprocess.run([chromium, *CHROMIUM_FLAGS, f"--print-to-pdf={pdf}", source.as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    count = pages(pdf.read_bytes())
+    assert 1 <= count <= 2
