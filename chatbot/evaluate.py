@@ -64,8 +64,8 @@ def run(args, env: Environment) -> int:
     paths = list(getattr(args, "paths", None) or [])
     if not paths:
         if not DEFAULT_FOLDER.is_dir():
-            env.error(f"chatbot eval: there is no {DEFAULT_FOLDER} folder in {Path.cwd()}; name the "
-                      "conversation files or folders to run: python -m chatbot eval PATH...")
+            env.error(_safe(f"chatbot eval: there is no {DEFAULT_FOLDER} folder in {Path.cwd()}; name "
+                            "the conversation files or folders to run: python -m chatbot eval PATH..."))
             return ExitStatus.ERROR
         paths = [DEFAULT_FOLDER]
     try:
@@ -73,14 +73,14 @@ def run(args, env: Environment) -> int:
         _check_days(loaded)
         default_day = env.today()
     except UnicodeDecodeError:
-        env.error(f"chatbot eval: {_undecodable(paths)}: not UTF-8 text")
+        env.error(_safe(f"chatbot eval: {_undecodable(paths)}: not UTF-8 text"))
         return ExitStatus.ERROR
     except (ValueError, OSError) as error:
-        env.error(f"chatbot eval: {error}")
+        env.error(_safe(f"chatbot eval: {error}"))
         return ExitStatus.ERROR
     if not loaded:
-        env.error(f"chatbot eval: no conversations in {', '.join(str(p) for p in paths)} "
-                  "(a folder is searched for *.yaml and *.yml files)")
+        env.error(_safe(f"chatbot eval: no conversations in {', '.join(str(p) for p in paths)} "
+                        "(a folder is searched for *.yaml and *.yml files)"))
         return ExitStatus.ERROR
 
     report = evaluate(loaded, default_day)
@@ -91,7 +91,7 @@ def run(args, env: Environment) -> int:
         for line in format_report(report):
             env.write(line)
     for conversation, problem in report.broken:
-        env.error(f"chatbot eval: {conversation.origin} ({conversation.name}): {problem}")
+        env.error(_safe(f"chatbot eval: {conversation.origin} ({conversation.name}): {problem}"))
     return ExitStatus.OK if report.ok else ExitStatus.ERROR
 
 
@@ -154,7 +154,7 @@ def format_report(report: Report) -> list[str]:
             if not result.ok:
                 lines += [""] + _format_failure(conversation, result)
     for conversation, problem in report.broken:
-        lines += ["", f"BROKEN {_safe(conversation.name)} ({conversation.origin}): {_safe(problem)}"]
+        lines += ["", _safe(f"BROKEN {conversation.name} ({conversation.origin}): {problem}")]
 
     conversations_passed = sum(all(r.ok for r in results) for _, results in report.played)
     total_conversations = len(report.played) + len(report.broken)
@@ -167,12 +167,12 @@ def format_report(report: Report) -> list[str]:
 def _format_failure(conversation: conversations.Conversation,
                     result: conversations.TurnResult) -> list[str]:
     reply = result.reply
-    lines = [f"FAIL {_safe(conversation.name)} ({conversation.origin}), turn {result.index}",
+    lines = [f"FAIL {_safe(conversation.name)} ({_safe(conversation.origin)}), turn {result.index}",
              f"  user:  {_safe(result.user)}",
              f"  {'check':<16}{'expected':<{_CELL}}  got"]
     for mismatch in result.mismatches:
         expected, got = _cells(mismatch)
-        lines.append(f"  {mismatch.key:<16}{_safe(_clip(expected)):<{_CELL}}  {_safe(_clip(got))}")
+        lines.append(f"  {_safe(mismatch.key):<16}{_safe(_clip(expected)):<{_CELL}}  {_safe(_clip(got))}")
     lines.append(f"  (reply: intent {reply.get('intent')}, scope {reply.get('scope')}, "
                  f"sources {', '.join(reply.get('sources', [])) or 'none'})")
     lines += ["  | " + line for line in _safe(reply["text"]).splitlines() or [""]]

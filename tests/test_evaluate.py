@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from chatbot import conversations
 from chatbot.cli import main
 from chatbot.environment import Environment
 
@@ -47,10 +48,13 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-def test_the_shipped_conversations_pass_from_the_project_folder(monkeypatch):
-    out, err, _ = chatbot("eval", cwd=PROJECT, monkeypatch=monkeypatch, expect_status=0)
+def test_without_a_path_it_plays_tests_conversations_of_the_current_folder(monkeypatch):
+    # Whether they all pass is test_conversations' business; here: all found, all played.
+    turns = sum(len(c.turns) for c in conversations.load([PROJECT / "tests" / "conversations"]))
+    out, err, status = chatbot("eval", cwd=PROJECT, monkeypatch=monkeypatch)
     assert out.splitlines()[0].split() == ["intent", "turns", "passed", "accuracy"]
-    assert "Total:" in out and "(100.0%)" in out
+    assert f"/{turns} turns passed" in out
+    assert status == (1 if "\nFAIL " in out else 0)
     assert err == ""
 
 
@@ -142,3 +146,9 @@ def test_what_the_person_wrote_is_never_sent_raw_to_the_terminal(tmp_path):
     out, _, _ = chatbot("eval", str(write(tmp_path, "esc.yaml", text)), expect_status=1)
     assert "FAIL" in out and "hello" in out
     assert "\x1b" not in out and "\x07" not in out
+
+
+def test_an_escape_sequence_in_a_path_is_not_echoed_to_the_terminal(tmp_path):
+    _, err, _ = chatbot("eval", str(tmp_path / "x\x1b[2J\x9b1m.yaml"), expect_status=1)
+    assert "no such file or folder" in err
+    assert "\x1b" not in err and "\x9b" not in err
