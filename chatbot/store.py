@@ -13,9 +13,12 @@ queues a session's messages, so that retry is rare.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,6 +131,13 @@ class SQLiteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        self._temporary = None
+        if path == ":memory:":
+            # Each connection would get its own empty in-memory database, one per thread: use a
+            # temporary file instead, removed by close(), for demos and throwaway servers.
+            descriptor, self._temporary = tempfile.mkstemp(prefix="chatbot-", suffix=".sqlite3")
+            os.close(descriptor)
+        self._target = self._temporary or path
         try:   # fail now, with a clear error, if the file cannot be opened or written
             connection = self._connection()
             connection.executescript(_SCHEMA)
@@ -141,7 +151,7 @@ class SQLiteStore:
         if connection is None:
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below), so a
             # write never starts as a read that must later upgrade its lock and can deadlock.
-            connection = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
+            connection = sqlite3.connect(self._target, timeout=self._busy_timeout, isolation_level=None,
                                          check_same_thread=False)
             connection.execute("PRAGMA journal_mode = WAL")
             # FULL: a turn the client has seen answered survives a crash of the process and of the
@@ -222,6 +232,10 @@ class SQLiteStore:
                 connection.close()
             self._connections.clear()
         self._local = threading.local()
+        if self._temporary:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self._temporary + suffix)
 
 
 class _Transaction:
