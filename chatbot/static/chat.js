@@ -152,7 +152,7 @@
     sendButton.disabled = true;
     quick.hidden = true;
     showProblem("");
-    show("user", text);
+    const mine = show("user", text);
     const placeholder = show("bot", words.thinking);
     placeholder.classList.add("pending");
     try {
@@ -170,7 +170,8 @@
       showReply(reply, placeholder);
     } catch (error) {
       placeholder.remove();
-      if (!input.value) input.value = text;   // nothing typed is lost: it can be sent again
+      mine.remove();
+      if (!input.value) input.value = text;   // nothing typed is lost: it goes back to be sent again
       showProblem(error.status === 0 || error.status === 401 ? error.message : words.failed);
     } finally {
       busy = false;

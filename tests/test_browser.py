@@ -1,0 +1,199 @@
+"""The web chat page end to end: `python -m chatbot serve` and headless Chromium (Debian's package).
+
+Playwright drives the system browser through `executable_path`; no browser is ever downloaded.
+Without /usr/bin/chromium these tests skip, except under CI (CI set), where they fail: .ci/run
+installs the package.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CLINIC = "Clinic <Rosa> & Co"
+WAIT_MS = 20_000   # the longest any step may take, on a slow 2-core CI machine
+
+
+def _need(condition: bool, why: str) -> None:
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (CI must have it: .ci/run installs chromium)")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _need(os.path.exists(CHROMIUM), f"no {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "no Playwright for Python (pip install -e '.[dev]')")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _serve(folder, *options, environ=None):
+    """A real `python -m chatbot serve` on a free loopback port; returns (process, url)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {name: value for name, value in os.environ.items() if name != "CHATBOT_API_KEY"}
+    env.update({"CHATBOT_TODAY": "2026-11-27", **(environ or {})})
+    log = open(folder / f"server-{port}.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "chatbot", "serve", "--port", str(port),
+                                "--db", str(folder / f"s{port}.sqlite3"), "--clinic", CLINIC, *options],
+                               cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    _stop(process)
+    raise AssertionError(f"the server did not start: see {log.name}")
+
+
+def _stop(process):
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    process, url = _serve(tmp_path_factory.mktemp("browser"))
+    yield url
+    _stop(process)
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page (its own sessionStorage) on the chat; fails the test on any script error."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.goto(server + "/")
+    page.wait_for_selector("body.ready")
+    yield page
+    context.close()
+    assert not problems, problems   # a CSP violation or a script error shows up here
+
+
+def ask(page, text):
+    """Type a message, press Enter, wait for the answer; return the answer's element."""
+    answers = page.locator(".message.bot:not(.intro)")
+    before = answers.count()
+    page.fill("#text", text)
+    page.press("#text", "Enter")
+    return _next_answer(page, before)
+
+
+def _next_answer(page, before):
+    page.wait_for_function(
+        "n => document.querySelectorAll('.message.bot:not(.intro):not(.pending)').length > n", arg=before)
+    return page.locator(".message.bot:not(.intro)").nth(before)
+
+
+def click_quick_reply(page, label):
+    before = page.locator(".message.bot:not(.intro)").count()
+    page.get_by_role("button", name=label, exact=True).click()
+    return _next_answer(page, before)
+
+
+def test_the_page_shows_the_clinic_name_as_text(page):
+    assert page.locator("h1").text_content() == CLINIC
+    assert page.title().startswith(CLINIC)
+    assert page.locator("rosa").count() == 0
+
+
+def test_a_question_gets_an_answer_and_its_sources_on_demand(page):
+    answer = ask(page, "How long does Botox take?")
+    assert re.search(r"15.+30 minutes", answer.locator(".text").text_content())
+    sources = answer.locator("details.sources")
+    assert sources.locator("summary").text_content() == "Sources (1)"
+    item = sources.locator("li").first
+    assert not item.is_visible()                                   # on demand: closed at first
+    sources.locator("summary").click()
+    assert item.locator("code").text_content() == "BTX-DURATION"
+    page.wait_for_function("el => el.textContent.includes('minutes')",
+                           arg=item.locator(".source-text").element_handle())
+    assert page.locator("#quick").is_hidden()
+
+
+def test_follow_up_questions_get_quick_replies_and_a_handoff_shows_the_banner(page):
+    banner = page.locator("#handoff")
+    first = ask(page, "I'm booked for fillers on 2026-12-04")
+    assert "pregnant" in first.text_content()
+    assert page.locator("#quick").is_visible() and banner.is_hidden()
+
+    second = click_quick_reply(page, "No")
+    assert page.locator(".message.user").last.text_content() == "no"
+    assert "breastfeeding" in second.text_content()
+    assert banner.is_hidden()
+
+    stop = click_quick_reply(page, "Yes")
+    assert "not advisable" in stop.text_content()
+    assert banner.is_visible()
+    assert "licensed injector" in banner.text_content() and CLINIC in banner.text_content()
+    assert "handoff" in stop.get_attribute("class")
+
+
+def test_message_text_is_never_rendered_as_html(page):
+    attack = '<img src=x onerror="window.pwned = 1"><b>bold</b><script>window.pwned = 2</script>'
+    ask(page, attack)
+    assert page.locator(".message.user").last.locator(".text").text_content() == attack
+    assert page.locator("#log img, #log b, #log script").count() == 0
+    assert page.evaluate("window.pwned") is None
+
+
+def test_a_reload_keeps_the_conversation_and_new_conversation_starts_afresh(page):
+    ask(page, "I take Advil")
+    page.reload()
+    page.wait_for_selector("body.ready")
+    page.wait_for_function("document.querySelectorAll('.message.user').length === 1")
+    assert page.locator(".message.user").text_content() == "I take Advil"
+    old_session = page.evaluate("sessionStorage.getItem('chatbot.session')")
+
+    page.get_by_role("button", name="New conversation").click()
+    assert page.locator(".message:not(.intro)").count() == 0
+    answer = ask(page, "what do you know about me")
+    assert "ibuprofen" not in answer.text_content()
+    assert page.evaluate("sessionStorage.getItem('chatbot.session')") != old_session
+
+
+def test_with_an_api_key_the_page_asks_for_it(browser, tmp_path):
+    process, url = _serve(tmp_path, environ={"CHATBOT_API_KEY": "desk-key"})
+    try:
+        page = browser.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(url + "/")
+        page.wait_for_selector("body.ready")
+        page.fill("#text", "hello")
+        page.press("#text", "Enter")
+        page.wait_for_selector("#key", state="visible")
+        assert page.input_value("#text") == "hello"                # nothing typed is lost
+        page.fill("#key-value", "desk-key")
+        page.click("#key button")
+        page.wait_for_selector("#key", state="hidden")
+        answer = ask(page, page.input_value("#text"))
+        assert "Hello" in answer.text_content()
+        page.close()
+    finally:
+        _stop(process)
