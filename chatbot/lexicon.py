@@ -62,12 +62,17 @@ class Lexicon:
                 self._index.setdefault(words[0], []).append((words, section, key))
         self.vocabulary = {w for entries in self._index.values() for words, _, _ in entries
                            for w in words if w != "*"}
+        self._spelling = {normalise(k): normalise(v).split() for k, v in data.get("spelling", {}).items()}
         self._item_words = {normalise(w): key for key, entry in data.get("items", {}).items()
                             for w in entry["words"]}
         ordinary = set(data.get("ordinary", {}).get("words", []))
         # Only words of five letters or more are corrected, and only into words of the same kind.
         self._targets = sorted(w for w in self.vocabulary if len(w) >= 5 and w.isalpha())
         self._ordinary = ordinary | self.vocabulary
+
+    def respell(self, word: str) -> list[str]:
+        """A chat spelling as the words it stands for ("wat" -> ["what"]); else the word."""
+        return self._spelling.get(word, [word])
 
     def item_of(self, name: str) -> str | None:
         """The lexicon item a stored name stands for (its key, or one of its words)."""
@@ -107,7 +112,10 @@ class Lexicon:
         """Every phrase of the given sections in `words`; per section the longest wins an overlap."""
         found: list[Match] = []
         for start, word in enumerate(words):
-            for phrase, section, key in self._index.get(word, ()):
+            candidates = self._index.get(word, ())
+            if word.isdigit() and len(word) == 2:
+                candidates = list(candidates) + self._index.get("#", [])
+            for phrase, section, key in candidates:
                 if sections is not None and section not in sections:
                     continue
                 end = _match_at(phrase, words, start)
@@ -137,10 +145,14 @@ def _phrases(data: dict):
                 yield section, key, normalise(phrase)
     for key in data.get("brands", {}):
         yield "brands", key, normalise(key)
+    for phrase in data.get("symptoms", {}).get("words", []):
+        yield "symptoms", "symptom", normalise(phrase)
+    for phrase in data.get("symptoms", {}).get("recent", []):
+        yield "recent", "recent", normalise(phrase)
     for section in ("topics", "intents", "answers", "line_behaviour"):
         for key, phrases in data.get(section, {}).items():
             for phrase in phrases:
-                yield section, key, " * ".join(normalise(part) for part in phrase.split("*"))
+                yield section, key, _pattern(phrase)
     for phrase in data.get("negation", {}).get("cues", []):
         yield "negation", "cue", normalise(phrase)
     for phrase in data.get("negation", {}).get("breaks", []):
@@ -151,10 +163,23 @@ def _phrases(data: dict):
         yield "plans", "plan", normalise(phrase)
 
 
+def _pattern(phrase: str) -> str:
+    """A phrase normalised, keeping its wildcards: "*" (up to three words), "#" (a two-digit number)."""
+    words = []
+    for word in phrase.split():
+        words.append(word if word in ("*", "#") else normalise(word))
+    return " ".join(w for w in words if w)
+
+
 def _match_at(phrase: tuple[str, ...], words: list[str], start: int) -> int | None:
     """Where `phrase` ends if it matches `words` from `start`, else None ("*": up to 3 words)."""
     position = start
     for index, part in enumerate(phrase):
+        if part == "#":
+            if position >= len(words) or not (words[position].isdigit() and len(words[position]) == 2):
+                return None
+            position += 1
+            continue
         if part == "*":
             rest = phrase[index + 1:]
             for skip in range(WILDCARD_SPAN + 1):

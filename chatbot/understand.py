@@ -27,6 +27,14 @@ WEAK_TOPICS = ("what", "areas", "purpose", "mechanism", "difference", "order", "
 VAGUE_TOPICS = ("what", "mechanism", "purpose", "areas", "ingredients", "professional", "history")
 PRONOUNS = {"it", "its", "they", "them", "this", "that", "these", "those", "one", "procedure",
             "treatment", "injection", "injections", "appointment", "session"}
+TREATMENTS = ("botox", "fillers")
+PRECAUTION_TOPICS = ("alcohol", "medicines", "supplements", "skincare", "hair_removal")
+AFTER_WORDS = {"after", "afterwards", "afterward", "post", "following"}
+BEFORE_WORDS = {"before", "beforehand", "prior", "pre", "ahead", "leading"}
+# When both are found in one clause, the second (more specific) topic is the question.
+PREFERRED = (("dosage", "units"), ("longevity", "side_effects"), ("duration", "results_timing"),
+             ("longevity", "results_timing"), ("combining", "difference"), ("cost", "dosage"),
+             ("what", "wrinkle_types"), ("difference", "order"), ("safety", "side_effects"))
 ANY_TOPICS = ("skin", "injectables", "combining", "order", "difference", "wrinkle_types", "aftercare")
 TOPIC_OF_KIND = {"medicine": "medicines", "supplement": "supplements", "skincare": "skincare",
                  "hair_removal": "hair_removal"}
@@ -45,7 +53,8 @@ class Question:
 
     topic: str
     treatment: str | None = None   # botox | fillers | any | None (not said; resolved by the session)
-    item: str | None = None        # the lexicon item asked about (e.g. "ibuprofen")
+    item: str = ""                 # the lexicon item asked about (e.g. "ibuprofen")
+    when: str = ""                 # "after": asked about after the treatment, not before
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class Mention:
     negated: bool = False
     generic: bool = False  # a class word ("supplements"): no "X is Y" mapping to show
     label: str = ""        # how the reply names the item
+    in_article: bool = False   # the article itself names it: no "X is Y" line needed
 
 
 @dataclass
@@ -105,14 +115,47 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
 
     for clause in clauses:
         _read_clause(clause, lexicon, result)
-    if "urgent" in result.intents:
+    if "urgent" in result.intents or _sounds_urgent(clauses):
         # An urgent message is answered with the urgent advice alone.
-        result.questions, result.intents = [], ["urgent"]
+        result.questions, result.intents, result.lines = [], ["urgent"], {}
         return result
+    if "why" in result.intents and (result.questions or result.treatments):
+        result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
     _read_answer(clauses, context, result)
-    _read_date(_date_text(text), today, result)
+    if _about_an_appointment(clauses, context, result):
+        _read_date(_date_text(text), today, result)
+        if "appointment_date" in result.told and "treatment" not in result.told and result.treatments:
+            result.told["treatment"] = _one_treatment(result.treatments)   # "botox dec 4th"
     _carry_over(clauses, context, result)
     return result
+
+
+def _sounds_urgent(clauses: list[_Clause]) -> bool:
+    """A symptom soon after an injection, said about oneself (not "can botox cause drooping?")."""
+    for clause in clauses:
+        if not clause.of("symptoms") or not clause.of("recent"):
+            continue
+        # "will I bruise after botox?" asks in general; "my lip is swollen after filler" reports.
+        asks_in_general = clause.words[0] in QUESTION_STARTERS
+        if not asks_in_general or _recent_self(clause):
+            return True
+    return False
+
+
+def _recent_self(clause: _Clause) -> bool:
+    return any(m.words in ("is this normal", "is that normal", "now", "right now", "still", "yesterday",
+                           "this morning", "last night", "days ago", "hours ago", "getting worse")
+               for m in clause.of("recent"))
+
+
+def _about_an_appointment(clauses: list[_Clause], context: dict, result: Understanding) -> bool:
+    """Whether a date in this message can be the appointment ("tonight" in "beers tonight" is not)."""
+    if context.get("pending") == "appointment_date" or result.treatments:
+        return True
+    if any(c.of("plans") or any(m.key in ("checklist", "eligibility") for m in c.of("intents"))
+           for c in clauses):
+        return True
+    return sum(len(c.words) for c in clauses) <= 4 and not result.told
 
 
 # -- clauses ---------------------------------------------------------------------------------------
@@ -123,7 +166,8 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
         asked = "?" in end
         pieces = [p for p in sentence.split(",") if normalise(p)]
         for number, piece in enumerate(pieces):
-            words = [lexicon.correct(word) for word in normalise(piece).split()]
+            words = [lexicon.correct(word) for raw in normalise(piece).split()
+                     for word in lexicon.respell(raw)]
             for part in _split(words):
                 matches = lexicon.find(part)
                 about_self = any(m.section == "self" for m in matches)
@@ -162,18 +206,28 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
     unsure = bool(clause.of("answers") and any(m.key == "unknown" for m in clause.of("answers")))
     about_self = _about_self_positions(clause)
 
-    treatments = []
+    named: list[tuple[Match, str]] = []      # each treatment mention and what it stands for
     for match in clause.of("treatments"):
-        treatments += ["botox", "fillers"] if match.key == "both" else [match.key]
+        named.append((match, "both" if match.key == "both" else match.key))
     for match in clause.of("brands"):
         brand = data["brands"][match.key]
-        treatments.append(brand["treatment"])
+        named.append((match, brand["treatment"]))
         result.mentions.append(Mention(match.words, match.key, "brand", brand["treatment"], brand["says"],
                                        not brand.get("other_brand", False), label=match.key))
+    treatments = [t for _, t in named for t in (TREATMENTS if t == "both" else (t,))]
     for treatment in treatments:
         if treatment not in result.treatments:
             result.treatments.append(treatment)
     clause_treatment = _one_treatment(treatments)
+
+    def treatment_for(match: Match) -> str | None:
+        """The treatment a topic is asked about: the clause's, or the nearest one named."""
+        if len(set(treatments)) <= 1:
+            return clause_treatment
+        nearest = min(named, key=lambda pair: _distance(match, pair[0]))
+        return nearest[1]
+
+    when = "after" if set(clause.words) & AFTER_WORDS and not set(clause.words) & BEFORE_WORDS else ""
 
     for match in clause.of("intents"):
         if match.key not in result.intents:
@@ -183,64 +237,77 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
     item_topics: list[Question] = []
     for match in clause.of("conditions"):
         is_told = not clause.question or match.start in about_self
+        if match.key == "allergic_any":
+            if is_told and match.start in negated:
+                told_spans |= set(range(match.start, match.end))
+                result.told["allergic"] = False      # "not allergic to anything"
+            else:
+                result.questions.append(Question("allergy", treatment_for(match)))
+            continue
         if is_told:
             told_spans |= set(range(match.start, match.end))
             result.told[match.key] = "unknown" if unsure else match.start not in negated
         elif clause.question:
-            result.questions.append(Question(TOPIC_OF_CONDITION[match.key], clause_treatment))
+            result.questions.append(Question(TOPIC_OF_CONDITION[match.key], treatment_for(match)))
 
     for match in clause.of("items"):
         entry = data["items"][match.key]
         category = data["categories"][entry["category"]]
         is_negated = match.start in negated
         generic = bool(entry.get("generic"))
-        result.mentions.append(Mention(match.words, match.key, entry["kind"], entry["category"],
+        # A group of words ("fish oil", "turmeric") is named by the person's own word.
+        name = match.words if generic and match.key not in CLASS_WORDS else match.key
+        result.mentions.append(Mention(match.words, name, entry["kind"], entry["category"],
                                        category["says"], category["listed"], is_negated, generic,
-                                       match.words if generic else entry.get("label", match.key)))
+                                       match.words if generic else entry.get("label", match.key),
+                                       bool(entry.get("named_in_article"))))
         is_told = not clause.question or match.start in about_self
         if is_told:
             told_spans |= set(range(match.start, match.end))
-            name = match.words if entry.get("generic") and match.key not in CLASS_WORDS else match.key
             _tell_item(result.told, entry["kind"], name, entry["category"], is_negated, unsure)
         if clause.question:
-            question = Question(TOPIC_OF_KIND[entry["kind"]], clause_treatment, match.key)
+            question = Question(TOPIC_OF_KIND[entry["kind"]], treatment_for(match), name, when)
             result.questions.append(question)
             if not category["listed"]:
                 item_topics.append(question)
 
-    topics = []
+    topics: dict[str, Match] = {}
     for match in clause.of("topics"):
         if told_spans & set(range(match.start, match.end)):
             continue  # "I'm pregnant" tells a fact; the rules answer the fact, not a topic
-        if match.key in ("alcohol",) and not clause.question and clause.of("self"):
+        if match.key == "alcohol" and not clause.question and clause.of("self"):
             result.told["alcohol"] = "unknown" if unsure else match.start not in negated
             continue
-        if match.key not in topics:
-            topics.append(match.key)
-    if "difference" in topics and "combining" in topics:
-        topics.remove("combining")   # "the difference between botox and fillers"
+        topics.setdefault(match.key, match)
+    for general, specific in PREFERRED:
+        if general in topics and specific in topics:
+            del topics[general]       # "how many units for my forehead": units, not dosage too
     if "difference" in topics and len(set(treatments)) == 1 and clause.of("brands"):
-        topics.remove("difference")  # "Dysport vs Botox": the brand note answers, not Botox vs fillers
+        del topics["difference"]  # "Dysport vs Botox": the brand note answers, not Botox vs fillers
     if item_topics and topics:
         # "can I wear makeup after botox": the aftercare question, not one about makeup
         result.questions = [q for q in result.questions if q not in item_topics]
-    strong = [t for t in topics if t not in WEAK_TOPICS]
-    if strong:
-        topics = strong
+    strong = {t: m for t, m in topics.items() if t not in WEAK_TOPICS}
+    if strong or (topics and result.questions and clause.question and (
+            clause.of("items") or clause.of("conditions"))):
+        topics = strong   # "can I take motrin before filler?" is about the medicine only
     elif len(topics) > 1 and "what" in topics:
-        topics.remove("what")
+        del topics["what"]
     refers_back = bool(set(clause.words) & PRONOUNS)
-    for topic in topics:
-        if any(q.topic == topic and q.treatment == clause_treatment for q in result.questions):
-            continue
+    for topic, match in topics.items():
         if topic in VAGUE_TOPICS and not treatments and not refers_back:
             continue   # "what's the weather like": "what" alone is not a question about treatments
-        result.questions.append(Question(topic, "any" if topic in ANY_TOPICS else clause_treatment))
+        treatment = "any" if topic in ANY_TOPICS else treatment_for(match)
+        question = Question(topic, treatment, "", when if topic in PRECAUTION_TOPICS else "")
+        if question not in result.questions:
+            result.questions.append(question)
 
-    # A plan: "I'm getting fillers", "booked for Botox", "am I ready for my lip filler?".
+    # A plan: "I'm getting fillers", "booked for Botox", "actually it's fillers, not Botox".
     planned = clause.of("plans") or (not clause.question and clause.of("self"))
-    if treatments and planned and not any(m.start in negated for m in clause.of("treatments")):
-        result.told["treatment"] = clause_treatment or "both"
+    meant = [t for m, t in named if m.start not in negated]
+    if meant and planned:
+        result.told["treatment"] = _one_treatment(
+            [t for x in meant for t in (TREATMENTS if x == "both" else (x,))]) or "both"
 
     # How the person's lines behave (for the recommendation).
     # Face areas inside a treatment's name ("lip filler") say nothing about the person's lines, and
@@ -255,7 +322,6 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             return
     areas = [data["areas"][m.key]["area"] for m in face]
     hints = [data["areas"][m.key]["hint"] for m in face]
-    behaviour = clause.of("line_behaviour")
     if areas:
         result.lines.setdefault("areas", [])
         for area in areas:
@@ -263,14 +329,25 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
                 result.lines["areas"].append(area)
         result.lines.setdefault("hints", [])
         result.lines["hints"] += hints
-    if behaviour:
+    area_spans = {i for m in clause.of("areas") for i in range(m.start, m.end)}
+    behaviours = [m for m in clause.of("line_behaviour") if m.start not in area_spans]  # "smile lines"
+    if behaviours:
         said = result.lines.setdefault("behaviours", [])
-        for match in clause.of("line_behaviour"):
+        for match in behaviours:
             kind = match.key
             if match.start in negated:   # "not when I frown" is at rest; "not there at rest" moves
                 kind = "rest" if kind == "moves" else "moves"
             if kind not in said:
                 said.append(kind)
+
+
+def _distance(a: Match, b: Match) -> tuple[int, int]:
+    """How far apart two matches are, preferring a treatment named after the topic on a tie."""
+    if b.start >= a.end:
+        return (b.start - a.end, 0)
+    if a.start >= b.end:
+        return (a.start - b.end, 1)
+    return (0, 0)
 
 
 def _one_treatment(treatments: list[str]) -> str | None:
@@ -341,9 +418,12 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding) -
     if not clauses:
         return
     first = clauses[0]
-    # "no", "nope, never", "probably yes", "I think so": an answer word near the start.
-    answers = [m for m in first.of("answers") if m.start <= 2]
-    if not answers:
+    # "no", "nope, never", "probably yes", "I think so": an answer at the very start of the message,
+    # or after a filler word ("well no", "um yes"); "which should I do first" is not a "yes".
+    fillers = {"well", "um", "umm", "hmm", "erm", "oh", "ok", "okay", "so", "ah", "uh", "probably"}
+    starts = {0} | ({1} if first.words[0] in fillers else set())
+    answers = [m for m in first.of("answers") if m.start in starts]
+    if not answers or (first.words[0] in QUESTION_STARTERS and first.words[0] not in ("am", "do")):
         return
     answer = max(answers, key=lambda m: (m.end - m.start, -m.start)).key
     result.answer = answer
