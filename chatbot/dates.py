@@ -31,10 +31,11 @@ _PATTERNS = [
     ("slash", re.compile(r"\b(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2,4}))?\b")),
     ("day_month", re.compile(rf"\b{_ORD}(?: of)? ({_MONTH})\b(?:,? (\d{{4}}))?")),
     ("month_day", re.compile(rf"\b({_MONTH}) (?:the )?{_ORD}\b(?:,? (\d{{4}}))?")),
+    ("day_only", re.compile(r"\b(?:on )?the (\d{1,2})(?:st|nd|rd|th)\b(?! of)(?! (?:" + _MONTH + r")\b)")),
     ("after_tomorrow", re.compile(r"\bday after tomorrow\b")),
     ("tomorrow", re.compile(r"\b(?:tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow)\b")),
     ("today", re.compile(r"\b(?:today|tonight|this evening|this afternoon|later today)\b")),
-    ("in_n", re.compile(rf"\bin ({_NUMBER}) (day|days|week|weeks)\b")),
+    ("in_n", re.compile(rf"\bin ({_NUMBER}) (day|days|week|weeks|wk|wks)\b")),
     ("next_week", re.compile(r"\bnext week\b")),
     ("weekday", re.compile(rf"\b(?:(next|this|on|coming|this coming) )?({_WEEKDAY})\b")),
 ]
@@ -77,6 +78,13 @@ def _resolve(kind: str, match: re.Match, today: date) -> Found | None:
         return _dated(_year(match[3]), MONTHS[match[2]], int(match[1]), today, words)
     if kind == "month_day":
         return _dated(_year(match[3]), MONTHS[match[1]], int(match[2]), today, words)
+    if kind == "day_only":
+        # "on the 4th": this month if still to come, else next month.
+        day = int(match[1])
+        month, year = today.month, today.year
+        if day < today.day:
+            month, year = (1, year + 1) if month == 12 else (month + 1, year)
+        return _checked(_make(year, month, day), today, words)
     if kind == "after_tomorrow":
         return Found(today + timedelta(days=2), None, words)
     if kind == "tomorrow":
@@ -85,7 +93,7 @@ def _resolve(kind: str, match: re.Match, today: date) -> Found | None:
         return Found(today, None, words)
     if kind == "in_n":
         count = int(match[1]) if match[1].isdigit() else NUMBERS[match[1]]
-        days = count * (7 if match[2].startswith("week") else 1)
+        days = count * (7 if match[2].startswith("w") else 1)
         return Found(today + timedelta(days=days), None, words) if days <= 3660 else None
     if kind == "next_week":
         return Found(None, "vague", words)

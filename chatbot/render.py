@@ -20,7 +20,7 @@ from chatbot.understand import CLASS_WORDS
 # Answer pieces that speak for one treatment; with both in one answer, each is labelled.
 PER_TREATMENT = ("answer", "other_treatment_only", "not_covered", "personal_precaution",
                  "contraindication")
-KEY_LABELS = {"pregnant": "pregnant", "breastfeeding": "breastfeeding",
+KEY_LABELS = {"alcohol_window": "having drunk alcohol within three days of the appointment","pregnant": "pregnant", "breastfeeding": "breastfeeding",
               "allergic": "allergic to the filler's ingredients",
               "blood_thinners": "taking blood-thinning medicines", "supplements": "taking supplements",
               "skincare": "using skincare with actives", "hair_removal": "planning to shave or wax",
@@ -99,17 +99,21 @@ def _mappings(heard) -> list[dict]:
             continue
         seen.add(mention.item)
         shown.append({"word": mention.word, "item": mention.item, "kind": mention.kind,
-                      "says": mention.says, "generic": mention.generic, "label": mention.label})
+                      "says": mention.says, "generic": mention.generic, "label": mention.label,
+                      "in_article": mention.in_article})
     return [m for m in shown if not _obvious(m)]
 
 
 def _obvious(mention: dict) -> bool:
-    """A mapping not worth showing: a class word ("supplements") or a spelling of the label."""
+    """A mapping not worth showing: a class word ("supplements"), a word the article itself uses
+    ("ibuprofen", "shave"), or a spelling of the label ("gingko")."""
     if mention["kind"] == "brand":
         return False
     if mention["item"] in CLASS_WORDS:
         return True
     word, label = mention["word"].replace(" ", ""), mention["label"].replace(" ", "")
+    if mention["in_article"] and (word == label or mention["generic"]):
+        return True
     return word != label and _close(word, label)
 
 

@@ -173,11 +173,16 @@ class Session:
         facts += [Told(key=key, value=_frozen(value), topic=_TOLD_TOPICS.get(key, ""),
                        new=key in changed) for key, value in self.facts.items()]
         facts += [Focus(treatment=t, new=t in heard.treatments) for t in focus]
-        facts += [Question(topic=q.topic, treatment=q.treatment, item=q.item or "") for q in questions]
-        facts += [Mentioned(item=m.item, kind=m.kind, category=m.category, listed=m.listed)
-                  for m in heard.mentions if not m.negated]
+        facts += [Question(topic=q.topic, treatment=q.treatment, item=q.item, when=q.when)
+                  for q in questions]
+        facts += [Mentioned(item=m.item, kind=m.kind, category=m.category, listed=m.listed,
+                            negated=m.negated) for m in heard.mentions]
         facts += self._takes()
-        facts += [Move(name=name) for name in heard.intents if name in CONVERSATION_MOVES]
+        moves = [name for name in heard.intents if name in CONVERSATION_MOVES]
+        if "greeting" in moves and (questions or heard.told or heard.lines or len(moves) > 1
+                                    or heard.date_problem):
+            moves.remove("greeting")   # "hi, how long does botox take?" gets the answer, not a hello
+        facts += [Move(name=name) for name in moves]
         if changed or screening_started:
             facts.append(Move(name="changed"))
         facts += [Move(name="corrected", value=key) for key in context.pop("corrected", [])]
@@ -188,8 +193,8 @@ class Session:
             lines = self.state["lines"]
             facts.append(Lines(areas=lines.get("areas", []), hints=lines.get("hints", []),
                                behaviours=lines.get("behaviours", [])))
-        for treatment in context.get("screening", []):
-            facts.append(Screening(treatment=treatment))
+        if "urgent" not in moves:   # an urgent message gets the urgent advice alone
+            facts += [Screening(treatment=t) for t in context.get("screening", [])]
         if "appointment_date" in self.facts:
             when = date.fromisoformat(self.facts["appointment_date"])
             facts.append(Appointment(date=when.isoformat(), days_away=(when - today).days))
@@ -271,7 +276,7 @@ class Session:
             else:
                 treatments = focus
             for treatment in treatments:
-                candidate = AskedQuestion(question.topic, treatment, question.item)
+                candidate = AskedQuestion(question.topic, treatment, question.item, question.when)
                 if candidate not in resolved:
                     resolved.append(candidate)
         return resolved
@@ -280,9 +285,11 @@ class Session:
         """Start a screening on "check me", "am I ready", or an appointment named with a treatment."""
         context = self.state["context"]
         booked = "appointment_date" in heard.told and self.facts.get("treatment")
-        wants = ("checklist" in heard.intents and not questions) or (
-            "eligibility" in heard.intents and not questions
-            and not (set(heard.told) - {"treatment", "appointment_date"}))
+        # "am I ok for Botox?" starts a check, unless the message itself rules the person out
+        # ("I'm pregnant, can I get fillers?" is answered by the contraindication directly).
+        rules_out = any(heard.told.get(key) is True for key in ("pregnant", "breastfeeding", "allergic"))
+        wants = not questions and ("checklist" in heard.intents or (
+            "eligibility" in heard.intents and not rules_out))
         if not (wants or booked):
             return False
         planned = self.facts.get("treatment")
@@ -345,8 +352,9 @@ class Session:
     def _update_context(self, heard: Understanding, questions: list, focus: list[str],
                         reply: Reply) -> None:
         context = self.state["context"]
-        if questions:
-            context["last_topics"] = list(dict.fromkeys(q.topic for q in questions))
+        told_topics = [_TOLD_TOPICS[k] for k in heard.told if k in _TOLD_TOPICS]
+        if questions or told_topics:
+            context["last_topics"] = list(dict.fromkeys([q.topic for q in questions] + told_topics))
             named = [q.treatment for q in questions if q.treatment in TREATMENTS]
             if named and len(set(named)) == 1:
                 context["last_treatment"] = named[0]

@@ -35,6 +35,9 @@ BEFORE_WORDS = {"before", "beforehand", "prior", "pre", "ahead", "leading"}
 PREFERRED = (("dosage", "units"), ("longevity", "side_effects"), ("duration", "results_timing"),
              ("longevity", "results_timing"), ("combining", "difference"), ("cost", "dosage"),
              ("what", "wrinkle_types"), ("difference", "order"), ("safety", "side_effects"))
+# Short follow-ups that mean "tell me more about what we were just talking about".
+FOLLOW_UPS = {"what else", "anything else", "and", "so", "really", "why not", "tell me more", "more",
+              "go on", "like what", "such as", "for example", "what about it", "and then"}
 ANY_TOPICS = ("skin", "injectables", "combining", "order", "difference", "wrinkle_types", "aftercare")
 TOPIC_OF_KIND = {"medicine": "medicines", "supplement": "supplements", "skincare": "skincare",
                  "hair_removal": "hair_removal"}
@@ -468,12 +471,23 @@ def _read_date(words: str, today: date, result: Understanding) -> None:
 def _carry_over(clauses: list[_Clause], context: dict, result: Understanding) -> None:
     """Fill in what a short follow-up leaves out: "and Botox?", "how long does it take?"."""
     said_anything = result.questions or result.intents or result.told or result.lines or result.answer
-    if result.treatments and not said_anything and context.get("last_topics"):
-        # "and Botox?" / "what about fillers": the last question again, for the treatment now named.
+    if result.treatments and not said_anything:
         treatment = _one_treatment(result.treatments)
-        for topic in context["last_topics"]:
-            result.questions.append(Question(topic, "any" if topic in ANY_TOPICS else treatment))
+        if context.get("last_topics"):
+            # "and Botox?" / "what about fillers": the last question again, for the treatment named.
+            for topic in context["last_topics"]:
+                result.questions.append(Question(topic, "any" if topic in ANY_TOPICS else treatment))
+        else:
+            # "botox?" / "baby botox" on its own: what it is; "botox or filler?": how they differ.
+            result.questions.append(Question("difference", "any") if treatment == "both"
+                                    else Question("what", treatment))
         return
+    asks_back = any(c.question and set(c.words) & PRONOUNS for c in clauses) or any(
+        " ".join(c.words) in FOLLOW_UPS for c in clauses)
+    if not said_anything and asks_back and context.get("last_topics"):
+        # "should I stop it?", "is that bad?", "how much?" after a topic: the same topic again.
+        for topic in context["last_topics"]:
+            result.questions.append(Question(topic, "any" if topic in ANY_TOPICS else None))
     message_treatment = _one_treatment(result.treatments)
     resolved = []
     for question in result.questions:

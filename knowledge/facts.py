@@ -39,6 +39,7 @@ class Question(Fact):
     topic = Field(str, mandatory=True)
     treatment = Field(str, mandatory=True)
     item = Field(str, default="")
+    when = Field(str, default="")   # "after": asked about after the treatment, not before it
 
 
 class Told(Fact):
@@ -57,6 +58,7 @@ class Mentioned(Fact):
     kind = Field(str, mandatory=True)       # medicine | supplement | skincare | hair_removal | brand
     category = Field(str, mandatory=True)
     listed = Field(bool, mandatory=True)    # whether the article itself names this category
+    negated = Field(bool, default=False)    # named as something the person does not take
 
 
 class Focus(Fact):

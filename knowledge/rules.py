@@ -92,7 +92,7 @@ class Expert(KnowledgeEngine):
         self._reply("urgent", "urgent", scope="out_of_scope", handoff=True)
 
     # -- questions about the treatments ---------------------------------------------------------
-    @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment, item=MATCH.item),
+    @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment, item=MATCH.item, when=""),
           Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources),
           NOT(Gap(topic=MATCH.topic)),
           NOT(Mentioned(item=MATCH.item, listed=False)))
@@ -110,7 +110,7 @@ class Expert(KnowledgeEngine):
         self._reply("answer", _intent(treatment, topic), scope="partial", sources=sources,
                     handoff=True, topic=topic, treatment=treatment, gap=gap, item="")
 
-    @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment, item=MATCH.item),
+    @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment, item=MATCH.item, when=""),
           NOT(Coverage(topic=MATCH.topic, treatment=MATCH.treatment)),
           NOT(Gap(topic=MATCH.topic)),
           Coverage(topic=MATCH.topic, treatment=MATCH.other, sources=MATCH.sources,
@@ -138,7 +138,7 @@ class Expert(KnowledgeEngine):
                     scope="partial" if related else "out_of_scope", sources=related, handoff=True,
                     topic=topic, treatment=treatment, gap=gap, related=list(related))
 
-    @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment, item=MATCH.item),
+    @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment, item=MATCH.item, when=""),
           Mentioned(item=MATCH.item, listed=False, kind=MATCH.kind),
           TEST(lambda kind: kind != "brand"))
     def item_the_article_does_not_name(self, topic, treatment, item):
@@ -148,6 +148,30 @@ class Expert(KnowledgeEngine):
         stated = topic_data.sources.get(treatment) or topic_data.related.get(treatment, [])
         self._reply("unlisted_item", _intent(treatment, topic), scope="partial", sources=stated,
                     handoff=True, topic=topic, treatment=treatment, item=item)
+
+    @Rule(Question(when="after", topic=MATCH.topic, treatment=MATCH.treatment),
+          Coverage(topic=MATCH.topic, precaution=True, treatment=MATCH.stated_for,
+                   sources=MATCH.sources))
+    def precaution_is_about_before_only(self, topic, treatment, stated_for, sources):
+        """Asked about doing something *after* treatment that the article only warns about
+        *before* an appointment: say the advice is about before, that the article says nothing about
+        afterwards, and hand over to the injector."""
+        self._reply("before_only", _intent(treatment, topic), scope="partial", sources=sources,
+                    handoff=True, topic=topic, treatment=treatment, stated_for=stated_for)
+
+    @Rule(Mentioned(item=MATCH.item, listed=False, kind=MATCH.kind, negated=False),
+          TEST(lambda kind: kind in ("medicine", "supplement", "skincare", "hair_removal")),
+          NOT(Question(item=MATCH.item)),
+          Focus(treatment=MATCH.treatment))
+    def you_take_something_the_article_does_not_name(self, item, kind, treatment):
+        """Someone who takes or uses something the article does not name (warfarin, fish oil) is
+        told so, given the article's guidance for that kind of thing, and sent to their injector."""
+        topic = {"medicine": "medicines", "supplement": "supplements", "skincare": "skincare",
+                 "hair_removal": "hair_removal"}[kind]
+        topic_data = inventory.topics()[topic]
+        stated = topic_data.sources.get(treatment) or topic_data.related.get(treatment, [])
+        self._reply("unlisted_item", _intent(treatment, topic), scope="partial", sources=stated,
+                    handoff=True, used=[topic], topic=topic, treatment=treatment, item=item)
 
     @Rule(Mentioned(kind="brand", listed=False, item=MATCH.item, category=MATCH.treatment))
     def brand_the_article_does_not_discuss(self, item, treatment):
@@ -271,6 +295,14 @@ class Expert(KnowledgeEngine):
         the injector (and the prescriber) decide, so it is a question to settle first."""
         self.declare(Concern(treatment="fillers", key="prescribed_blood_thinner", level="ask",
                              sources=["FIL-BLOOD-THINNERS"]))
+
+    @Rule(Screening(treatment="botox"), Told(key="alcohol", value=True),
+          Appointment(days_away=MATCH.days), TEST(lambda days: 0 <= days <= 3))
+    def drinking_inside_the_alcohol_window(self, days):
+        """Drinking with the Botox appointment three days away or less falls inside the article's
+        two-to-three-day window: the injector should hear about it before going ahead."""
+        self.declare(Concern(treatment="botox", key="alcohol_window", level="ask",
+                             sources=["BTX-ALCOHOL"]))
 
     @Rule(Screening(treatment="botox"), Told(key="medicines", value=MATCH.value),
           TEST(lambda value: _truthy(value) or _unsure(value)))

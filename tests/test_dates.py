@@ -56,3 +56,12 @@ def test_ordinary_words_are_not_dates(text):
 def test_a_date_at_the_year_end_rolls_into_the_next_year():
     assert dates.find("in 3 days", date(2026, 12, 30)).value == date(2027, 1, 2)
     assert dates.find("jan 2", date(2026, 12, 30)).value == date(2027, 1, 2)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("on the 4th", date(2026, 12, 4)),       # the 4th has passed this month: next month's
+    ("the 28th", date(2026, 11, 28)),
+    ("in 2 wks", date(2026, 12, 11)),
+])
+def test_a_day_of_the_month_and_short_weeks(text, expected):
+    assert dates.find(_date_text(text), TODAY).value == expected
