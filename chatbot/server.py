@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from importlib import resources
 
+import anyio
 import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -38,6 +39,9 @@ from chatbot.store import SQLiteStore, Store, StoreUnavailable, Turn, utc_now
 MAX_BODY = 16 * 1024              # bytes of a request body; more is refused with 413
 MAX_ATTEMPTS = 5                  # answers of one turn when other processes keep winning the race
 HANDOFF_LIMIT, HANDOFF_MAX = 50, 500
+# Turns answered at once by one process. A turn is CPU-bound Python: more threads than this only
+# share the GIL, so every answer comes later; waiting turns queue first come, first served.
+TURN_THREADS = int(os.environ.get("CHATBOT_TURN_THREADS", "2"))
 CONFIG_VARIABLE = "CHATBOT_SERVER_CONFIG"   # how `serve --workers N` hands its options to workers
 STATIC = resources.files("chatbot") / "static"
 # The page loads nothing but its own script and style, and talks only to its own origin.
@@ -141,6 +145,7 @@ class _Api:
     def __init__(self, config: ServerConfig, bot, store: Store, clock: Callable[[], datetime]):
         self.config, self.bot, self.store, self.clock = config, bot, store, clock
         self.queues = _SessionQueues()
+        self._limiter: anyio.CapacityLimiter | None = None
         self._page = _page_template().render(clinic=config.clinic or "")
         self._openapi = json.loads((STATIC / "openapi.json").read_text(encoding="utf-8"))
 
@@ -181,7 +186,8 @@ class _Api:
         text = _message_text(await _json_body(request))
         session_id = request.path_params["id"]
         async with self.queues.hold(session_id):
-            reply = await run_in_threadpool(self._answer, session_id, text)
+            reply = await anyio.to_thread.run_sync(self._answer, session_id, text,
+                                                   limiter=self._turn_threads())
         return JSONResponse(reply)
 
     async def handoffs(self, request: Request) -> Response:
@@ -192,6 +198,12 @@ class _Api:
         from chatbot.knowledge import inventory
         return JSONResponse({"sources": [{"id": e.id, "treatment": e.treatment, "topic": e.topic,
                                           "text": e.text} for e in inventory.facts().values()]})
+
+    def _turn_threads(self) -> anyio.CapacityLimiter:
+        # Made on first use, inside the event loop (older anyio versions need a running loop).
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(TURN_THREADS)
+        return self._limiter
 
     def _answer(self, session_id: str, text: str) -> dict:
         """One turn, in a worker thread: load, answer, save if nobody else saved meanwhile."""
