@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-WILDCARD_SPAN = 3  # how many words one "*" in a phrase may stand for
+WILDCARD_SPAN = 4  # how many words one "*" in a phrase may stand for
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'", "`": "'",
                          "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})

@@ -176,7 +176,7 @@ class Session:
         facts += [Question(topic=q.topic, treatment=q.treatment, item=q.item, when=q.when)
                   for q in questions]
         facts += [Mentioned(item=m.item, kind=m.kind, category=m.category, listed=m.listed,
-                            negated=m.negated) for m in heard.mentions]
+                            negated=m.negated, told=m.told) for m in heard.mentions]
         facts += self._takes()
         moves = [name for name in heard.intents if name in CONVERSATION_MOVES]
         if "greeting" in moves and (questions or heard.told or heard.lines or len(moves) > 1

@@ -22,7 +22,7 @@ QUESTION_STARTERS = {"can", "could", "should", "shall", "is", "are", "am", "do",
 MODALS = {"can", "could", "should", "shall", "may", "might", "must", "will", "would", "do", "does", "did"}
 # Topics that describe a *kind* of question, dropped when a more specific topic is in the clause.
 WEAK_TOPICS = ("what", "areas", "purpose", "mechanism", "difference", "order", "combining",
-               "professional", "aftercare", "ingredients", "history", "age")
+               "professional", "aftercare", "ingredients", "age")
 # Topics too vague to stand without a treatment named or referred to ("it", "they").
 VAGUE_TOPICS = ("what", "mechanism", "purpose", "areas", "ingredients", "professional", "history")
 PRONOUNS = {"it", "its", "they", "them", "this", "that", "these", "those", "one", "procedure",
@@ -74,6 +74,7 @@ class Mention:
     generic: bool = False  # a class word ("supplements"): no "X is Y" mapping to show
     label: str = ""        # how the reply names the item
     in_article: bool = False   # the article itself names it: no "X is Y" line needed
+    told: bool = False         # said about oneself ("I take warfarin"), not only asked about
 
 
 @dataclass
@@ -122,6 +123,9 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
         return result
+    if "business" in result.intents:
+        # "is dr smith good for botox": no business is recommended, and no vague topic answered
+        result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
     if "why" in result.intents and (result.questions or result.treatments):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
     _read_answer(clauses, context, result)
@@ -238,7 +242,10 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
 
     told_spans: set[int] = set()
     item_topics: list[Question] = []
+    conception = {i for m in clause.of("topics") if m.key == "conception" for i in range(m.start, m.end)}
     for match in clause.of("conditions"):
+        if match.start in conception:
+            continue   # "trying to get pregnant" is not "pregnant"
         is_told = not clause.question or match.start in about_self
         if match.key == "allergic_any":
             if is_told and match.start in negated:
@@ -260,11 +267,11 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
         generic = bool(entry.get("generic"))
         # A group of words ("fish oil", "turmeric") is named by the person's own word.
         name = match.words if generic and match.key not in CLASS_WORDS else match.key
+        is_told = not clause.question or match.start in about_self
         result.mentions.append(Mention(match.words, name, entry["kind"], entry["category"],
                                        category["says"], category["listed"], is_negated, generic,
                                        match.words if generic else entry.get("label", match.key),
-                                       bool(entry.get("named_in_article"))))
-        is_told = not clause.question or match.start in about_self
+                                       bool(entry.get("named_in_article")), is_told))
         if is_told:
             told_spans |= set(range(match.start, match.end))
             _tell_item(result.told, entry["kind"], name, entry["category"], is_negated, unsure)

@@ -59,6 +59,7 @@ class Mentioned(Fact):
     category = Field(str, mandatory=True)
     listed = Field(bool, mandatory=True)    # whether the article itself names this category
     negated = Field(bool, default=False)    # named as something the person does not take
+    told = Field(bool, default=False)       # the person said they take it (not only asked)
 
 
 class Focus(Fact):

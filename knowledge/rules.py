@@ -159,7 +159,7 @@ class Expert(KnowledgeEngine):
         self._reply("before_only", _intent(treatment, topic), scope="partial", sources=sources,
                     handoff=True, topic=topic, treatment=treatment, stated_for=stated_for)
 
-    @Rule(Mentioned(item=MATCH.item, listed=False, kind=MATCH.kind, negated=False),
+    @Rule(Mentioned(item=MATCH.item, listed=False, kind=MATCH.kind, negated=False, told=True),
           TEST(lambda kind: kind in ("medicine", "supplement", "skincare", "hair_removal")),
           NOT(Question(item=MATCH.item)),
           Focus(treatment=MATCH.treatment))
