@@ -22,6 +22,7 @@ WEEKDAYS = {name: number for number, names in enumerate([
 NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
            "nine": 9, "ten": 10, "a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3}
 
+RECENTLY_PAST_DAYS = 60  # a day and month this recently past is taken as past, not as next year
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _WEEKDAY = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
 _NUMBER = r"\d{1,3}|" + "|".join(sorted(NUMBERS, key=len, reverse=True))
@@ -35,6 +36,7 @@ _PATTERNS = [
     ("after_tomorrow", re.compile(r"\bday after tomorrow\b")),
     ("tomorrow", re.compile(r"\b(?:tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow)\b")),
     ("today", re.compile(r"\b(?:today|tonight|this evening|this afternoon|later today)\b")),
+    ("yesterday", re.compile(r"\b(?:yesterday|last night|last week)\b")),
     ("in_n", re.compile(rf"\bin ({_NUMBER}) (day|days|week|weeks|wk|wks)\b")),
     ("next_week", re.compile(r"\bnext week\b")),
     ("weekday", re.compile(rf"\b(?:(next|this|on|coming|this coming) )?({_WEEKDAY})\b")),
@@ -89,6 +91,8 @@ def _resolve(kind: str, match: re.Match, today: date) -> Found | None:
         return Found(today + timedelta(days=2), None, words)
     if kind == "tomorrow":
         return Found(today + timedelta(days=1), None, words)
+    if kind == "yesterday":
+        return Found(None, "past", words)
     if kind == "today":
         return Found(today, None, words)
     if kind == "in_n":
@@ -129,6 +133,8 @@ def _dated(year: int | None, month: int, day: int, today: date, words: str) -> F
         if candidate is None:
             return Found(None, "invalid", words)
         if candidate < today:
+            if (today - candidate).days <= RECENTLY_PAST_DAYS:
+                return Found(None, "past", words)   # "nov 20" said on Nov 27 is past, not next year
             candidate = _make(today.year + 1, month, day) or candidate
         return Found(candidate, None, words)
     return _checked(_make(year, month, day), today, words)

@@ -161,6 +161,8 @@ def _phrases(data: dict):
         yield "self", "marker", normalise(phrase)
     for phrase in data.get("self", {}).get("plans", []):
         yield "plans", "plan", normalise(phrase)
+    for phrase in data.get("self", {}).get("corrections", []):
+        yield "corrections", "correction", normalise(phrase)
 
 
 def _pattern(phrase: str) -> str:

@@ -185,6 +185,9 @@ class Session:
         facts += [Move(name=name) for name in moves]
         if changed or screening_started:
             facts.append(Move(name="changed"))
+        if context.get("pending") in heard.told and context.get("screening"):
+            # An answer to the bot's own screening question goes into the checklist, not a lecture.
+            facts.append(Move(name="answering"))
         facts += [Move(name="corrected", value=key) for key in context.pop("corrected", [])]
         if heard.date_problem:
             facts.append(Move(name="date_problem", value=heard.date_problem))

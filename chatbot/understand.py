@@ -24,7 +24,7 @@ MODALS = {"can", "could", "should", "shall", "may", "might", "must", "will", "wo
 WEAK_TOPICS = ("what", "areas", "purpose", "mechanism", "difference", "order", "combining",
                "professional", "aftercare", "ingredients", "age")
 # Topics too vague to stand without a treatment named or referred to ("it", "they").
-VAGUE_TOPICS = ("what", "mechanism", "purpose", "areas", "ingredients", "professional", "history")
+VAGUE_TOPICS = ("what", "mechanism", "purpose", "areas", "ingredients", "professional")
 PRONOUNS = {"it", "its", "they", "them", "this", "that", "these", "those", "one", "procedure",
             "treatment", "injection", "injections", "appointment", "session"}
 TREATMENTS = ("botox", "fillers")
@@ -126,6 +126,8 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     if "business" in result.intents:
         # "is dr smith good for botox": no business is recommended, and no vague topic answered
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
+    if "help" in result.intents and (result.questions or result.treatments):
+        result.intents.remove("help")  # "can botox help sweating?" is a question, not a call for help
     if "why" in result.intents and (result.questions or result.treatments):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
     _read_answer(clauses, context, result)
@@ -313,7 +315,7 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             result.questions.append(question)
 
     # A plan: "I'm getting fillers", "booked for Botox", "actually it's fillers, not Botox".
-    planned = clause.of("plans") or (not clause.question and clause.of("self"))
+    planned = clause.of("plans") or clause.of("corrections")
     meant = [t for m, t in named if m.start not in negated]
     if meant and planned:
         result.told["treatment"] = _one_treatment(

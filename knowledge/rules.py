@@ -214,7 +214,7 @@ class Expert(KnowledgeEngine):
                    precaution=True, contraindication=False),
           TEST(lambda value: _truthy(value)),
           TEST(lambda told_new, focus_new: told_new or focus_new),
-          NOT(Screening(treatment=MATCH.treatment)))
+          NOT(Move(name="answering")))
     def precaution_applies_to_you(self, key, topic, treatment, sources, value):
         """Someone who takes or does something the article warns about before this treatment
         (ibuprofen, ginkgo, retinol, waxing before fillers; drinking before Botox) gets that
@@ -229,7 +229,7 @@ class Expert(KnowledgeEngine):
           TEST(lambda treatment, other: other != treatment),
           TEST(lambda value: value is True or _truthy(value)),
           TEST(lambda told_new, focus_new: told_new or focus_new),
-          NOT(Screening(treatment=MATCH.treatment)))
+          NOT(Move(name="answering")))
     def your_precaution_is_stated_for_the_other_treatment(self, key, topic, treatment, other,
                                                           sources, value):
         """Someone who takes or is something the article mentions only for the other treatment is
