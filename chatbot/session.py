@@ -179,6 +179,9 @@ class Session:
                             negated=m.negated, told=m.told) for m in heard.mentions]
         facts += self._takes()
         moves = [name for name in heard.intents if name in CONVERSATION_MOVES]
+        if heard.answer and not (context.get("pending") or questions or heard.told or moves
+                                 or heard.lines):
+            moves.append("bare_answer")   # a "no" or "ok" when nothing was asked
         if "greeting" in moves and (questions or heard.told or heard.lines or len(moves) > 1
                                     or heard.date_problem):
             moves.remove("greeting")   # "hi, how long does botox take?" gets the answer, not a hello
@@ -364,6 +367,7 @@ class Session:
         if heard.treatments and len(set(heard.treatments)) == 1:
             context["last_treatment"] = heard.treatments[0]
         context["pending"] = reply.follow_up
+        context["last_urgent"] = reply.intent == "urgent"
         if reply.intent != "why":
             context["last_trace"] = {"fired": reply.fired, "sources": reply.sources,
                                      "used": reply.used, "intent": reply.intent}

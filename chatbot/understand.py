@@ -35,6 +35,7 @@ BEFORE_WORDS = {"before", "beforehand", "prior", "pre", "ahead", "leading"}
 PREFERRED = (("dosage", "units"), ("longevity", "side_effects"), ("duration", "results_timing"),
              ("longevity", "results_timing"), ("combining", "difference"), ("cost", "dosage"),
              ("what", "wrinkle_types"), ("difference", "order"), ("safety", "side_effects"))
+PAST_WORDS = {"had", "got", "did", "yesterday", "done", "after"}
 # Short follow-ups that mean "tell me more about what we were just talking about".
 FOLLOW_UPS = {"what else", "anything else", "and", "so", "really", "why not", "tell me more", "more",
               "go on", "like what", "such as", "for example", "what about it", "and then"}
@@ -461,6 +462,7 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding) -
 def _date_text(text: str) -> str:
     """Text for the date reader: like `normalise`, but keeping the - and / of written dates."""
     kept = re.sub(r"(?<=\d)[/.-](?=\d)", "/", text)
+    kept = re.sub(r"(?<=\d)[,;:!?)]+(?=\s|$)", " ", kept)   # "12/04," -> "12/04"
     kept = re.sub(r"\b(\d{4})/(\d{1,2})/(\d{1,2})\b", r"\1-\2-\3", kept)
     return " ".join(part if re.fullmatch(r"[\d/-]+", part) else normalise(part)
                     for part in kept.split())
@@ -480,19 +482,26 @@ def _read_date(words: str, today: date, result: Understanding) -> None:
 def _carry_over(clauses: list[_Clause], context: dict, result: Understanding) -> None:
     """Fill in what a short follow-up leaves out: "and Botox?", "how long does it take?"."""
     said_anything = result.questions or result.intents or result.told or result.lines or result.answer
+    words = [w for c in clauses for w in c.words]
+    asks_back = any(c.question and set(c.words) & PRONOUNS for c in clauses) or any(
+        " ".join(c.words) in FOLLOW_UPS for c in clauses)
+    if not said_anything and asks_back and context.get("last_urgent"):
+        result.intents = ["urgent"]     # "is that normal?" after an urgent message: still urgent
+        return
     if result.treatments and not said_anything:
         treatment = _one_treatment(result.treatments)
         if context.get("last_topics"):
             # "and Botox?" / "what about fillers": the last question again, for the treatment named.
             for topic in context["last_topics"]:
                 result.questions.append(Question(topic, "any" if topic in ANY_TOPICS else treatment))
+        elif set(words) & PAST_WORDS:
+            # "had botox yesterday": what the article says about afterwards.
+            result.questions.append(Question("aftercare", "any"))
         else:
             # "botox?" / "baby botox" on its own: what it is; "botox or filler?": how they differ.
             result.questions.append(Question("difference", "any") if treatment == "both"
                                     else Question("what", treatment))
         return
-    asks_back = any(c.question and set(c.words) & PRONOUNS for c in clauses) or any(
-        " ".join(c.words) in FOLLOW_UPS for c in clauses)
     if not said_anything and asks_back and context.get("last_topics"):
         # "should I stop it?", "is that bad?", "how much?" after a topic: the same topic again.
         for topic in context["last_topics"]:

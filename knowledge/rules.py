@@ -520,6 +520,11 @@ class Expert(KnowledgeEngine):
         """A goodbye with no question ends politely."""
         self._reply("bye", "bye")
 
+    @Rule(Move(name="bare_answer"), NOT(Question()))
+    def acknowledge_a_bare_answer(self):
+        """A yes, no or "ok" when the chatbot asked nothing is acknowledged with an invitation."""
+        self._reply("acknowledge", "acknowledge")
+
     @Rule(Move(name="help"))
     def offer_help(self):
         """A request for help lists what the chatbot can answer and do."""
