@@ -313,11 +313,11 @@ class _Bank:
                             related=related, gap=topic.gap)
                 right = self.choice("silent" if silent else "other_only", **data)
                 options = [right]
-                stretch = [i for i in theirs if self.blankable(i, other)]
-                if stretch:
-                    options.append(self.choice("tell", text=self.masked(stretch[0])))
+                if theirs:   # the tempting mistake: carry the other treatment's fact over
+                    options.append(self.choice("carried_over", text=self.facts[theirs[0]].text,
+                                               **data))
                 for fact_id in self.other_facts(treatment, exclude=sources, figures_first=True):
-                    options.append(self.choice("tell", text=self.masked(fact_id)))
+                    options.append(self.choice("tell", text=self.facts[fact_id].text))
                 if len(options) < 3:
                     continue
                 explanation = self.render("explanation", kind="scope", topic=topic_name,
