@@ -57,7 +57,7 @@ class Question:
     explanation: str            # one line, with the inventory IDs in brackets
     sources: tuple[str, ...]    # the inventory IDs the right answer rests on
     probe: tuple[str, ...]      # what a client would say to the chatbot, message by message
-    expect: dict = field(default_factory=dict)   # the chatbot's reply: scope, handoff
+    expect: dict = field(default_factory=dict)   # the chatbot's reply: scope, handoff (, intent)
 
     @property
     def right(self) -> str:
@@ -67,6 +67,8 @@ class Question:
 
 @dataclass
 class Quiz:
+    """The questions picked for one run, and the seed that reproduces them."""
+
     questions: list[Question]
     available: int              # how many distinct questions the topic has
     seed: int
@@ -532,15 +534,16 @@ class _Score:
 def run(args, env: Environment, as_json: bool) -> int:
     """`chatbot quiz`: ask, grade at once with sources, score at the end (EOF ends it early)."""
     quiz = build(count=args.count, topic=args.topic, seed=args.seed)
-    env_renderer = Renderer().env
+    templates = Renderer().env
     if args.count > quiz.available:
-        env.error(env_renderer.get_template("quiz_capped.j2").render(
+        env.error(templates.get_template("quiz_capped.j2").render(
             count=args.count, available=quiz.available, topic=args.topic or "").strip())
-    play(quiz, env, as_json, env_renderer)
+    play(quiz, env, as_json, templates)
     return 0
 
 
 def play(quiz: Quiz, env: Environment, as_json: bool, templates=None) -> _Score:
+    """Ask each question, grade it at once, and end with the score and the topics to review."""
     templates = templates or Renderer().env
     score = _Score()
     total = len(quiz.questions)
