@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-WILDCARD_SPAN = 4  # how many words one "*" in a phrase may stand for
+WILDCARD_SPAN = 5  # how many words one "*" in a phrase may stand for
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'", "`": "'",
                          "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
@@ -48,6 +48,7 @@ class Match:
     start: int     # first token
     end: int       # one past the last token
     words: str     # the words as the person wrote them (after normalising)
+    literal: tuple[int, ...] = ()   # positions the phrase spells out (not skipped by a "*")
 
 
 class Lexicon:
@@ -120,7 +121,8 @@ class Lexicon:
                     continue
                 end = _match_at(phrase, words, start)
                 if end is not None:
-                    found.append(Match(section, key, start, end, " ".join(words[start:end])))
+                    found.append(Match(section, key, start, end, " ".join(words[start:end]),
+                                       _literal_positions(phrase, words, start, end)))
         return _longest_first(found)
 
 
@@ -195,12 +197,25 @@ def _match_at(phrase: tuple[str, ...], words: list[str], start: int) -> int | No
     return position
 
 
+def _literal_positions(phrase: tuple[str, ...], words: list[str], start: int, end: int) -> tuple:
+    """The positions in words[start:end] matched by the phrase's own words (not by a "*")."""
+    if "*" not in phrase:
+        return tuple(range(start, end))
+    head = phrase[:phrase.index("*")]
+    tail = phrase[len(phrase) - list(reversed(phrase)).index("*"):]
+    return tuple(range(start, start + len(head))) + tuple(range(end - len(tail), end))
+
+
 def _longest_first(found: list[Match]) -> list[Match]:
-    """Drop, per section, every match that overlaps a longer (or earlier equal) one."""
+    """Drop, per section, every match that overlaps a longer (or earlier equal) one.
+
+    Only the words a phrase spells out count: the words a "*" skipped ("what is * for" over
+    "what is the aftercare for") stay free for other phrases.
+    """
     kept: list[Match] = []
     taken: dict[str, set[int]] = {}
-    for match in sorted(found, key=lambda m: (-(m.end - m.start), m.start)):
-        span = set(range(match.start, match.end))
+    for match in sorted(found, key=lambda m: (-len(m.literal), m.start)):
+        span = set(match.literal)
         used = taken.setdefault(match.section, set())
         if span & used:
             continue

@@ -34,7 +34,8 @@ BEFORE_WORDS = {"before", "beforehand", "prior", "pre", "ahead", "leading"}
 # When both are found in one clause, the second (more specific) topic is the question.
 PREFERRED = (("dosage", "units"), ("longevity", "side_effects"), ("duration", "results_timing"),
              ("longevity", "results_timing"), ("combining", "difference"), ("cost", "dosage"),
-             ("what", "wrinkle_types"), ("difference", "order"), ("safety", "side_effects"))
+             ("what", "wrinkle_types"), ("difference", "order"), ("safety", "side_effects"),
+             ("purpose", "aftercare"), ("purpose", "longevity"), ("what", "aftercare"))
 PAST_WORDS = {"had", "got", "did", "yesterday", "done", "after"}
 # Short follow-ups that mean "tell me more about what we were just talking about".
 FOLLOW_UPS = {"what else", "anything else", "and", "so", "really", "why not", "tell me more", "more",

@@ -93,13 +93,16 @@ class Expert(KnowledgeEngine):
 
     # -- questions about the treatments ---------------------------------------------------------
     @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment, item=MATCH.item, when=""),
-          Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources),
+          Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
+                   contraindication=MATCH.contraindication),
           NOT(Gap(topic=MATCH.topic)),
           NOT(Mentioned(item=MATCH.item, listed=False)))
-    def answer_from_the_article(self, topic, treatment, sources, item):
-        """A question the article answers for that very treatment is answered with its facts."""
+    def answer_from_the_article(self, topic, treatment, sources, item, contraindication):
+        """A question the article answers for that very treatment is answered with its facts; a
+        question about a contraindication (pregnancy, breastfeeding, allergy) is also handed to an
+        injector, who decides for the person."""
         self._reply("answer", _intent(treatment, topic), sources=sources, topic=topic,
-                    treatment=treatment, item=item, gap="")
+                    treatment=treatment, item=item, gap="", handoff=contraindication)
 
     @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment),
           Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources),
