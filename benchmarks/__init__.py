@@ -36,7 +36,7 @@ CONVERSATION = (
 TODAY = date(2026, 11, 27)
 
 
-def row(name: str, value: float, unit: str, target: str, ok: bool | None, note: str = "",
+def row(name: str, value: float | None, unit: str, target: str, ok: bool | None, note: str = "",
         floor: float | None = None) -> dict:
     """One result row (see the module docstring)."""
     return {"name": name, "value": value, "unit": unit, "target": target, "ok": ok, "note": note,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import pkgutil
 import sys
 import time
@@ -38,13 +39,14 @@ def main(argv: list[str] | None = None) -> int:
         wanted = sorted(set(found) | set(TOLERATED),
                         key=lambda name: (ORDER.index(name) if name in ORDER else len(ORDER), name))
 
+    load = f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "unknown"
     rows = []
     started = time.perf_counter()
     for name in wanted:
         rows += _run(name, found)
     elapsed = time.perf_counter() - started
 
-    host = machine()
+    host = {**machine(), "load": load}
     if args.json:
         print(json.dumps({"machine": host, "rows": rows, "seconds": round(elapsed, 1)}, indent=2))
     else:
@@ -59,14 +61,14 @@ def _run(name: str, found: list[str]) -> list[dict]:
     tolerated = name in TOLERATED
     label = name.removeprefix("bench_")
     if name not in found:
-        return [row(f"{label}: not measured", float("nan"), "", "", None if tolerated else False,
+        return [row(f"{label}: not measured", None, "", "", None if tolerated else False,
                     f"benchmarks/{name}.py is absent")]
     try:
         module = importlib.import_module(f"benchmarks.{name}")
         return list(module.bench())
     except Exception as error:   # one broken benchmark must not hide the others' results
         print(f"{name} failed:\n{traceback.format_exc()}", file=sys.stderr)
-        return [row(f"{label}: not measured", float("nan"), "", "", None if tolerated else False,
+        return [row(f"{label}: not measured", None, "", "", None if tolerated else False,
                     f"{name} failed: {type(error).__name__}: {error}"[:200])]
 
 
@@ -95,7 +97,8 @@ HEADINGS = ["metric", "value", "floor", "ratio", "target", "result"]
 
 
 def _machine_line(host: dict) -> str:
-    return f"{host['cpu']}, {host['cores']} cores, {host['python']}, {host['system']}"
+    return (f"{host['cpu']}, {host['cores']} cores, {host['python']}, {host['system']}; "
+            f"load average {host['load']} at the start")
 
 
 def _table(rows: list[dict], host: dict) -> str:
@@ -105,7 +108,15 @@ def _table(rows: list[dict], host: dict) -> str:
     for line in lines:
         out.append("  ".join(cell.ljust(width) if i in (0, 4, 5) else cell.rjust(width)
                              for i, (cell, width) in enumerate(zip(line, widths))).rstrip())
-    notes = [f"- {r['name']}: {r['note']}" for r in rows if r.get("note")]
+    shared: list[tuple[list[str], str]] = []   # consecutive rows with the same note share one line
+    for result in rows:
+        if not result.get("note"):
+            continue
+        if shared and shared[-1][1] == result["note"]:
+            shared[-1][0].append(result["name"])
+        else:
+            shared.append(([result["name"]], result["note"]))
+    notes = [f"- {'; '.join(names)}: {note}" for names, note in shared]
     return "\n".join(out + ([""] + notes if notes else []))
 
 
