@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import ipaddress
 import json
 import logging
 import os
@@ -389,6 +390,9 @@ def run(args, env) -> int:
     except StoreUnavailable as error:
         raise CommandError(str(error)) from None
     listener = _listen(args.host, args.port)
+    if not config.api_key and not _loopback(args.host):
+        env.error(f"chatbot: warning: no CHATBOT_API_KEY, so anyone who can reach {args.host}:{args.port} "
+                  "can read the handoff queue and the facts people gave")
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     env.write(f"Serving the chatbot on http://{shown_host}:{args.port}/ with sessions in {config.db} "
               f"({args.workers} worker{'s' if args.workers > 1 else ''}; Ctrl-C stops it).")
@@ -396,9 +400,11 @@ def run(args, env) -> int:
                    server_header=False, timeout_graceful_shutdown=10)
     if args.workers == 1:
         app = create_app(config, bot=bot, store=store, today=env.today)
-        with contextlib.closing(listener):
-            uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[listener])
-        store.close()   # the lifespan closes only stores the app opened itself
+        try:   # uvicorn re-raises Ctrl-C after a clean shutdown: main() turns it into status 130
+            with contextlib.closing(listener):
+                uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[listener])
+        finally:
+            store.close()   # the lifespan closes only stores the app opened itself
         return ExitStatus.OK
     # Several workers: each process imports the app factory and builds its own Chatbot and store
     # from the environment; uvicorn binds the port again (it was free a moment ago).
@@ -429,6 +435,13 @@ def _chatbot(config: ServerConfig, env):
                 raise CommandError(f"template {os.path.join(config.templates, name)}, line "
                                    f"{error.lineno}: {error.message}") from None
     return bot
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -131,6 +131,9 @@ class SQLiteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        # SQLite allows one writer at a time, and a writer that finds the file locked sleeps in
+        # steps of up to 100 ms before it tries again: threads of one process queue here instead.
+        self._write_lock = threading.Lock()
         self._temporary = None
         if path == ":memory:":
             # Each connection would get its own empty in-memory database, one per thread: use a
@@ -163,7 +166,7 @@ class SQLiteStore:
         return connection
 
     def _write(self):
-        return _Transaction(self._connection())
+        return _Transaction(self._connection(), self._write_lock)
 
     def create(self, state: dict) -> str:
         session_id, now = new_session_id(), timestamp(self._clock())
@@ -241,15 +244,23 @@ class SQLiteStore:
 class _Transaction:
     """`with` block around BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error)."""
 
-    def __init__(self, connection: sqlite3.Connection):
-        self.connection = connection
+    def __init__(self, connection: sqlite3.Connection, lock: threading.Lock):
+        self.connection, self.lock = connection, lock
 
     def __enter__(self) -> sqlite3.Connection:
-        self.connection.execute("BEGIN IMMEDIATE")
+        self.lock.acquire()
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
         return self.connection
 
     def __exit__(self, kind, error, traceback) -> None:
-        self.connection.execute("COMMIT" if kind is None else "ROLLBACK")
+        try:
+            self.connection.execute("COMMIT" if kind is None else "ROLLBACK")
+        finally:
+            self.lock.release()
 
 
 def _dump(state: dict) -> str:

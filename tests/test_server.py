@@ -599,3 +599,11 @@ def test_serve_reports_a_read_only_database_folder(tmp_path):
     folder.mkdir(mode=0o500)
     status, _, errors = serve_command("--db", str(folder / "s.sqlite3"), "--port", "1")
     assert status == cli.ExitStatus.ERROR and "cannot use the database" in errors
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True),
+                                            ("[::1]", True), ("localhost", True), ("0.0.0.0", False),
+                                            ("::", False), ("192.0.2.10", False), ("desk.example", False)])
+def test_serve_warns_about_a_missing_key_only_beyond_loopback(host, loopback):
+    from chatbot.server import _loopback
+    assert _loopback(host) is loopback
