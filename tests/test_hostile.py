@@ -149,6 +149,23 @@ def test_a_message_over_the_limit_is_asked_to_be_shortened(bot, message):
     assert "shorten" in reply.text.lower()
 
 
+@pytest.mark.parametrize("message", [
+    "not " * 5_000 + "pregnant",                                     # thousands of negations
+    "I'm " + "not " * 5_000 + "pregnant",
+    "I don't take advil " * 2_000,
+    "can i drink before botox? " * 2_000,                            # thousands of questions
+    "botox, " * 5_000,
+    "next friday 2026-12-04 12/4 " * 2_000,                          # every date pattern at once
+    "I'm not pregnant, I take advil, no fish oil, and can I drink wine before botox? " * 500,
+], ids=["negations", "negated statement", "negated items", "questions", "commas", "dates", "mixed"])
+def test_with_the_length_limit_lifted_huge_messages_are_still_answered(bot, monkeypatch, message):
+    # The limit is the first defence; this checks the one behind it: reading stays about linear
+    # in the length (no backtracking regular expression, no quadratic scan), so the hang guard,
+    # hundreds of times a normal turn, is never reached.
+    monkeypatch.setattr("chatbot.understand.MAX_LENGTH", 10 ** 6)
+    assert ask(bot.session(), message).intent != "too_long"
+
+
 def test_a_message_at_the_limit_is_still_read(bot):
     reply = ask(bot.session(), "Can I drink before Botox?".ljust(MAX_LENGTH))
     assert reply.intent == "botox_alcohol"
