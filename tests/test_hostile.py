@@ -61,7 +61,9 @@ def ask(session, message: str):
     json.dumps(reply.to_dict())   # the --json contract: always serialisable
     if "{{" in message and "49" not in message:
         assert "49" not in reply.text, "a template in the message was evaluated"
-    assert not set(_safe(reply.text)) & TERMINAL_CONTROLS
+    # Replies are made from templates and normalised words, never from the raw message, so not
+    # even the text (the API and --json show it unfiltered) holds a control character.
+    assert not set(reply.text) & TERMINAL_CONTROLS, f"control character in the reply to {message!r}"
     return reply
 
 
