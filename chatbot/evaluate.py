@@ -167,12 +167,14 @@ def format_report(report: Report) -> list[str]:
 def _format_failure(conversation: conversations.Conversation,
                     result: conversations.TurnResult) -> list[str]:
     reply = result.reply
+    width = max([len("check")] + [len(m.key) for m in result.mismatches]) + 2
     lines = [f"FAIL {_safe(conversation.name)} ({_safe(conversation.origin)}), turn {result.index}",
              f"  user:  {_safe(result.user)}",
-             f"  {'check':<16}{'expected':<{_CELL}}  got"]
+             f"  {'check':<{width}}{'expected':<{_CELL}}  got"]
     for mismatch in result.mismatches:
         expected, got = _cells(mismatch)
-        lines.append(f"  {_safe(mismatch.key):<16}{_safe(_clip(expected)):<{_CELL}}  {_safe(_clip(got))}")
+        lines.append(f"  {_safe(mismatch.key):<{width}}{_safe(_clip(expected)):<{_CELL}}  "
+                     f"{_safe(_clip(got))}")
     lines.append(f"  (reply: intent {reply.get('intent')}, scope {reply.get('scope')}, "
                  f"sources {', '.join(reply.get('sources', [])) or 'none'})")
     lines += ["  | " + line for line in _safe(reply["text"]).splitlines() or [""]]
@@ -193,6 +195,8 @@ def _phrases(values) -> str:
 
 
 def _value(value) -> str:
+    if isinstance(value, date):   # YAML reads an unquoted 2026-12-04 as a date, replies hold text
+        return f'{value.isoformat()} (a YAML date: write "{value.isoformat()}")'
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return "[" + ", ".join(value) + "]"
     return json.dumps(value, ensure_ascii=False, default=str)
