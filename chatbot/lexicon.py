@@ -159,6 +159,8 @@ def _phrases(data: dict):
         yield "negation", "cue", normalise(phrase)
     for phrase in data.get("negation", {}).get("breaks", []):
         yield "negation", "break", normalise(phrase)
+    for phrase in data.get("others", {}).get("words", []):
+        yield "others", "other", normalise(phrase)
     for phrase in data.get("self", {}).get("markers", []):
         yield "self", "marker", normalise(phrase)
     for phrase in data.get("self", {}).get("plans", []):

@@ -38,7 +38,7 @@ from chatbot import commands
 from chatbot.store import SQLiteStore, Store, StoreUnavailable, Turn, utc_now
 
 MAX_BODY = 16 * 1024              # bytes of a request body; more is refused with 413
-MAX_ATTEMPTS = 5                  # answers of one turn when other processes keep winning the race
+OPTIMISTIC_ATTEMPTS = 3           # lost races with other processes before a turn takes the lock
 HANDOFF_LIMIT, HANDOFF_MAX = 50, 500
 # Turns answered at once by one process. A turn is CPU-bound Python: more threads than this only
 # share the GIL, so every answer comes later; waiting turns queue first come, first served.
@@ -207,19 +207,29 @@ class _Api:
         return self._limiter
 
     def _answer(self, session_id: str, text: str) -> dict:
-        """One turn, in a worker thread: load, answer, save if nobody else saved meanwhile."""
+        """One turn, in a worker thread: load, answer, save if nobody else saved meanwhile. After a
+        few lost races (another process answering the same session), answer with the session
+        locked, which cannot lose."""
         received = self.clock()
-        for _ in range(MAX_ATTEMPTS):
+        for _ in range(OPTIMISTIC_ATTEMPTS):
             stored = self.store.get(session_id)
-            if stored is None:
-                raise _no_such_session()
-            session = self.bot.session(stored.state)
-            reply = _respond(session, text)
-            turn = Turn(user_text=text, user_at=received, bot_text=reply["text"], bot_at=self.clock(),
-                        handoff=bool(reply["handoff"]))
-            if self.store.save_turn(session_id, stored.version, session.state, turn):
+            reply, saved = self._answer_from(stored, session_id, text, received)
+            if saved:
                 return reply
-        raise HTTPException(409, "This session is busy with other messages; send yours again.")
+        with self.store.exclusive(session_id) as stored:
+            reply, saved = self._answer_from(stored, session_id, text, received)
+        if not saved:   # nobody can write between the locked read and this save
+            raise RuntimeError(f"a locked turn of session {session_id} was not saved")
+        return reply
+
+    def _answer_from(self, stored, session_id: str, text: str, received: datetime) -> tuple[dict, bool]:
+        if stored is None:
+            raise _no_such_session()
+        session = self.bot.session(stored.state)
+        reply = _respond(session, text)
+        turn = Turn(user_text=text, user_at=received, bot_text=reply["text"], bot_at=self.clock(),
+                    handoff=bool(reply["handoff"]))
+        return reply, self.store.save_turn(session_id, stored.version, session.state, turn)
 
     async def sweep_forever(self) -> None:
         """Delete idle sessions now and then; often enough for short retentions, at most every 10 min."""

@@ -172,7 +172,12 @@ class Session:
 
         facts += [Told(key=key, value=_frozen(value), topic=_TOLD_TOPICS.get(key, ""),
                        new=key in changed) for key, value in self.facts.items()]
-        facts += [Focus(treatment=t, new=t in heard.treatments) for t in focus]
+        # A treatment named together with a plan or "can I get...?" brings the person's own facts
+        # back into play ("I'm pregnant" said earlier, then "can I get fillers?"); named in passing
+        # ("how much is botox?") it does not repeat them.
+        about_self = bool({"eligibility", "checklist"} & set(heard.intents)) or "treatment" in heard.told
+        facts += [Focus(treatment=t, new=t in heard.treatments,
+                        for_self=t in heard.treatments and about_self) for t in focus]
         facts += [Question(topic=q.topic, treatment=q.treatment, item=q.item, when=q.when)
                   for q in questions]
         facts += [Mentioned(item=m.item, kind=m.kind, category=m.category, listed=m.listed,
@@ -219,6 +224,11 @@ class Session:
         for key, value in heard.told.items():
             if key.endswith("_stopped"):
                 base = key[: -len("_stopped")]
+                stopped = self.facts.setdefault("stopped", [])
+                for item in value:
+                    if item not in stopped:
+                        stopped.append(item)
+                        changed.add("stopped")
                 current = self.facts.get(base)
                 if isinstance(current, list):
                     kept = [item for item in current if item not in value]
@@ -279,6 +289,8 @@ class Session:
                 treatments = ["any"]
             elif question.treatment in TREATMENTS:
                 treatments = [question.treatment]
+            elif inventory.topics()[question.topic].implies and not heard.treatments:
+                treatments = [inventory.topics()[question.topic].implies]   # "lunchtime facelift"
             else:
                 treatments = focus
             for treatment in treatments:
@@ -367,6 +379,13 @@ class Session:
         if heard.treatments and len(set(heard.treatments)) == 1:
             context["last_treatment"] = heard.treatments[0]
         context["pending"] = reply.follow_up
+        brands = [m for m in heard.mentions if m.kind == "brand" and not m.listed]
+        if brands:
+            brand = brands[0]
+            context["last_brand"] = {"word": brand.word, "item": brand.item, "treatment": brand.category,
+                                     "says": brand.says, "listed": brand.listed}
+        elif heard.treatments:
+            context.pop("last_brand", None)
         context["last_urgent"] = reply.intent == "urgent"
         if reply.intent != "why":
             context["last_trace"] = {"fired": reply.fired, "sources": reply.sources,

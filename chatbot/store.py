@@ -8,8 +8,10 @@ nothing else in the server knows which database it talks to.
 Concurrency: a turn reads a session (`get`), answers outside any transaction, then `save_turn`
 writes the new state only if the session's `version` is still the one it read (optimistic
 locking). A writer that lost the race gets False and answers again from the fresh state, so two
-processes answering the same session never lose a turn. Inside one process the server also
-queues a session's messages, so that retry is rare.
+processes answering the same session never lose a turn. One that keeps losing answers inside
+`exclusive()`, a write transaction that reloads the state and that other writers wait for, so it
+cannot lose again (on PostgreSQL: `SELECT ... FOR UPDATE`). Inside one process the server also
+queues a session's messages, so all this is rare.
 """
 from __future__ import annotations
 
@@ -102,6 +104,10 @@ class Store(Protocol):
         """Store the new state and the turn's two messages in one transaction, only if the session
         is still at `version`; False when another writer got there first or the session is gone."""
 
+    def exclusive(self, session_id: str) -> contextlib.AbstractContextManager[StoredSession | None]:
+        """`with store.exclusive(id) as stored:` the session (or None), read in a transaction that
+        other writers wait for until the block ends; `save_turn` inside it joins that transaction."""
+
     def transcript(self, session_id: str) -> list[dict]:
         """The session's messages in order: {"role": "user"|"bot", "text", "at"}."""
 
@@ -133,7 +139,7 @@ class SQLiteStore:
         self._connections_lock = threading.Lock()
         # SQLite allows one writer at a time, and a writer that finds the file locked sleeps in
         # steps of up to 100 ms before it tries again: threads of one process queue here instead.
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()   # re-entrant: save_turn inside exclusive()
         self._temporary = None
         if path == ":memory:":
             # Each connection would get its own empty in-memory database, one per thread: use a
@@ -174,6 +180,11 @@ class SQLiteStore:
             db.execute("INSERT INTO sessions (id, state, version, created_at, updated_at) "
                        "VALUES (?, ?, 0, ?, ?)", (session_id, _dump(state), now, now))
         return session_id
+
+    @contextlib.contextmanager
+    def exclusive(self, session_id: str):
+        with self._write():
+            yield self.get(session_id)
 
     def get(self, session_id: str) -> StoredSession | None:
         row = self._connection().execute(
@@ -242,15 +253,19 @@ class SQLiteStore:
 
 
 class _Transaction:
-    """`with` block around BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error)."""
+    """`with` block around BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error); inside another
+    one on the same connection it joins it, and the outer block commits or rolls back."""
 
-    def __init__(self, connection: sqlite3.Connection, lock: threading.Lock):
+    def __init__(self, connection: sqlite3.Connection, lock: threading.RLock):
         self.connection, self.lock = connection, lock
+        self.outermost = False
 
     def __enter__(self) -> sqlite3.Connection:
         self.lock.acquire()
         try:
-            self.connection.execute("BEGIN IMMEDIATE")
+            self.outermost = not self.connection.in_transaction
+            if self.outermost:
+                self.connection.execute("BEGIN IMMEDIATE")
         except BaseException:
             self.lock.release()
             raise
@@ -258,7 +273,8 @@ class _Transaction:
 
     def __exit__(self, kind, error, traceback) -> None:
         try:
-            self.connection.execute("COMMIT" if kind is None else "ROLLBACK")
+            if self.outermost:   # an inner block's error reaches the outer one, which rolls back
+                self.connection.execute("COMMIT" if kind is None else "ROLLBACK")
         finally:
             self.lock.release()
 

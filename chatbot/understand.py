@@ -22,9 +22,9 @@ QUESTION_STARTERS = {"can", "could", "should", "shall", "is", "are", "am", "do",
 MODALS = {"can", "could", "should", "shall", "may", "might", "must", "will", "would", "do", "does", "did"}
 # Topics that describe a *kind* of question, dropped when a more specific topic is in the clause.
 WEAK_TOPICS = ("what", "areas", "purpose", "mechanism", "difference", "order", "combining",
-               "professional", "aftercare", "ingredients", "age")
+               "professional", "ingredients", "age")
 # Topics too vague to stand without a treatment named or referred to ("it", "they").
-VAGUE_TOPICS = ("what", "mechanism", "purpose", "areas", "ingredients", "professional")
+VAGUE_TOPICS = ("what", "mechanism", "purpose", "areas", "ingredients", "professional", "difference")
 PRONOUNS = {"it", "its", "they", "them", "this", "that", "these", "those", "one", "procedure",
             "treatment", "injection", "injections", "appointment", "session"}
 TREATMENTS = ("botox", "fillers")
@@ -33,9 +33,13 @@ AFTER_WORDS = {"after", "afterwards", "afterward", "post", "following"}
 BEFORE_WORDS = {"before", "beforehand", "prior", "pre", "ahead", "leading"}
 # When both are found in one clause, the second (more specific) topic is the question.
 PREFERRED = (("dosage", "units"), ("longevity", "side_effects"), ("duration", "results_timing"),
-             ("longevity", "results_timing"), ("combining", "difference"), ("cost", "dosage"),
+             ("longevity", "results_timing"), ("combining", "difference"),
              ("what", "wrinkle_types"), ("difference", "order"), ("safety", "side_effects"),
-             ("purpose", "aftercare"), ("purpose", "longevity"), ("what", "aftercare"))
+             ("purpose", "aftercare"), ("purpose", "longevity"), ("what", "aftercare"),
+             ("name", "lunchtime"), ("what", "lunchtime"), ("dosage", "cost"), ("what", "reversal"),
+             ("aftercare", "alcohol"), ("aftercare", "medicines"), ("aftercare", "supplements"),
+             ("aftercare", "skincare"), ("aftercare", "hair_removal"), ("aftercare", "side_effects"),
+             ("aftercare", "recovery"), ("aftercare", "longevity"), ("aftercare", "results_timing"))
 PAST_WORDS = {"had", "got", "did", "yesterday", "done", "after"}
 # Short follow-ups that mean "tell me more about what we were just talking about".
 FOLLOW_UPS = {"what else", "anything else", "and", "so", "really", "why not", "tell me more", "more",
@@ -119,15 +123,30 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         result.empty = True
         return result
 
+    previous: list[Question] = []
     for clause in clauses:
+        before = len(result.questions)
         _read_clause(clause, lexicon, result)
+        added = result.questions[before:]
+        if not added and previous and _only_names_a_treatment(clause):
+            # "how long does botox take? and fillers?": the same question for the other one
+            treatment = "both" if len({m.key for m in clause.of("treatments")}) > 1 else (
+                (clause.of("treatments") or clause.of("brands"))[0].key)
+            treatment = lexicon.data["brands"].get(treatment, {}).get("treatment", treatment)
+            for question in previous:
+                if question.treatment not in ("any", None):
+                    result.questions.append(Question(question.topic, treatment, question.item,
+                                                     question.when))
+        elif added:
+            previous = added
     if "urgent" in result.intents or _sounds_urgent(clauses):
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
         return result
-    if "business" in result.intents:
-        # "is dr smith good for botox": no business is recommended, and no vague topic answered
+    if "business" in result.intents or "diagnosis" in result.intents:
+        # "is dr smith good for botox", "a rash, what is it?": no vague topic answered alongside
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
+        result.lines = {}
     if "help" in result.intents and (result.questions or result.treatments):
         result.intents.remove("help")  # "can botox help sweating?" is a question, not a call for help
     if "why" in result.intents and (result.questions or result.treatments):
@@ -139,6 +158,14 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
             result.told["treatment"] = _one_treatment(result.treatments)   # "botox dec 4th"
     _carry_over(clauses, context, result)
     return result
+
+
+def _only_names_a_treatment(clause: _Clause) -> bool:
+    """A clause like "and fillers?" or "what about botox": a treatment and nothing else to read."""
+    if not (clause.of("treatments") or clause.of("brands")):
+        return False
+    return not any(clause.of(section) for section in ("topics", "items", "conditions", "intents",
+                                                       "areas", "line_behaviour"))
 
 
 def _sounds_urgent(clauses: list[_Clause]) -> bool:
@@ -216,9 +243,12 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
     negated = _negated_positions(clause)
     unsure = bool(clause.of("answers") and any(m.key == "unknown" for m in clause.of("answers")))
     about_self = _about_self_positions(clause)
+    someone_else = bool(clause.of("others"))   # "my friend is pregnant": asked, never stored
 
     named: list[tuple[Match, str]] = []      # each treatment mention and what it stands for
     for match in clause.of("treatments"):
+        if match.start in negated and not clause.question and not clause.of("corrections"):
+            continue   # "I don't want botox, just fillers": the clause is about fillers
         named.append((match, "both" if match.key == "both" else match.key))
     for match in clause.of("brands"):
         brand = data["brands"][match.key]
@@ -246,11 +276,12 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
 
     told_spans: set[int] = set()
     item_topics: list[Question] = []
+    questions_before = len(result.questions)
     conception = {i for m in clause.of("topics") if m.key == "conception" for i in range(m.start, m.end)}
     for match in clause.of("conditions"):
         if match.start in conception:
             continue   # "trying to get pregnant" is not "pregnant"
-        is_told = not clause.question or match.start in about_self
+        is_told = (not clause.question or match.start in about_self) and not someone_else
         if match.key == "allergic_any":
             if is_told and match.start in negated:
                 told_spans |= set(range(match.start, match.end))
@@ -261,7 +292,7 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
         if is_told:
             told_spans |= set(range(match.start, match.end))
             result.told[match.key] = "unknown" if unsure else match.start not in negated
-        elif clause.question:
+        elif clause.question or someone_else:
             result.questions.append(Question(TOPIC_OF_CONDITION[match.key], treatment_for(match)))
 
     for match in clause.of("items"):
@@ -271,25 +302,28 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
         generic = bool(entry.get("generic"))
         # A group of words ("fish oil", "turmeric") is named by the person's own word.
         name = match.words if generic and match.key not in CLASS_WORDS else match.key
-        is_told = not clause.question or match.start in about_self
+        is_told = (not clause.question or match.start in about_self) and not someone_else
+        listed = category["listed"] or match.key in CLASS_WORDS   # "skincare" names the kind itself
         result.mentions.append(Mention(match.words, name, entry["kind"], entry["category"],
-                                       category["says"], category["listed"], is_negated, generic,
+                                       category["says"], listed, is_negated, generic,
                                        match.words if generic else entry.get("label", match.key),
                                        bool(entry.get("named_in_article")), is_told))
         if is_told:
             told_spans |= set(range(match.start, match.end))
             _tell_item(result.told, entry["kind"], name, entry["category"], is_negated, unsure)
-        if clause.question:
-            question = Question(TOPIC_OF_KIND[entry["kind"]], treatment_for(match), name, when)
+        if clause.question or someone_else:
+            # A class word ("my skincare", "supplements") asks about the whole kind of thing.
+            asked = "" if match.key in CLASS_WORDS else name
+            question = Question(TOPIC_OF_KIND[entry["kind"]], treatment_for(match), asked, when)
             result.questions.append(question)
-            if not category["listed"]:
+            if not category["listed"] and asked:
                 item_topics.append(question)
 
     topics: dict[str, Match] = {}
     for match in clause.of("topics"):
         if told_spans & set(range(match.start, match.end)):
             continue  # "I'm pregnant" tells a fact; the rules answer the fact, not a topic
-        if match.key == "alcohol" and not clause.question and clause.of("self"):
+        if match.key == "alcohol" and not clause.question and clause.of("self") and not someone_else:
             result.told["alcohol"] = "unknown" if unsure else match.start not in negated
             continue
         topics.setdefault(match.key, match)
@@ -298,15 +332,17 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             del topics[general]       # "how many units for my forehead": units, not dosage too
     if "difference" in topics and len(set(treatments)) == 1 and clause.of("brands"):
         del topics["difference"]  # "Dysport vs Botox": the brand note answers, not Botox vs fillers
+    strong = {t: m for t, m in topics.items() if t not in WEAK_TOPICS}
+    if strong or (topics and (clause.of("items") or clause.of("conditions"))):
+        topics = strong   # "can I take motrin before filler?" is about the medicine only
     if item_topics and topics:
         # "can I wear makeup after botox": the aftercare question, not one about makeup
         result.questions = [q for q in result.questions if q not in item_topics]
-    strong = {t: m for t, m in topics.items() if t not in WEAK_TOPICS}
-    if strong or (topics and result.questions and clause.question and (
-            clause.of("items") or clause.of("conditions"))):
-        topics = strong   # "can I take motrin before filler?" is about the medicine only
     elif len(topics) > 1 and "what" in topics:
         del topics["what"]
+    if "precautions" in topics and (set(topics) & set(PRECAUTION_TOPICS) or any(
+            q.topic in PRECAUTION_TOPICS for q in result.questions[questions_before:])):
+        del topics["precautions"]    # "which supplements should I avoid": just the supplements
     refers_back = bool(set(clause.words) & PRONOUNS)
     for topic, match in topics.items():
         if topic in VAGUE_TOPICS and not treatments and not refers_back:
@@ -418,6 +454,8 @@ def _negated_positions(clause: _Clause) -> set[int]:
 def _about_self_positions(clause: _Clause) -> set[int]:
     """Positions that follow "I'm", "I take", "my"... not asked with a modal ("can I take")."""
     positions: set[int] = set()
+    if clause.of("others"):
+        return positions
     for marker in clause.of("self"):
         before = clause.words[marker.start - 1] if marker.start else ""
         if before in MODALS:
@@ -482,7 +520,13 @@ def _read_date(words: str, today: date, result: Understanding) -> None:
 
 def _carry_over(clauses: list[_Clause], context: dict, result: Understanding) -> None:
     """Fill in what a short follow-up leaves out: "and Botox?", "how long does it take?"."""
-    said_anything = result.questions or result.intents or result.told or result.lines or result.answer
+    corrected_treatment = set(result.told) == {"treatment"} and any(c.of("corrections") for c in clauses)
+    said_anything = result.questions or result.intents or result.lines or result.answer or (
+        result.told and not corrected_treatment)    # "sorry, I meant botox" re-asks the question
+    if context.get("last_brand") and not result.treatments and result.questions is not None:
+        brand = context["last_brand"]   # "how much is it?" after "what is dysport": still Dysport
+        result.mentions.append(Mention(brand["word"], brand["item"], "brand", brand["treatment"],
+                                       brand["says"], brand["listed"], label=brand["item"]))
     words = [w for c in clauses for w in c.words]
     asks_back = any(c.question and set(c.words) & PRONOUNS for c in clauses) or any(
         " ".join(c.words) in FOLLOW_UPS for c in clauses)
@@ -491,7 +535,9 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding) ->
         return
     if result.treatments and not said_anything:
         treatment = _one_treatment(result.treatments)
-        if context.get("last_topics"):
+        about_the_brand = any(m.kind == "brand" for m in result.mentions) and words and (
+            words[0] in ("is", "are", "whats", "what", "tell") and "about" not in words)
+        if context.get("last_topics") and not about_the_brand:
             # "and Botox?" / "what about fillers": the last question again, for the treatment named.
             for topic in context["last_topics"]:
                 result.questions.append(Question(topic, "any" if topic in ANY_TOPICS else treatment))

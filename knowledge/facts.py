@@ -67,6 +67,7 @@ class Focus(Fact):
 
     treatment = Field(str, mandatory=True)
     new = Field(bool, default=False)
+    for_self = Field(bool, default=False)   # named with a plan or "can I get...?"
 
 
 class Move(Fact):

@@ -38,6 +38,7 @@ class Topic:
     contraindication: bool
     gap: str
     related: dict           # treatment -> [IDs] the article says nearby
+    implies: str = ""       # the treatment meant when none is named (the lunchtime facelift: fillers)
 
 
 def _read(name: str) -> dict:
@@ -61,7 +62,8 @@ def topics() -> dict[str, Topic]:
         sources = {t: value[t] for t in ("botox", "fillers", "any") if t in value}
         related = {t: value.get(f"related_{t}", []) for t in ("botox", "fillers")}
         result[name] = Topic(name, value["label"], sources, value.get("precaution", False),
-                             value.get("contraindication", False), value.get("gap", ""), related)
+                             value.get("contraindication", False), value.get("gap", ""), related,
+                             value.get("implies", ""))
     return result
 
 

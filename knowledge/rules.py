@@ -212,12 +212,13 @@ class Expert(KnowledgeEngine):
                     handoff=True, used=[key], key=key, treatment=treatment, value=value)
 
     @Rule(Told(topic=MATCH.topic, value=MATCH.value, new=MATCH.told_new, key=MATCH.key),
-          Focus(treatment=MATCH.treatment, new=MATCH.focus_new),
+          Focus(treatment=MATCH.treatment, for_self=MATCH.focus_new),
           Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
                    precaution=True, contraindication=False),
           TEST(lambda value: _truthy(value)),
           TEST(lambda told_new, focus_new: told_new or focus_new),
-          NOT(Move(name="answering")))
+          NOT(Move(name="answering")),
+          NOT(Question(topic=MATCH.topic, treatment=MATCH.treatment)))
     def precaution_applies_to_you(self, key, topic, treatment, sources, value):
         """Someone who takes or does something the article warns about before this treatment
         (ibuprofen, ginkgo, retinol, waxing before fillers; drinking before Botox) gets that
@@ -226,13 +227,14 @@ class Expert(KnowledgeEngine):
                     key=key, topic=topic, treatment=treatment, value=value)
 
     @Rule(Told(topic=MATCH.topic, value=MATCH.value, new=MATCH.told_new, key=MATCH.key),
-          Focus(treatment=MATCH.treatment, new=MATCH.focus_new),
+          Focus(treatment=MATCH.treatment, for_self=MATCH.focus_new),
           NOT(Coverage(topic=MATCH.topic, treatment=MATCH.treatment)),
           Coverage(topic=MATCH.topic, treatment=MATCH.other, sources=MATCH.sources, precaution=True),
           TEST(lambda treatment, other: other != treatment),
           TEST(lambda value: value is True or _truthy(value)),
           TEST(lambda told_new, focus_new: told_new or focus_new),
-          NOT(Move(name="answering")))
+          NOT(Move(name="answering")),
+          NOT(Question(topic=MATCH.topic, treatment=MATCH.treatment)))
     def your_precaution_is_stated_for_the_other_treatment(self, key, topic, treatment, other,
                                                           sources, value):
         """Someone who takes or is something the article mentions only for the other treatment is
