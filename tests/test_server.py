@@ -439,6 +439,40 @@ def test_a_stale_save_is_refused_and_writes_nothing(tmp_path):
     store.close()
 
 
+def test_a_writer_waits_for_an_exclusive_turn_and_then_finds_its_version_stale(tmp_path):
+    db = str(tmp_path / "s.sqlite3")
+    first, second = SQLiteStore(db), SQLiteStore(db)   # as two worker processes would have
+    session_id = first.create({"facts": {}})
+    now = datetime.now(timezone.utc)
+    outcome = []
+    with first.exclusive(session_id) as stored:
+        racer = threading.Thread(target=lambda: outcome.append(
+            second.save_turn(session_id, 0, {"facts": {"lost": True}}, Turn("b", now, "B", now, False))))
+        racer.start()
+        racer.join(timeout=0.5)
+        assert racer.is_alive()                               # it waits for the lock ...
+        assert first.save_turn(session_id, stored.version, {"facts": {"won": True}},
+                               Turn("a", now, "A", now, False))
+    racer.join(timeout=30)
+    assert outcome == [False]                                 # ... then finds the session moved on
+    assert second.get(session_id).state == {"facts": {"won": True}}
+    assert [m["text"] for m in second.transcript(session_id)] == ["a", "A"]
+    first.close()
+    second.close()
+
+
+def test_an_error_inside_an_exclusive_turn_saves_nothing(tmp_path):
+    store = SQLiteStore(str(tmp_path / "s.sqlite3"))
+    session_id = store.create({"facts": {}})
+    now = datetime.now(timezone.utc)
+    with pytest.raises(ZeroDivisionError):
+        with store.exclusive(session_id) as stored:
+            store.save_turn(session_id, stored.version, {"facts": {"x": 1}}, Turn("a", now, "A", now, False))
+            raise ZeroDivisionError
+    assert store.get(session_id).state == {"facts": {}} and store.transcript(session_id) == []
+    store.close()
+
+
 # -- retention -------------------------------------------------------------------------------------
 class Clock:
     def __init__(self):
