@@ -3,8 +3,9 @@
 `create_app()` builds the app around one Chatbot and one Store; `run()` is `python -m chatbot
 serve`. Turns run in a thread pool (a turn is synchronous, CPU-bound work), never on the event
 loop. A session's messages are answered one at a time, in arrival order, by an asyncio lock per
-session; across worker processes the store's optimistic version check does the same job (see
-chatbot/store.py). The OpenAPI document is hand-written data: chatbot/static/openapi.json.
+session; across worker processes the store's version check, and its lock for a turn that keeps
+losing the race, do the same job (see chatbot/store.py). The OpenAPI document is hand-written
+data: chatbot/static/openapi.json.
 """
 from __future__ import annotations
 
