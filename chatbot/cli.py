@@ -112,10 +112,10 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         args = build_parser().parse_args(argv)
         return program(args, env)
     except UsageError as error:
-        env.error(str(error))
+        env.error(_safe(str(error)))
         return ExitStatus.USAGE
     except (CommandError, ValueError, OSError) as error:
-        env.error(f"chatbot: {error}")
+        env.error(_safe(f"chatbot: {error}"))
         return ExitStatus.ERROR
     except KeyboardInterrupt:
         return ExitStatus.INTERRUPTED
@@ -186,9 +186,9 @@ def _piped(bot, env: Environment, as_json: bool) -> int:
             if not as_json:
                 env.write()
         elif outcome.text:
-            env.write(json.dumps({"text": outcome.text, "intent": "command", "scope": "answered",
+            env.write(json.dumps({"text": _safe(outcome.text), "intent": "command", "scope": "answered",
                                   "sources": [], "fired": [], "follow_up": None, "handoff": False,
-                                  "facts": session.facts}) if as_json else outcome.text + "\n")
+                                  "facts": session.facts}) if as_json else _safe(outcome.text) + "\n")
     return ExitStatus.OK
 
 

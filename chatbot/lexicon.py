@@ -26,10 +26,20 @@ _APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)|'")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
+# Terminal escape sequences (colours, titles, cursor moves): dropped whole, parameters and all.
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
+
+
 def normalise(text: str) -> str:
-    """Lower-case, accent-free, apostrophe-free text with one space between words."""
+    """Lower-case, accent-free, apostrophe-free text with one space between words.
+
+    Escape sequences and invisible format characters (zero-width joiners, direction marks) are
+    removed rather than read as word breaks, so "bot\u200dox" is still Botox.
+    """
+    text = _ESCAPES.sub("", text)
     text = unicodedata.normalize("NFKD", text.translate(_QUOTES))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)
+                   and unicodedata.category(ch) != "Cf").casefold()
     text = _APOSTROPHE.sub("", text)
     return _NON_WORD.sub(" ", text).strip()
 

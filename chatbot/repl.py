@@ -103,7 +103,8 @@ def run(bot, env: Environment, prompt: PromptSession | None = None) -> int:
             if reply.sources:
                 env.write(f"Sources: {', '.join(reply.sources)}")
         else:
-            env.write(_wrapped(outcome.text))
+            from chatbot.cli import _safe
+            env.write(_wrapped(_safe(outcome.text)))
         env.write()
     env.write("Goodbye.")
     return 0

@@ -201,9 +201,6 @@ def test_piped_chat_prints_no_control_character_for_a_message(message):
     assert not set(out) & TERMINAL_CONTROLS
 
 
-@pytest.mark.xfail(strict=True, reason="core: cli._piped (and repl.run) write a slash command's "
-                   "outcome.text without cli._safe, and commands.handle puts the person's words in "
-                   "it ('Unknown command /\\x1b[2j.', 'I had nothing stored about ...')")
 @pytest.mark.parametrize("line", ["/\x1b[2Jhello", "/forget \x1b]0;pwned\x07"])
 def test_piped_chat_prints_no_control_character_for_a_slash_command(line):
     out, _, status = run_cli(stdin=line + "\n")
@@ -211,8 +208,6 @@ def test_piped_chat_prints_no_control_character_for_a_slash_command(line):
     assert not set(out) & TERMINAL_CONTROLS
 
 
-@pytest.mark.xfail(strict=True, reason="core: cli.main writes a usage error with the person's "
-                   "argument in it (argparse: 'unrecognized arguments: --\\x1b[2J') without cli._safe")
 def test_a_usage_error_prints_no_control_character():
     _, err, status = run_cli("ask", "hello", "--\x1b[2J")
     assert status == 2
@@ -227,14 +222,8 @@ PLAIN = "can i drink before botox"
     PLAIN.upper(), f"\u202e{PLAIN}\u202c", f"\u2067{PLAIN}\u2069", PLAIN.replace(" ", "\u00a0"),
     PLAIN.replace(" ", "\t"), PLAIN + "\r\n", f"<b>{PLAIN}</b>", f"{{{{ 7*7 }}}} {PLAIN}",
     PLAIN.replace(" ", "\x00"), f"\x1b]0;title\x07{PLAIN}", f"{PLAIN}\x07",
-    *[pytest.param(dressed, marks=pytest.mark.xfail(strict=True, reason=(
-        "core: lexicon.normalise keeps an ANSI sequence's parameters: '\\x1b[31mcan' becomes the "
-        "word '31mcan' (the message no longer starts with 'can', so it is read as a statement), "
-        "'\\x1b[1mbotox' the word '1mbotox' (not Botox)")))
-      for dressed in (f"\x1b[31m{PLAIN}\x1b[0m", PLAIN.replace("botox", "\x1b[1mbotox\x1b[0m"))],
-    pytest.param(PLAIN.replace("botox", "bot\u200dox"), marks=pytest.mark.xfail(strict=True, reason=(
-        "core: lexicon.normalise turns a format character (zero-width joiner, category Cf) into a "
-        "word break: 'bot ox' is not Botox"))),
+    f"\x1b[31m{PLAIN}\x1b[0m", PLAIN.replace("botox", "\x1b[1mbotox\x1b[0m"),
+    PLAIN.replace("botox", "bot\u200dox"),
 ])
 def test_markup_and_control_characters_do_not_change_what_is_understood(bot, dressed):
     plain = ask(bot.session(), PLAIN)
