@@ -170,12 +170,15 @@ class Session:
         screening_started = self._screening(heard, focus, questions)
         recommend = self._recommendation(heard)
 
+        about_self = bool({"eligibility", "checklist"} & set(heard.intents)) or "treatment" in heard.told
+        named = bool(heard.treatments)
         facts += [Told(key=key, value=_frozen(value), topic=_TOLD_TOPICS.get(key, ""),
-                       new=key in changed) for key, value in self.facts.items()]
+                       new=key in changed, live=key in changed or named,
+                       live_for_self=key in changed or (named and about_self))
+                  for key, value in self.facts.items()]
         # A treatment named together with a plan or "can I get...?" brings the person's own facts
         # back into play ("I'm pregnant" said earlier, then "can I get fillers?"); named in passing
-        # ("how much is botox?") it does not repeat them.
-        about_self = bool({"eligibility", "checklist"} & set(heard.intents)) or "treatment" in heard.told
+        # ("how much is botox?") only the contraindications come back (Told.live_for_self).
         facts += [Focus(treatment=t, new=t in heard.treatments,
                         for_self=t in heard.treatments and about_self) for t in focus]
         facts += [Question(topic=q.topic, treatment=q.treatment, item=q.item, when=q.when)

@@ -49,6 +49,8 @@ class Told(Fact):
     value = Field(object, mandatory=True)
     topic = Field(str, default="")   # the knowledge-base topic this fact bears on, if any
     new = Field(bool, default=False)
+    live = Field(bool, default=False)           # new, or a treatment was named again this turn
+    live_for_self = Field(bool, default=False)  # new, or a treatment was named "for me" this turn
 
 
 class Mentioned(Fact):

@@ -9,7 +9,7 @@ import sys
 from datetime import date, timedelta
 
 from chatbot.knowledge import inventory
-from chatbot.knowledge._experta import AS, MATCH, NOT, TEST, DefFacts, KnowledgeEngine, Rule
+from chatbot.knowledge._experta import AS, MATCH, NOT, TEST, DefFacts, KnowledgeEngine, L, Rule
 from chatbot.knowledge.facts import (
     Appointment,
     ArticleFact,
@@ -184,12 +184,13 @@ class Expert(KnowledgeEngine):
                     treatment=treatment)
 
     # -- what the person told us ----------------------------------------------------------------
-    @Rule(Told(topic=MATCH.topic, value=MATCH.value, new=MATCH.told_new, key=MATCH.key),
-          Focus(treatment=MATCH.treatment, new=MATCH.focus_new),
+    # A told fact is "live" in a turn when it was said in that turn, or when the person names a
+    # treatment again (live_for_self: names it with a plan or "can I get...?"); only live facts are
+    # answered, so a fact told once is not repeated on every later turn.
+    @Rule(Told(live=True, value=True, topic=MATCH.topic, key=MATCH.key),
+          Focus(treatment=MATCH.treatment),
           Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
                    contraindication=True),
-          TEST(lambda value: value is True),
-          TEST(lambda told_new, focus_new: told_new or focus_new),
           NOT(Screening(treatment=MATCH.treatment)),
           salience=CONTRAINDICATION)
     def contraindication_applies(self, key, treatment, sources):
@@ -198,12 +199,11 @@ class Expert(KnowledgeEngine):
         self._reply("contraindication", f"{treatment}_contraindication", sources=sources,
                     handoff=True, used=[key], key=key, treatment=treatment)
 
-    @Rule(Told(topic=MATCH.topic, value=MATCH.value, new=MATCH.told_new, key=MATCH.key),
-          Focus(treatment=MATCH.treatment, new=MATCH.focus_new),
+    @Rule(Told(live=True, value=L("unknown") | L("skipped"), topic=MATCH.topic, key=MATCH.key),
+          Told(key=MATCH.key, value=MATCH.value),
+          Focus(treatment=MATCH.treatment),
           Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
                    contraindication=True),
-          TEST(lambda value: _unsure(value)),
-          TEST(lambda told_new, focus_new: told_new or focus_new),
           salience=CONTRAINDICATION)
     def contraindication_unsure(self, key, treatment, sources, value):
         """Someone unsure whether a contraindication applies is told what it is and to settle it
@@ -211,12 +211,11 @@ class Expert(KnowledgeEngine):
         self._reply("contraindication_unsure", f"{treatment}_contraindication", sources=sources,
                     handoff=True, used=[key], key=key, treatment=treatment, value=value)
 
-    @Rule(Told(topic=MATCH.topic, value=MATCH.value, new=MATCH.told_new, key=MATCH.key),
-          Focus(treatment=MATCH.treatment, for_self=MATCH.focus_new),
+    @Rule(Told(live_for_self=True, topic=MATCH.topic, value=MATCH.value, key=MATCH.key),
+          TEST(lambda value: _truthy(value)),
+          Focus(treatment=MATCH.treatment),
           Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
                    precaution=True, contraindication=False),
-          TEST(lambda value: _truthy(value)),
-          TEST(lambda told_new, focus_new: told_new or focus_new),
           NOT(Move(name="answering")),
           NOT(Question(topic=MATCH.topic, treatment=MATCH.treatment)))
     def precaution_applies_to_you(self, key, topic, treatment, sources, value):
@@ -226,13 +225,12 @@ class Expert(KnowledgeEngine):
         self._reply("personal_precaution", _intent(treatment, topic), sources=sources, used=[key],
                     key=key, topic=topic, treatment=treatment, value=value)
 
-    @Rule(Told(topic=MATCH.topic, value=MATCH.value, new=MATCH.told_new, key=MATCH.key),
-          Focus(treatment=MATCH.treatment, for_self=MATCH.focus_new),
+    @Rule(Told(live_for_self=True, topic=MATCH.topic, value=MATCH.value, key=MATCH.key),
+          TEST(lambda value: _truthy(value)),
+          Focus(treatment=MATCH.treatment),
           NOT(Coverage(topic=MATCH.topic, treatment=MATCH.treatment)),
           Coverage(topic=MATCH.topic, treatment=MATCH.other, sources=MATCH.sources, precaution=True),
           TEST(lambda treatment, other: other != treatment),
-          TEST(lambda value: value is True or _truthy(value)),
-          TEST(lambda told_new, focus_new: told_new or focus_new),
           NOT(Move(name="answering")),
           NOT(Question(topic=MATCH.topic, treatment=MATCH.treatment)))
     def your_precaution_is_stated_for_the_other_treatment(self, key, topic, treatment, other,
@@ -258,35 +256,35 @@ class Expert(KnowledgeEngine):
         """A check whose earlier checks are all answered, and which is answered too, is cleared."""
         self.declare(Cleared(treatment=treatment, key=key))
 
-    @Rule(Screening(treatment=MATCH.treatment),
+    # The screening rules start from the told fact, filtered by its value, so that the joins with
+    # the checks and the coverage stay small (experta joins pattern by pattern, in order).
+    @Rule(Told(key=MATCH.key, value=True),
           Check(treatment=MATCH.treatment, key=MATCH.key, topic=MATCH.topic),
-          Told(key=MATCH.key, value=MATCH.value),
+          Screening(treatment=MATCH.treatment),
           Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
                    contraindication=True),
-          TEST(lambda value: value is True),
           salience=CONTRAINDICATION)
     def screening_finds_a_contraindication(self, treatment, key, sources):
         """A yes to pregnancy, breastfeeding or an allergy to the filler stops the screening: the
         treatment is not advisable."""
         self.declare(Concern(treatment=treatment, key=key, level="stop", sources=sources))
 
-    @Rule(Screening(treatment=MATCH.treatment),
+    @Rule(Told(key=MATCH.key, value=L("unknown") | L("skipped")),
           Check(treatment=MATCH.treatment, key=MATCH.key, topic=MATCH.topic),
-          Told(key=MATCH.key, value=MATCH.value),
+          Screening(treatment=MATCH.treatment),
           Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
                    contraindication=True),
-          TEST(lambda value: _unsure(value)),
           salience=CONTRAINDICATION)
     def screening_leaves_a_contraindication_open(self, treatment, key, sources):
         """"Not sure" (or skipped) on a contraindication is for the injector to settle first."""
         self.declare(Concern(treatment=treatment, key=key, level="ask", sources=sources))
 
-    @Rule(Screening(treatment=MATCH.treatment),
+    @Rule(Told(key=MATCH.key, value=MATCH.value),
+          TEST(lambda value: _truthy(value) or _unsure(value)),
           Check(treatment=MATCH.treatment, key=MATCH.key, topic=MATCH.topic),
-          Told(key=MATCH.key, value=MATCH.value),
+          Screening(treatment=MATCH.treatment),
           Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
-                   precaution=True, contraindication=False),
-          TEST(lambda value: _truthy(value) or _unsure(value)))
+                   precaution=True, contraindication=False))
     def screening_finds_something_to_prepare(self, treatment, key, sources, value):
         """Something the person takes or does that the article says to stop or avoid before this
         treatment (or is unsure about) becomes a step of their checklist."""
