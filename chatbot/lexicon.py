@@ -6,12 +6,12 @@ words), and tolerates small typos in words the lexicon knows.
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -256,5 +256,11 @@ def _edit_distance(a: str, b: str, limit: int) -> int:
 @lru_cache(maxsize=1)
 def load() -> Lexicon:
     """The lexicon shipped with the package (loaded once per process)."""
-    text = resources.files("chatbot").joinpath("lexicon.toml").read_text(encoding="utf-8")
-    return Lexicon(tomllib.loads(text))
+    folder = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(folder, "lexicon.toml"), encoding="utf-8") as handle:
+        data = tomllib.loads(handle.read())
+    # The generated list of ordinary words is plain text: one word a line, quick to read.
+    with open(os.path.join(folder, "ordinary_words.txt"), encoding="utf-8") as handle:
+        words = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+    data.setdefault("ordinary", {})["words"] = words
+    return Lexicon(data)

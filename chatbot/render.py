@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from datetime import date
-from importlib import resources
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -27,6 +26,22 @@ KEY_LABELS = {"alcohol_window": "having drunk alcohol within three days of the a
               "skincare": "using skincare with actives", "hair_removal": "planning to shave or wax",
               "alcohol": "drinking alcohol before the appointment", "medicines": "taking medicines",
               "prescribed_blood_thinner": "taking a prescribed blood thinner"}
+
+
+def _bytecode_cache():
+    """Compiled templates kept between runs (a one-shot `ask` then skips compiling them).
+
+    In CHATBOT_CACHE_DIR, else the user's cache folder; none when it cannot be written."""
+    folder = os.environ.get("CHATBOT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "botox-filler-chatbot", "templates")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            return None
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(folder)
 
 
 def treatment_label(treatment: str) -> str:
@@ -57,10 +72,12 @@ class Renderer:
 
     def __init__(self, templates: str | None = None, clinic: str | None = None,
                  item_label=lambda name: name.replace("_", " ")):
-        builtin = os.fspath(resources.files("chatbot.responses"))
+        import chatbot.responses
+        builtin = os.path.dirname(os.path.abspath(chatbot.responses.__file__))
         loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(builtin)]
         options = dict(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True,
-                       lstrip_blocks=True, keep_trailing_newline=False)
+                       lstrip_blocks=True, keep_trailing_newline=False,
+                       bytecode_cache=_bytecode_cache())
         if templates:
             loaders.insert(0, jinja2.FileSystemLoader(templates))
             self.env: jinja2.Environment = SandboxedEnvironment(loader=jinja2.ChoiceLoader(loaders),

@@ -1,10 +1,10 @@
 """The article's facts and the topic coverage, loaded from the data files beside this module."""
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,8 +42,8 @@ class Topic:
 
 
 def _read(name: str) -> dict:
-    text = resources.files("chatbot.knowledge").joinpath(name).read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), name), encoding="utf-8") as f:
+        return tomllib.loads(f.read())
 
 
 @lru_cache(maxsize=1)
