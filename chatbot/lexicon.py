@@ -36,10 +36,14 @@ def normalise(text: str) -> str:
     Escape sequences and invisible format characters (zero-width joiners, direction marks) are
     removed rather than read as word breaks, so "bot\u200dox" is still Botox.
     """
-    text = _ESCAPES.sub("", text)
-    text = unicodedata.normalize("NFKD", text.translate(_QUOTES))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)
-                   and unicodedata.category(ch) != "Cf").casefold()
+    if "\x1b" in text:
+        text = _ESCAPES.sub("", text)
+    if text.isascii():   # the common case, and every lexicon phrase: no accents to fold
+        text = text.replace("`", "'").lower()
+    else:
+        text = unicodedata.normalize("NFKD", text.translate(_QUOTES))
+        text = "".join(ch for ch in text if not unicodedata.combining(ch)
+                       and unicodedata.category(ch) != "Cf").casefold()
     text = _APOSTROPHE.sub("", text)
     return _NON_WORD.sub(" ", text).strip()
 
@@ -181,6 +185,8 @@ def _phrases(data: dict):
 
 def _pattern(phrase: str) -> str:
     """A phrase normalised, keeping its wildcards: "*" (up to three words), "#" (a two-digit number)."""
+    if "*" not in phrase and "#" not in phrase:
+        return normalise(phrase)
     words = []
     for word in phrase.split():
         words.append(word if word in ("*", "#") else normalise(word))
