@@ -78,6 +78,8 @@ def load(paths) -> list[Conversation]:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as error:
             raise ValueError(f"{path}: not valid YAML ({error.__class__.__name__})") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text") from None
         if not isinstance(data, list):
             raise ValueError(f"{path}: expected a list of conversations")
         for number, item in enumerate(data, 1):
@@ -140,6 +142,8 @@ def check(expect: dict, reply: dict) -> list[Mismatch]:
                 problems.append(Mismatch(key, present, reply["text"]))
         elif key == "facts":
             for name, value in (wanted or {}).items():
+                if isinstance(value, date):
+                    value = value.isoformat()   # YAML reads an unquoted 2026-12-04 as a date
                 got = reply["facts"].get(name, "<absent>")
                 if value == "<absent>" and name not in reply["facts"]:
                     continue
