@@ -195,8 +195,6 @@ def _phrases(values) -> str:
 
 
 def _value(value) -> str:
-    if isinstance(value, date):   # YAML reads an unquoted 2026-12-04 as a date, replies hold text
-        return f'{value.isoformat()} (a YAML date: write "{value.isoformat()}")'
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return "[" + ", ".join(value) + "]"
     return json.dumps(value, ensure_ascii=False, default=str)

@@ -154,10 +154,9 @@ def test_an_escape_sequence_in_a_path_is_not_echoed_to_the_terminal(tmp_path):
     assert "\x1b" not in err and "\x9b" not in err
 
 
-def test_an_unquoted_yaml_date_in_facts_is_pointed_out(tmp_path):
+def test_an_unquoted_yaml_date_in_facts_matches_the_date_the_reply_holds(tmp_path):
     text = ("- name: unquoted date\n  today: 2026-11-27\n  turns:\n"
             "    - user: I'm getting fillers on 2026-12-04\n"
             "      facts: {appointment_date: 2026-12-04}\n")
-    out, _, _ = chatbot("eval", str(write(tmp_path, "date.yaml", text)), expect_status=1)
-    row = next(line for line in out.splitlines() if line.startswith("  facts.appointment_date "))
-    assert 'a YAML date: write "2026-12-04"' in row and row.rstrip().endswith('"2026-12-04"')
+    out, _, _ = chatbot("eval", str(write(tmp_path, "date.yaml", text)), expect_status=0)
+    assert "1/1 turns passed" in out
