@@ -249,8 +249,8 @@ class Expert(KnowledgeEngine):
         """A screening for a treatment begins before its first check."""
         self.declare(Cleared(treatment=treatment, key="start"))
 
-    @Rule(Check(treatment=MATCH.treatment, key=MATCH.key, after=MATCH.after),
-          Cleared(treatment=MATCH.treatment, key=MATCH.after),
+    @Rule(Cleared(treatment=MATCH.treatment, key=MATCH.after),
+          Check(treatment=MATCH.treatment, key=MATCH.key, after=MATCH.after),
           Told(key=MATCH.key))
     def check_answered(self, treatment, key):
         """A check whose earlier checks are all answered, and which is answered too, is cleared."""
@@ -314,9 +314,9 @@ class Expert(KnowledgeEngine):
         self.declare(Concern(treatment="botox", key="medicines", level="prepare",
                              sources=["BTX-HISTORY"]))
 
-    @Rule(Screening(treatment=MATCH.treatment),
+    @Rule(Cleared(treatment=MATCH.treatment, key=MATCH.after),
           Check(treatment=MATCH.treatment, key=MATCH.key, after=MATCH.after, topic=MATCH.topic),
-          Cleared(treatment=MATCH.treatment, key=MATCH.after),
+          Screening(treatment=MATCH.treatment),
           NOT(Told(key=MATCH.key)),
           NOT(Concern(treatment=MATCH.treatment, level="stop")))
     def ask_the_next_check(self, treatment, key, topic, after):
