@@ -50,11 +50,11 @@ def _serve(folder, *options, environ=None):
         port = probe.getsockname()[1]
     env = {name: value for name, value in os.environ.items() if name != "CHATBOT_API_KEY"}
     env.update({"CHATBOT_TODAY": "2026-11-27", **(environ or {})})
-    log = open(folder / f"server-{port}.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "chatbot", "serve", "--port", str(port),
-                                "--db", str(folder / f"s{port}.sqlite3"), "--clinic", CLINIC, *options],
-                               cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    with open(folder / f"server-{port}.log", "w") as log:   # the child keeps its own copy
+        process = subprocess.Popen([sys.executable, "-m", "chatbot", "serve", "--port", str(port),
+                                    "--db", str(folder / f"s{port}.sqlite3"), "--clinic", CLINIC, *options],
+                                   cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
