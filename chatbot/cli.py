@@ -181,14 +181,9 @@ def _piped(bot, env: Environment, as_json: bool) -> int:
         outcome = handle(session, line)
         if outcome.quit:
             break
-        if outcome.reply is not None:
-            _show(env, outcome.reply, as_json)
-            if not as_json:
-                env.write()
-        elif outcome.text:
-            env.write(json.dumps({"text": _safe(outcome.text), "intent": "command", "scope": "answered",
-                                  "sources": [], "fired": [], "follow_up": None, "handoff": False,
-                                  "facts": session.facts}) if as_json else _safe(outcome.text) + "\n")
+        _show(env, outcome.reply, as_json)
+        if not as_json:
+            env.write()
     return ExitStatus.OK
 
 

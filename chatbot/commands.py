@@ -1,6 +1,12 @@
-"""Slash commands shared by the terminal chat and piped input: /help /facts /why /forget /reset /quit."""
+"""Slash commands shared by every front end: /help /facts /why /forget /reset /quit.
+
+`handle(session, line)` runs one line of input. A command's answer is a Reply like any other
+(intent "command"), worded by the template responses/command.j2, so the terminal, piped input
+and the HTTP API all show the same thing.
+"""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 COMMANDS = {
@@ -17,10 +23,9 @@ _AS_QUESTION = {"/help": "help", "/facts": "what do you know about me", "/why": 
 
 @dataclass
 class Outcome:
-    """What a line of input led to: a Reply, a line of text, or the end of the conversation."""
+    """What a line of input led to: a Reply, or the end of the conversation."""
 
     reply: object = None
-    text: str = ""
     quit: bool = False
 
 
@@ -37,13 +42,20 @@ def handle(session, line: str) -> Outcome:
         return Outcome(reply=session.ask(_AS_QUESTION[name]))
     if name == "/reset":
         session.reset()
-        return Outcome(text="Starting over: I've forgotten everything you told me.")
+        return Outcome(reply=_said(session, "reset"))
     if name == "/forget":
         what = rest.strip().lower()
         if not what:
-            return Outcome(text="Forget what? For example: /forget pregnancy")
-        if session.forget(what.replace(" ", "_")):
-            return Outcome(text=f"Done: I've forgotten {what}.")
-        return Outcome(text=f"I had nothing stored about {what}. Type /facts to see what I know.")
-    known = ", ".join(COMMANDS)
-    return Outcome(text=f"Unknown command {name}. Commands: {known}.")
+            return Outcome(reply=_said(session, "forget_what"))
+        done = session.forget(what.replace(" ", "_"))
+        return Outcome(reply=_said(session, "forgotten" if done else "nothing_to_forget", what=what))
+    return Outcome(reply=_said(session, "unknown", what=name, commands=list(COMMANDS)))
+
+
+def _said(session, kind: str, **data):
+    """A command's answer as a Reply, worded by responses/command.j2."""
+    from chatbot.session import Reply
+    text = session.bot.renderer.part({"template": "command", "data": {"kind": kind, **data},
+                                      "sources": []})
+    return Reply(text=text, intent="command", scope="answered", sources=[], fired=[], follow_up=None,
+                 handoff=False, facts=copy.deepcopy(session.facts), intents=["command"], used=[])

@@ -96,15 +96,11 @@ def run(bot, env: Environment, prompt: PromptSession | None = None) -> int:
             continue
         if outcome.quit:
             break
-        if outcome.reply is not None:
-            from chatbot.cli import _safe
-            reply = outcome.reply
-            env.write(_wrapped(_safe(reply.text)))
-            if reply.sources:
-                env.write(f"Sources: {', '.join(reply.sources)}")
-        else:
-            from chatbot.cli import _safe
-            env.write(_wrapped(_safe(outcome.text)))
+        from chatbot.cli import _safe
+        reply = outcome.reply
+        env.write(_wrapped(_safe(reply.text)))
+        if reply.sources:
+            env.write(f"Sources: {', '.join(reply.sources)}")
         env.write()
     env.write("Goodbye.")
     return 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import ipaddress
 import json
 import logging
@@ -251,11 +250,7 @@ def _respond(session, text: str) -> dict:
     outcome = commands.handle(session, text)
     if outcome.quit:   # nothing to leave on the web: /quit is a goodbye
         return session.ask("bye").to_dict()
-    if outcome.reply is not None:
-        return outcome.reply.to_dict()
-    return {"text": outcome.text, "intent": "command", "scope": "answered", "sources": [], "fired": [],
-            "follow_up": None, "handoff": False, "facts": copy.deepcopy(session.facts),
-            "intents": ["command"], "used": []}
+    return outcome.reply.to_dict()
 
 
 class _SessionQueues:
