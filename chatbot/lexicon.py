@@ -93,7 +93,7 @@ class Lexicon:
         """The lexicon item a stored name stands for (its key, or one of its words)."""
         if name in self.data.get("items", {}):
             return name
-        return self._item_words.get(name)
+        return self._item_words.get(normalise(name))
 
     def label_of(self, name: str) -> str:
         """How a reply names a stored item: its label, or the person's own word."""

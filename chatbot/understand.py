@@ -300,8 +300,12 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
         category = data["categories"][entry["category"]]
         is_negated = match.start in negated
         generic = bool(entry.get("generic"))
-        # A group of words ("fish oil", "turmeric") is named by the person's own word.
-        name = match.words if generic and match.key not in CLASS_WORDS else match.key
+        # An item is stored by its plain name ("vitamin E", "ibuprofen"); a group of words ("fish
+        # oil", "turmeric") by the person's own word; a class word ("supplements") by its key.
+        if match.key in CLASS_WORDS:
+            name = match.key
+        else:
+            name = match.words if generic else entry.get("label", match.key.replace("_", " "))
         is_told = (not clause.question or match.start in about_self) and not someone_else
         listed = category["listed"] or match.key in CLASS_WORDS   # "skincare" names the kind itself
         result.mentions.append(Mention(match.words, name, entry["kind"], entry["category"],

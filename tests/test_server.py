@@ -376,8 +376,8 @@ def test_many_concurrent_sessions_keep_their_facts_to_themselves(bot, tmp_path):
 ITEMS = ["ibuprofen", "aspirin", "vitamin E", "ginseng", "garlic pills", "ginkgo biloba", "retinol",
          "tretinoin", "glycolic acid", "naproxen"]
 STORED = {"medicines": {"ibuprofen", "aspirin", "naproxen"},
-          "supplements": {"vitamin_e", "ginseng", "garlic", "ginkgo"},
-          "skincare": {"retinol", "tretinoin", "glycolic_acid"}}
+          "supplements": {"vitamin E", "ginseng", "garlic", "ginkgo"},
+          "skincare": {"retinol", "tretinoin", "glycolic acid"}}
 
 
 def _assert_every_message_counted(transcript, facts):
