@@ -172,7 +172,8 @@ def test_a_reload_keeps_the_conversation_and_new_conversation_starts_afresh(page
     old_session = page.evaluate("sessionStorage.getItem('chatbot.session')")
 
     page.get_by_role("button", name="New conversation").click()
-    assert page.locator(".message:not(.intro)").count() == 0
+    # Starting afresh creates a session on the server first: wait for the page, don't race it.
+    page.wait_for_function("document.querySelectorAll('.message:not(.intro)').length === 0")
     answer = ask(page, "what do you know about me")
     assert "ibuprofen" not in answer.text_content()
     assert page.evaluate("sessionStorage.getItem('chatbot.session')") != old_session
