@@ -18,6 +18,7 @@ from chatbot.knowledge import inventory
 from chatbot.knowledge.facts import (
     Appointment,
     Focus,
+    Known,
     Lines,
     Mentioned,
     Move,
@@ -172,10 +173,14 @@ class Session:
 
         about_self = bool({"eligibility", "checklist"} & set(heard.intents)) or "treatment" in heard.told
         named = bool(heard.treatments)
+        # The rules reason over the screening facts every turn; the others (treatment, date,
+        # lines...) only matter in the turn they are said, so only then are they declared.
         facts += [Told(key=key, value=_frozen(value), topic=_TOLD_TOPICS.get(key, ""),
                        new=key in changed, live=key in changed or named,
                        live_for_self=key in changed or (named and about_self))
-                  for key, value in self.facts.items()]
+                  for key, value in self.facts.items() if key in _REASONED_OVER or key in changed]
+        if "facts" in heard.intents:
+            facts.append(Known(facts=copy.deepcopy(self.facts)))
         # A treatment named together with a plan or "can I get...?" brings the person's own facts
         # back into play ("I'm pregnant" said earlier, then "can I get fillers?"); named in passing
         # ("how much is botox?") only the contraindications come back (Told.live_for_self).
@@ -399,6 +404,8 @@ class Session:
 
 
 _TOLD_TOPICS = inventory.screening()["told_topics"]
+_REASONED_OVER = set(_TOLD_TOPICS) | {check["key"] for checks in inventory.screening()["checks"].values()
+                                      for check in checks}
 _FORGET_ALIASES = {"pregnancy": "pregnant", "allergy": "allergic", "allergies": "allergic",
                    "medicine": "medicines", "medication": "medicines", "medications": "medicines",
                    "supplement": "supplements", "date": "appointment_date", "appointment": "appointment_date",

@@ -53,6 +53,12 @@ class Told(Fact):
     live_for_self = Field(bool, default=False)  # new, or a treatment was named "for me" this turn
 
 
+class Known(Fact):
+    """Everything the session holds about the person, for "what do you know about me?"."""
+
+    facts = Field(dict, mandatory=True)
+
+
 class Mentioned(Fact):
     """An item the person named this turn, as the lexicon classifies it."""
 

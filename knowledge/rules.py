@@ -19,6 +19,7 @@ from chatbot.knowledge.facts import (
     Coverage,
     Focus,
     Gap,
+    Known,
     Lines,
     Mentioned,
     Move,
@@ -199,15 +200,16 @@ class Expert(KnowledgeEngine):
         self._reply("contraindication", f"{treatment}_contraindication", sources=sources,
                     handoff=True, used=[key], key=key, treatment=treatment)
 
-    @Rule(Told(live=True, value=L("unknown") | L("skipped"), topic=MATCH.topic, key=MATCH.key),
-          Told(key=MATCH.key, value=MATCH.value),
+    @Rule(AS.told << Told(live=True, value=L("unknown") | L("skipped"), topic=MATCH.topic,
+                          key=MATCH.key),
           Focus(treatment=MATCH.treatment),
           Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
                    contraindication=True),
           salience=CONTRAINDICATION)
-    def contraindication_unsure(self, key, treatment, sources, value):
+    def contraindication_unsure(self, told, key, treatment, sources):
         """Someone unsure whether a contraindication applies is told what it is and to settle it
         with their injector before going ahead."""
+        value = told["value"]
         self._reply("contraindication_unsure", f"{treatment}_contraindication", sources=sources,
                     handoff=True, used=[key], key=key, treatment=treatment, value=value)
 
@@ -482,11 +484,10 @@ class Expert(KnowledgeEngine):
         """"Why?" before any answer: there is nothing to explain yet."""
         self._reply("why", "why", fired_before=[], used_before=[], intent_before="")
 
-    @Rule(Move(name="facts"))
-    def show_what_we_know(self):
+    @Rule(Move(name="facts"), Known(facts=MATCH.facts))
+    def show_what_we_know(self, facts):
         """"What do you know about me?" lists the facts the session holds."""
-        told = {t["key"]: t["value"] for t in self._all(Told)}
-        self._reply("facts", "facts", known=told)
+        self._reply("facts", "facts", known=facts)
 
     @Rule(Move(name="business"))
     def no_business_recommendations(self):
