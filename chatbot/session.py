@@ -311,6 +311,9 @@ class Session:
         """Start a screening on "check me", "am I ready", or an appointment named with a treatment."""
         context = self.state["context"]
         booked = "appointment_date" in heard.told and self.facts.get("treatment")
+        if context.get("screening") and "treatment" in heard.told and heard.told["treatment"] not in (
+                context["screening"] if len(context["screening"]) > 1 else context["screening"][:1]):
+            booked = True
         # "am I ok for Botox?" starts a check, unless the message itself rules the person out
         # ("I'm pregnant, can I get fillers?" is answered by the contraindication directly).
         rules_out = any(heard.told.get(key) is True for key in ("pregnant", "breastfeeding", "allergic"))
@@ -318,6 +321,11 @@ class Session:
             "eligibility" in heard.intents and not rules_out))
         if not (wants or booked):
             return False
+        if context.get("screening") and "treatment" in heard.told:
+            # "actually I meant Botox, not fillers": the check moves to the treatment now planned.
+            planned = heard.told["treatment"]
+            context["screening"] = list(TREATMENTS) if planned == "both" else [planned]
+            return True
         planned = self.facts.get("treatment")
         treatments = [planned] if planned in TREATMENTS else (
             list(TREATMENTS) if planned == "both" else [t for t in focus if t in heard.treatments])

@@ -24,10 +24,13 @@ MODALS = {"can", "could", "should", "shall", "may", "might", "must", "will", "wo
 WEAK_TOPICS = ("what", "areas", "purpose", "mechanism", "difference", "order", "combining",
                "professional", "ingredients", "age")
 # Topics too vague to stand without a treatment named or referred to ("it", "they").
-VAGUE_TOPICS = ("what", "mechanism", "purpose", "areas", "ingredients", "professional", "difference")
+VAGUE_TOPICS = ("what", "mechanism", "purpose", "areas", "ingredients", "professional", "difference",
+                "lifestyle")
 PRONOUNS = {"it", "its", "they", "them", "this", "that", "these", "those", "one", "procedure",
             "treatment", "injection", "injections", "appointment", "session"}
 TREATMENTS = ("botox", "fillers")
+SCREENING_KEYS = ("pregnant", "breastfeeding", "allergic", "blood_thinners", "supplements", "skincare",
+                  "hair_removal", "alcohol", "medicines")
 PRECAUTION_TOPICS = ("alcohol", "medicines", "supplements", "skincare", "hair_removal")
 AFTER_WORDS = {"after", "afterwards", "afterward", "post", "following"}
 BEFORE_WORDS = {"before", "beforehand", "prior", "pre", "ahead", "leading"}
@@ -39,7 +42,9 @@ PREFERRED = (("dosage", "units"), ("longevity", "side_effects"), ("duration", "r
              ("name", "lunchtime"), ("what", "lunchtime"), ("dosage", "cost"), ("what", "reversal"),
              ("aftercare", "alcohol"), ("aftercare", "medicines"), ("aftercare", "supplements"),
              ("aftercare", "skincare"), ("aftercare", "hair_removal"), ("aftercare", "side_effects"),
-             ("aftercare", "recovery"), ("aftercare", "longevity"), ("aftercare", "results_timing"))
+             ("aftercare", "recovery"), ("aftercare", "longevity"), ("aftercare", "results_timing"),
+             ("alcohol", "lifestyle"), ("order", "lifestyle"), ("aftercare", "lifestyle"),
+             ("recovery", "lifestyle"), ("what", "ingredients"), ("difference", "ingredients"))
 PAST_WORDS = {"had", "got", "did", "yesterday", "done", "after"}
 # Short follow-ups that mean "tell me more about what we were just talking about".
 FOLLOW_UPS = {"what else", "anything else", "and", "so", "really", "why not", "tell me more", "more",
@@ -99,6 +104,8 @@ class Understanding:
     lines: dict[str, object] = field(default_factory=dict)   # areas and behaviour of wrinkles
     too_long: bool = False
     empty: bool = False
+    answering_for_client: bool = False    # a screening question is pending: "she" is the client
+    treated_already: bool = False         # "I had fillers last month": asking about afterwards
 
 
 @dataclass
@@ -123,6 +130,10 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         result.empty = True
         return result
 
+    result.answering_for_client = context.get("pending") in SCREENING_KEYS
+    result.treated_already = any(
+        set(c.words) & {"had", "was", "got", "did"} and (c.of("treatments") or c.of("brands"))
+        and not c.of("plans") for c in clauses)
     previous: list[Question] = []
     for clause in clauses:
         before = len(result.questions)
@@ -152,7 +163,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     if "why" in result.intents and (result.questions or result.treatments):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
     _read_answer(clauses, context, result)
-    if _about_an_appointment(clauses, context, result):
+    if _about_an_appointment(clauses, context, result) and not result.treated_already:
         _read_date(_date_text(text), today, result)
         if "appointment_date" in result.told and "treatment" not in result.told and result.treatments:
             result.told["treatment"] = _one_treatment(result.treatments)   # "botox dec 4th"
@@ -170,14 +181,14 @@ def _only_names_a_treatment(clause: _Clause) -> bool:
 
 def _sounds_urgent(clauses: list[_Clause]) -> bool:
     """A symptom soon after an injection, said about oneself (not "can botox cause drooping?")."""
-    for clause in clauses:
-        if not clause.of("symptoms") or not clause.of("recent"):
-            continue
-        # "will I bruise after botox?" asks in general; "my lip is swollen after filler" reports.
-        asks_in_general = clause.words[0] in QUESTION_STARTERS
-        if not asks_in_general or _recent_self(clause):
+    symptoms = [c for c in clauses if c.of("symptoms")]
+    if not symptoms or not any(c.of("recent") for c in clauses):
+        return False
+    # "will I bruise after botox?" asks in general; "my lip is swollen after filler" reports.
+    for clause in symptoms:
+        if clause.words[0] not in QUESTION_STARTERS or _recent_self(clause):
             return True
-    return False
+    return any(_recent_self(c) for c in clauses)
 
 
 def _recent_self(clause: _Clause) -> bool:
@@ -203,13 +214,17 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
     for sentence, end in _SENTENCE.findall(text):
         asked = "?" in end
         pieces = [p for p in sentence.split(",") if normalise(p)]
+        asking = False
         for number, piece in enumerate(pieces):
             words = [lexicon.correct(word) for raw in normalise(piece).split()
                      for word in lexicon.respell(raw)]
             for part in _split(words):
                 matches = lexicon.find(part)
-                about_self = any(m.section == "self" for m in matches)
-                question = _asks(part) or (asked and (number == len(pieces) - 1 or not about_self))
+                # In "I'm not pregnant, not breastfeeding, filler friday good?" only the last piece
+                # asks; a short piece right after a question continues its list ("advil, ginkgo").
+                question = _asks(part) or (asked and number == len(pieces) - 1) or (
+                    asking and len(part) <= 3)
+                asking = question
                 clauses.append(_Clause(part, question, matches))
     return clauses
 
@@ -243,7 +258,9 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
     negated = _negated_positions(clause)
     unsure = bool(clause.of("answers") and any(m.key == "unknown" for m in clause.of("answers")))
     about_self = _about_self_positions(clause)
-    someone_else = bool(clause.of("others"))   # "my friend is pregnant": asked, never stored
+    # "my friend is pregnant": asked about, never stored, unless staff are answering the check's
+    # questions for a client ("she's not breastfeeding").
+    someone_else = bool(clause.of("others")) and not result.answering_for_client
 
     named: list[tuple[Match, str]] = []      # each treatment mention and what it stands for
     for match in clause.of("treatments"):
@@ -261,14 +278,18 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             result.treatments.append(treatment)
     clause_treatment = _one_treatment(treatments)
 
+    asked_things = len(clause.of("topics")) + len(clause.of("items")) + len(clause.of("conditions"))
+
     def treatment_for(match: Match) -> str | None:
-        """The treatment a topic is asked about: the clause's, or the nearest one named."""
-        if len(set(treatments)) <= 1:
+        """The treatment a topic is asked about: the clause's, or the nearest one named when the
+        clause asks several things ("drink before botox and take advil before filler")."""
+        if len(set(treatments)) <= 1 or asked_things <= 1:
             return clause_treatment
         nearest = min(named, key=lambda pair: _distance(match, pair[0]))
         return nearest[1]
 
-    when = "after" if set(clause.words) & AFTER_WORDS and not set(clause.words) & BEFORE_WORDS else ""
+    when = "after" if (set(clause.words) & AFTER_WORDS or result.treated_already) and not (
+        set(clause.words) & BEFORE_WORDS) else ""
 
     for match in clause.of("intents"):
         if match.key not in result.intents:
@@ -334,8 +355,10 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
     for general, specific in PREFERRED:
         if general in topics and specific in topics:
             del topics[general]       # "how many units for my forehead": units, not dosage too
-    if "difference" in topics and len(set(treatments)) == 1 and clause.of("brands"):
+    if "difference" in topics and len(set(treatments)) == 1 and (clause.of("brands") or len(topics) > 1):
         del topics["difference"]  # "Dysport vs Botox": the brand note answers, not Botox vs fillers
+    if "safety" in topics and clause.of("conditions"):
+        del topics["safety"]      # "is botox safe when breastfeeding?" is about breastfeeding
     strong = {t: m for t, m in topics.items() if t not in WEAK_TOPICS}
     if strong or (topics and (clause.of("items") or clause.of("conditions"))):
         topics = strong   # "can I take motrin before filler?" is about the medicine only
@@ -353,6 +376,8 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             continue   # "what's the weather like": "what" alone is not a question about treatments
         treatment = "any" if topic in ANY_TOPICS else treatment_for(match)
         question = Question(topic, treatment, "", when if topic in PRECAUTION_TOPICS else "")
+        if any(q.topic == topic and q.item for q in result.questions[questions_before:]):
+            continue   # "can I shave": the question about shaving already asks it
         if question not in result.questions:
             result.questions.append(question)
 
@@ -488,6 +513,8 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding) -
         return
     if pending == "medicines" and answer == "yes":
         result.told.setdefault("medicines", ["unspecified"])
+    elif answer == "ack":
+        pass   # "ok" answers nothing
     elif pending in ("medicines", "supplements", "skincare"):
         result.told[pending] = {"yes": ["unspecified"], "no": [], "unknown": "unknown",
                                 "skip": "skipped"}[answer]
@@ -498,7 +525,7 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding) -
             result.lines["behaviours"] = ["rest" if answer == "yes" else "moves"]
     elif pending == "appointment_date":
         pass
-    else:
+    elif answer != "ack":
         result.told[pending] = {"yes": True, "no": False, "unknown": "unknown", "skip": "skipped"}[answer]
 
 
@@ -561,6 +588,6 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding) ->
     resolved = []
     for question in result.questions:
         if question.treatment is None and message_treatment:
-            question = Question(question.topic, message_treatment, question.item)
+            question = Question(question.topic, message_treatment, question.item, question.when)
         resolved.append(question)
     result.questions = resolved
