@@ -52,15 +52,24 @@ class Found:
     words: str = ""
 
 
-def find(text: str, today: date) -> Found | None:
-    """The first appointment date named in normalised `text`, or None when there is none."""
+def find(text: str, today: date, anchor: re.Pattern | None = None) -> Found | None:
+    """The appointment date named in normalised `text`, or None when there is none.
+
+    With several dates ("the wedding is Saturday and I'm getting tox Thursday"), the one nearest
+    a word matching `anchor` (the treatment, "appointment") is taken; else the first kind found."""
+    found = []
     for kind, pattern in _PATTERNS:
-        match = pattern.search(text)
-        if match:
-            found = _resolve(kind, match, today)
-            if found is not None:
-                return found
-    return None
+        for match in pattern.finditer(text):
+            resolved = _resolve(kind, match, today)
+            if resolved is not None and not any(match.start() < end and start < match.end()
+                                                for start, end, _ in found):
+                found.append((match.start(), match.end(), resolved))
+    if not found:
+        return None
+    anchors = [m.start() for m in anchor.finditer(text)] if anchor is not None else []
+    if len(found) == 1 or not anchors:
+        return found[0][2]
+    return min(found, key=lambda f: min(abs(f[0] - a) for a in anchors))[2]
 
 
 def _resolve(kind: str, match: re.Match, today: date) -> Found | None:

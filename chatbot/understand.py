@@ -56,6 +56,8 @@ TOPIC_OF_CONDITION = {"pregnant": "pregnancy", "breastfeeding": "breastfeeding",
 # Lexicon items that name a whole class ("medicines", "supplements"): told as "some, unnamed".
 CLASS_WORDS = ("medicine", "supplements", "actives", "blood_thinners", "skincare", "nsaids")
 LIST_KEY_OF_KIND = {"medicine": "medicines", "supplement": "supplements", "skincare": "skincare"}
+# Words near which an appointment date is written ("tox thursday", "my appointment is on the 4th").
+_APPOINTMENT_WORDS = re.compile(r"\b(?:botox|tox|fillers?|appointment|appt|booked|injections?|lips?)\b")
 _SENTENCE = re.compile(r"([^.?!;\n]*)([.?!;\n]+|$)")
 _SPLIT_BEFORE = {"can", "could", "should", "is", "are", "do", "does", "what", "whats", "how", "when",
                  "will", "would", "may", "where", "which", "who", "im", "i", "my", "also", "and"}
@@ -539,7 +541,7 @@ def _date_text(text: str) -> str:
 
 
 def _read_date(words: str, today: date, result: Understanding) -> None:
-    found = dates.find(words, today)
+    found = dates.find(words, today, _APPOINTMENT_WORDS)
     if found is None:
         return
     if found.value is not None:
