@@ -127,8 +127,10 @@ def program(args: argparse.Namespace, env: Environment) -> int:
     if command == "kb":
         return _kb(env, as_json)
     if command == "ask":
-        bot = _chatbot(env)
-        _show(env, bot.session().ask(" ".join(args.text)), as_json)
+        from chatbot.commands import handle
+        outcome = handle(_chatbot(env).session(), " ".join(args.text))   # "/help" works here too
+        if outcome.reply is not None:
+            _show(env, outcome.reply, as_json)
         return ExitStatus.OK
     if command == "chat":
         if env.stdin_is_terminal and not as_json:
