@@ -40,7 +40,8 @@ CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "busi
 LIST_KEYS = ("medicines", "supplements", "skincare")
 # The order the pieces of one answer are shown in (templates not listed come in between).
 FIRST = ("too_long", "urgent", "corrected", "contraindication", "contraindication_unsure", "verdict_stop")
-LAST = ("date_question", "screening_question", "verdict_ask", "verdict_ready", "recommend_question",
+LAST = ("date_question", "screening_question", "verdict_ask", "verdict_ready", "both_planned",
+        "recommend_question",
         "noted", "not_understood")
 
 

@@ -368,6 +368,18 @@ class Expert(KnowledgeEngine):
         self._reply("verdict_ready", f"{treatment}_verdict", sources=list(dict.fromkeys(sources)),
                     used=[c["key"] for c in concerns], treatment=treatment, steps=steps)
 
+    @Rule(Screening(treatment="botox"), Screening(treatment="fillers"),
+          Check(treatment="botox", key=MATCH.botox_last, last=True),
+          Cleared(treatment="botox", key=MATCH.botox_last),
+          Check(treatment="fillers", key=MATCH.fillers_last, last=True),
+          Cleared(treatment="fillers", key=MATCH.fillers_last),
+          Move(name="changed"))
+    def both_planned_botox_first(self, botox_last, fillers_last):
+        """Someone checked for both treatments is reminded, once both checks are done, that they
+        are separate procedures on the same face, with Botox first."""
+        self._reply("both_planned", "combining", sources=["CMB-SAME-FACE", "CMB-ORDER",
+                                                          "CMB-WHY-ORDER"])
+
     def _steps(self, treatment, concerns):
         """The checklist: the person's own steps first, then the article's standing reminders."""
         appointments = self._all(Appointment)
