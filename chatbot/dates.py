@@ -60,6 +60,8 @@ def find(text: str, today: date, anchor: re.Pattern | None = None) -> Found | No
     found = []
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(text):
+            if text[max(0, match.start() - 4):match.start()] == "not ":
+                continue   # "the 13th, not the 3rd": the date being corrected away
             resolved = _resolve(kind, match, today)
             if resolved is not None and not any(match.start() < end and start < match.end()
                                                 for start, end, _ in found):

@@ -37,7 +37,7 @@ from chatbot.understand import Question as AskedQuestion
 TREATMENTS = ("botox", "fillers")
 CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
                       "urgent")
-LIST_KEYS = ("medicines", "supplements", "skincare")
+LIST_KEYS = ("medicines", "supplements", "skincare", "prescribed")
 # The order the pieces of one answer are shown in (templates not listed come in between).
 FIRST = ("too_long", "urgent", "corrected", "contraindication", "contraindication_unsure", "verdict_stop")
 LAST = ("date_question", "screening_question", "verdict_ask", "verdict_ready", "both_planned",
@@ -159,6 +159,7 @@ class Session:
     def _turn(self, text: str) -> Reply:
         bot, context = self.bot, self.state["context"]
         today = bot.today()
+        context["has_appointment"] = "appointment_date" in self.facts
         heard = understand(text, bot.lexicon, today, context)
         facts = [Today(date=today.isoformat())]
         if heard.too_long or heard.empty:
@@ -255,6 +256,8 @@ class Session:
                 merged = [i for i in current if i != "unspecified"] + [i for i in value if i not in current]
                 if value == ["unspecified"] and current:
                     merged = current
+                if any(i != "unspecified" for i in merged):
+                    merged = [i for i in merged if i != "unspecified"]   # "meds: advil, tylenol"
                 value = merged
             if self.facts.get(key) != value:
                 if key in self.facts and key not in LIST_KEYS and key != "appointment_date":
@@ -359,8 +362,10 @@ class Session:
             for name in names if isinstance(names, list) else []:
                 item = lexicon.item_of(name)
                 if item is not None:
-                    taken.append(Takes(item=name, kind=items[item]["kind"],
-                                       category=items[item]["category"]))
+                    category = items[item]["category"]
+                    if name in (self.facts.get("prescribed") or []):
+                        category = "prescribed_blood_thinner"
+                    taken.append(Takes(item=name, kind=items[item]["kind"], category=category))
         return taken
 
     # -- the answer -------------------------------------------------------------------------------
@@ -396,6 +401,8 @@ class Session:
         if heard.treatments and len(set(heard.treatments)) == 1:
             context["last_treatment"] = heard.treatments[0]
         context["pending"] = reply.follow_up
+        if heard.treated_already:
+            context["treated_already"] = True
         brands = [m for m in heard.mentions if m.kind == "brand" and not m.listed]
         if brands:
             brand = brands[0]

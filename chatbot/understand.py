@@ -46,6 +46,11 @@ PREFERRED = (("dosage", "units"), ("longevity", "side_effects"), ("duration", "r
              ("alcohol", "lifestyle"), ("order", "lifestyle"), ("aftercare", "lifestyle"),
              ("recovery", "lifestyle"), ("what", "ingredients"), ("difference", "ingredients"))
 PAST_WORDS = {"had", "got", "did", "yesterday", "done", "after"}
+# Words after which a leading "no"/"yes" is not an answer to the bot's question.
+NOT_AN_ANSWER = (" wait ", " hold on ", " hang on ", " changed my mind ", " i mean ", " sorry ",
+                 " where were we ", " actually ")
+# Words saying a medicine was prescribed: then it is not an over-the-counter one.
+PRESCRIBED = {"prescribed", "prescription", "cardiologist", "doctor", "doctors", "gp", "physician"}
 # Short follow-ups that mean "tell me more about what we were just talking about".
 FOLLOW_UPS = {"what else", "anything else", "and", "so", "really", "why not", "tell me more", "more",
               "go on", "like what", "such as", "for example", "what about it", "and then"}
@@ -133,7 +138,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         return result
 
     result.answering_for_client = context.get("pending") in SCREENING_KEYS
-    result.treated_already = any(
+    result.treated_already = bool(context.get("treated_already")) or any(
         set(c.words) & {"had", "was", "got", "did"} and (c.of("treatments") or c.of("brands"))
         and not c.of("plans") for c in clauses)
     previous: list[Question] = []
@@ -203,6 +208,11 @@ def _about_an_appointment(clauses: list[_Clause], context: dict, result: Underst
     """Whether a date in this message can be the appointment ("tonight" in "beers tonight" is not)."""
     if context.get("pending") == "appointment_date" or result.treatments:
         return True
+    if any(q.topic == "alcohol" for q in result.questions) or "alcohol" in result.told:
+        return False   # "can I have a drink on Sunday?": Sunday is the drink, not the appointment
+    spoken = " " + " ".join(w for c in clauses for w in c.words) + " "
+    if context.get("has_appointment") and any(m in spoken for m in NOT_AN_ANSWER + (" not the ",)):
+        return True    # "no wait, it's the 13th not the 3rd": the appointment date corrected
     if any(c.of("plans") or any(m.key in ("checklist", "eligibility") for m in c.of("intents"))
            for c in clauses):
         return True
@@ -320,6 +330,9 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
 
     for match in clause.of("items"):
         entry = data["items"][match.key]
+        if entry["category"] == "blood_thinner" and set(clause.words) & PRESCRIBED:
+            # "baby aspirin my cardiologist prescribed": not an over-the-counter choice to stop
+            entry = dict(entry, category="prescribed_blood_thinner")
         category = data["categories"][entry["category"]]
         is_negated = match.start in negated
         generic = bool(entry.get("generic"))
@@ -335,9 +348,13 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
                                        category["says"], listed, is_negated, generic,
                                        match.words if generic else entry.get("label", match.key),
                                        bool(entry.get("named_in_article")), is_told))
-        if is_told:
+        if is_told and entry["category"] != "food":
             told_spans |= set(range(match.start, match.end))
             _tell_item(result.told, entry["kind"], name, entry["category"], is_negated, unsure)
+            prescribed = result.told.setdefault("prescribed", []) if (
+                entry["category"] == "prescribed_blood_thinner") else []
+            if entry["category"] == "prescribed_blood_thinner" and name not in prescribed:
+                prescribed.append(name)
         if clause.question or someone_else:
             # A class word ("my skincare", "supplements") asks about the whole kind of thing.
             asked = "" if match.key in CLASS_WORDS else name
@@ -479,6 +496,9 @@ def _negated_positions(clause: _Clause) -> set[int]:
         negated |= set(range(cue.end, stop))
         if cue.words in ("anymore", "no more", "not anymore", "off"):
             negated |= set(range(max(0, cue.start - 6), cue.start))  # "I'm off ibuprofen", "... anymore"
+    last = clause.words[-1] if clause.words else ""
+    if last in ("no", "nope", "none", "nothing", "never", "nah") and len(clause.words) <= 6:
+        negated |= set(range(0, len(clause.words) - 1))   # "pregnant no", "allergic to nothing"
     return negated
 
 
@@ -508,6 +528,9 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding) -
     answers = [m for m in first.of("answers") if m.start in starts]
     if not answers or (first.words[0] in QUESTION_STARTERS and first.words[0] not in ("am", "do")):
         return
+    spoken = " ".join(w for c in clauses for w in c.words)
+    if any(marker in f" {spoken} " for marker in NOT_AN_ANSWER):
+        return   # "no wait, it's the 13th": a correction, not an answer to the question asked
     answer = max(answers, key=lambda m: (m.end - m.start, -m.start)).key
     result.answer = answer
     pending = context.get("pending")
@@ -563,7 +586,8 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding) ->
     words = [w for c in clauses for w in c.words]
     asks_back = any(c.question and set(c.words) & PRONOUNS for c in clauses) or any(
         " ".join(c.words) in FOLLOW_UPS for c in clauses)
-    if not said_anything and asks_back and context.get("last_urgent"):
+    pronoun_question = any(c.question and set(c.words) & PRONOUNS for c in clauses)
+    if not said_anything and pronoun_question and context.get("last_urgent"):
         result.intents = ["urgent"]     # "is that normal?" after an urgent message: still urgent
         return
     if result.treatments and not said_anything:
