@@ -160,6 +160,7 @@ class Session:
         bot, context = self.bot, self.state["context"]
         today = bot.today()
         context["has_appointment"] = "appointment_date" in self.facts
+        context["appointment_date"] = self.facts.get("appointment_date")
         heard = understand(text, bot.lexicon, today, context)
         facts = [Today(date=today.isoformat())]
         if heard.too_long or heard.empty:
@@ -260,7 +261,8 @@ class Session:
                     merged = [i for i in merged if i != "unspecified"]   # "meds: advil, tylenol"
                 value = merged
             if self.facts.get(key) != value:
-                if key in self.facts and key not in LIST_KEYS and key != "appointment_date":
+                if key in self.facts and key not in LIST_KEYS and key not in ("appointment_date",
+                                                                               "alcohol_date"):
                     self.state["context"].setdefault("corrected", []).append(key)
                 self.facts[key] = value
                 changed.add(key)
@@ -420,8 +422,8 @@ class Session:
 
 
 _TOLD_TOPICS = inventory.screening()["told_topics"]
-_REASONED_OVER = set(_TOLD_TOPICS) | {check["key"] for checks in inventory.screening()["checks"].values()
-                                      for check in checks}
+_REASONED_OVER = set(_TOLD_TOPICS) | {"alcohol_date"} | {
+    check["key"] for checks in inventory.screening()["checks"].values() for check in checks}
 _FORGET_ALIASES = {"pregnancy": "pregnant", "allergy": "allergic", "allergies": "allergic",
                    "medicine": "medicines", "medication": "medicines", "medications": "medicines",
                    "supplement": "supplements", "date": "appointment_date", "appointment": "appointment_date",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from chatbot import dates
 from chatbot.lexicon import Lexicon, Match, normalise
@@ -170,7 +170,9 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     if "why" in result.intents and (result.questions or result.treatments):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
     _read_answer(clauses, context, result)
-    if _about_an_appointment(clauses, context, result) and not result.treated_already:
+    if _about_a_drink(result):
+        _read_drink_date(_date_text(text), today, context, result)
+    elif _about_an_appointment(clauses, context, result) and not result.treated_already:
         _read_date(_date_text(text), today, result)
         if "appointment_date" in result.told and "treatment" not in result.told and result.treatments:
             result.told["treatment"] = _one_treatment(result.treatments)   # "botox dec 4th"
@@ -561,6 +563,32 @@ def _date_text(text: str) -> str:
     kept = re.sub(r"\b(\d{4})/(\d{1,2})/(\d{1,2})\b", r"\1-\2-\3", kept)
     return " ".join(part if re.fullmatch(r"[\d/-]+", part) else normalise(part)
                     for part in kept.split())
+
+
+def _about_a_drink(result: Understanding) -> bool:
+    return result.told.get("alcohol") is True or any(q.topic == "alcohol" for q in result.questions)
+
+
+_DAYS_BEFORE = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six|seven) days? before\b")
+_PAST_NIGHT = re.compile(r"\b(?:last night|yesterday)\b")
+
+
+def _read_drink_date(words: str, today: date, context: dict, result: Understanding) -> None:
+    """When the person drinks (or drank): "a glass on Wednesday", "4 days before", "last night"."""
+    appointment = context.get("appointment_date")
+    when = None
+    before = _DAYS_BEFORE.search(words)
+    if before and appointment:
+        count = before[1]
+        count = int(count) if count.isdigit() else dates.NUMBERS[count]
+        when = date.fromisoformat(appointment) - timedelta(days=count)
+    elif _PAST_NIGHT.search(words):
+        when = today - timedelta(days=1)
+    else:
+        found = dates.find(words, today)
+        when = found.value if found is not None else None
+    if when is not None:
+        result.told["alcohol_date"] = when.isoformat()
 
 
 def _read_date(words: str, today: date, result: Understanding) -> None:

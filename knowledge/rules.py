@@ -301,8 +301,21 @@ class Expert(KnowledgeEngine):
         self.declare(Concern(treatment="fillers", key="prescribed_blood_thinner", level="ask",
                              sources=["FIL-BLOOD-THINNERS"]))
 
+    @Rule(Told(key="alcohol_date", value=MATCH.drink, new=True),
+          Appointment(date=MATCH.appointment),
+          Focus(treatment="botox"))
+    def when_the_drink_falls_against_the_appointment(self, drink, appointment):
+        """A drink on a known day before a Botox appointment is set against the article's two to
+        three days without alcohol: inside them, tell the injector; outside, it is clear of them."""
+        days = (date.fromisoformat(appointment) - date.fromisoformat(drink)).days
+        inside = 0 <= days <= 3   # the article says two to three days: take the safe end
+        self._reply("alcohol_timing", "botox_alcohol", sources=["BTX-ALCOHOL"], handoff=inside,
+                    used=["alcohol_date", "appointment_date"], drink=drink, appointment=appointment,
+                    days=days, inside=inside)
+
     @Rule(Screening(treatment="botox"), Told(key="alcohol", value=True),
-          Appointment(days_away=MATCH.days), TEST(lambda days: 0 <= days <= 3))
+          Appointment(days_away=MATCH.days), TEST(lambda days: 0 <= days <= 3),
+          NOT(Told(key="alcohol_date")))
     def drinking_inside_the_alcohol_window(self, days):
         """Drinking with the Botox appointment three days away or less falls inside the article's
         two-to-three-day window: the injector should hear about it before going ahead."""
