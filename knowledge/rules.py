@@ -544,9 +544,9 @@ class Expert(KnowledgeEngine):
         """Thanks with no question get a short reply."""
         self._reply("thanks", "thanks")
 
-    @Rule(Move(name="bye"), NOT(Question()))
+    @Rule(Move(name="bye"), NOT(Question()), NOT(Told(new=True)))
     def goodbye(self):
-        """A goodbye with no question ends politely."""
+        """A goodbye with no question, and nothing new said, ends politely."""
         self._reply("bye", "bye")
 
     @Rule(Move(name="bare_answer"), NOT(Question()))
