@@ -44,7 +44,12 @@ PREFERRED = (("dosage", "units"), ("longevity", "side_effects"), ("duration", "r
              ("aftercare", "skincare"), ("aftercare", "hair_removal"), ("aftercare", "side_effects"),
              ("aftercare", "recovery"), ("aftercare", "longevity"), ("aftercare", "results_timing"),
              ("alcohol", "lifestyle"), ("order", "lifestyle"), ("aftercare", "lifestyle"),
-             ("recovery", "lifestyle"), ("what", "ingredients"), ("difference", "ingredients"))
+             ("recovery", "lifestyle"), ("what", "ingredients"), ("difference", "ingredients"),
+             ("age", "collagen"), ("ingredients", "collagen"), ("what", "collagen"), ("duration", "recovery"),
+             ("what", "contraindications"), ("professional", "contraindications"), ("what", "units"),
+             ("purpose", "combining"), ("what", "approval"), ("purpose", "approval"),
+             ("purpose", "other_uses"), ("what", "purpose"), ("what", "professional"), ("areas", "purpose"),
+             ("cost", "recovery"), ("cost", "duration"))
 PAST_WORDS = {"had", "got", "did", "yesterday", "done", "after"}
 # Words after which a leading "no"/"yes" is not an answer to the bot's question.
 NOT_AN_ANSWER = (" wait ", " hold on ", " hang on ", " changed my mind ", " i mean ", " sorry ",
@@ -54,7 +59,8 @@ PRESCRIBED = {"prescribed", "prescription", "cardiologist", "doctor", "doctors",
 # Short follow-ups that mean "tell me more about what we were just talking about".
 FOLLOW_UPS = {"what else", "anything else", "and", "so", "really", "why not", "tell me more", "more",
               "go on", "like what", "such as", "for example", "what about it", "and then"}
-ANY_TOPICS = ("skin", "injectables", "combining", "order", "difference", "wrinkle_types", "aftercare")
+ANY_TOPICS = ("skin", "collagen", "injectables", "combining", "order", "difference", "wrinkle_types",
+              "aftercare")
 TOPIC_OF_KIND = {"medicine": "medicines", "supplement": "supplements", "skincare": "skincare",
                  "hair_removal": "hair_removal"}
 TOPIC_OF_CONDITION = {"pregnant": "pregnancy", "breastfeeding": "breastfeeding", "allergic": "allergy"}
@@ -167,7 +173,10 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         result.lines = {}
     if "help" in result.intents and (result.questions or result.treatments):
         result.intents.remove("help")  # "can botox help sweating?" is a question, not a call for help
-    if "why" in result.intents and (result.questions or result.treatments):
+    if "recommend" in result.intents and result.lines:
+        # "lines that stay when my face is still, what treats that?": the recommendation answers
+        result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
+    if "why" in result.intents and (result.questions or result.treatments or result.lines):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
     _read_answer(clauses, context, result)
     if _about_a_drink(result):
@@ -414,12 +423,15 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
     # a general question ("what are static wrinkles?") says nothing about the person at all.
     treatment_spans = {i for m in clause.of("treatments") for i in range(m.start, m.end)}
     face = [m for m in clause.of("areas") if m.start not in treatment_spans]
-    if clause.question and not clause.of("self"):
-        if face and len(set(treatments)) == 1 and not topics:
-            # "does botox work on forehead lines?": where the treatment is used
+    recommend = any(m.key == "recommend" for m in clause.of("intents"))
+    if clause.question and (topics or (len(set(treatments)) == 1 and not recommend)):
+        if face and len(set(treatments)) == 1 and not topics and not (
+                clause.of("items") or clause.of("conditions")):
+            # "can botox help my forehead wrinkles?": where the treatment is used
             result.questions.append(Question("areas", treatments[0]))
-        if not face or len(set(treatments)) == 1:
-            return
+        return   # a question about the treatments, not a description of the person's lines
+    if clause.question and not clause.of("self") and not face:
+        return
     areas = [data["areas"][m.key]["area"] for m in face]
     hints = [data["areas"][m.key]["hint"] for m in face]
     if areas:
