@@ -540,7 +540,9 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding) -
     fillers = {"well", "um", "umm", "hmm", "erm", "oh", "ok", "okay", "so", "ah", "uh", "probably"}
     starts = {0} | ({1} if first.words[0] in fillers else set())
     answers = [m for m in first.of("answers") if m.start in starts]
-    if not answers or (first.words[0] in QUESTION_STARTERS and first.words[0] not in ("am", "do")):
+    whole = any(m.end == len(first.words) for m in answers)   # the answer is all there is: "ok"
+    if not answers or (first.words[0] in QUESTION_STARTERS and first.words[0] not in ("am", "do")
+                       and not whole):
         return
     spoken = " ".join(w for c in clauses for w in c.words)
     if any(marker in f" {spoken} " for marker in NOT_AN_ANSWER):
