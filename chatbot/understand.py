@@ -167,6 +167,8 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
         return result
+    if "diagnosis" in result.intents and not any(c.question for c in clauses):
+        result.intents.remove("diagnosis")   # "I once got a rash from..." tells, it does not ask
     if "business" in result.intents or "diagnosis" in result.intents:
         # "is dr smith good for botox", "a rash, what is it?": no vague topic answered alongside
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
@@ -389,6 +391,8 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
         del topics["difference"]  # "Dysport vs Botox": the brand note answers, not Botox vs fillers
     if "safety" in topics and clause.of("conditions"):
         del topics["safety"]      # "is botox safe when breastfeeding?" is about breastfeeding
+    if told_spans and not clause.question:
+        topics = {}   # "I take ibuprofen for period pain": a fact told, not a question about pain
     strong = {t: m for t, m in topics.items() if t not in WEAK_TOPICS}
     if strong or (topics and (clause.of("items") or clause.of("conditions"))):
         topics = strong   # "can I take motrin before filler?" is about the medicine only
@@ -412,7 +416,7 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             result.questions.append(question)
 
     # A plan: "I'm getting fillers", "booked for Botox", "actually it's fillers, not Botox".
-    planned = clause.of("plans") or clause.of("corrections")
+    planned = (clause.of("plans") or clause.of("corrections")) and not someone_else
     meant = [t for m, t in named if m.start not in negated]
     if meant and planned:
         result.told["treatment"] = _one_treatment(
