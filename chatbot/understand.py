@@ -18,7 +18,7 @@ MAX_LENGTH = 2000  # characters; a longer message is asked to be shortened, not 
 
 QUESTION_STARTERS = {"can", "could", "should", "shall", "is", "are", "am", "do", "does", "did", "will",
                      "would", "what", "whats", "how", "hows", "when", "where", "which", "who", "why",
-                     "may", "might", "must", "any", "ok", "okay", "tell", "explain", "whos", "wheres"}
+                     "may", "might", "must", "any", "tell", "explain", "whos", "wheres"}
 MODALS = {"can", "could", "should", "shall", "may", "might", "must", "will", "would", "do", "does", "did"}
 # Topics that describe a *kind* of question, dropped when a more specific topic is in the clause.
 WEAK_TOPICS = ("what", "areas", "purpose", "mechanism", "difference", "order", "combining",
@@ -163,7 +163,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
                                                      question.when))
         elif added:
             previous = added
-    if "urgent" in result.intents or _sounds_urgent(clauses):
+    if "urgent" in result.intents or _sounds_urgent(clauses, bool(context.get("treated_already"))):
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
         return result
@@ -199,10 +199,10 @@ def _only_names_a_treatment(clause: _Clause) -> bool:
                                                        "areas", "line_behaviour"))
 
 
-def _sounds_urgent(clauses: list[_Clause]) -> bool:
+def _sounds_urgent(clauses: list[_Clause], treated: bool = False) -> bool:
     """A symptom soon after an injection, said about oneself (not "can botox cause drooping?")."""
     symptoms = [c for c in clauses if c.of("symptoms")]
-    if not symptoms or not any(c.of("recent") for c in clauses):
+    if not symptoms or not (treated or any(c.of("recent") for c in clauses)):
         return False
     # "will I bruise after botox?" asks in general; "my lip is swollen after filler" reports.
     for clause in symptoms:
