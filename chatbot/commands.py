@@ -17,6 +17,9 @@ COMMANDS = {
     "/reset": "start over",
     "/quit": "leave (Ctrl-D works too)",
 }
+# Things people type that mean /reset.
+_SAID_AS_RESET = {"forget everything", "forget all that", "start over", "start again", "reset",
+                  "clear everything", "delete my data", "forget me"}
 # Commands that are really questions: sent to the chatbot as these words.
 _AS_QUESTION = {"/help": "help", "/facts": "what do you know about me", "/why": "why?"}
 
@@ -32,6 +35,8 @@ class Outcome:
 def handle(session, line: str) -> Outcome:
     """Run one line: a slash command, or a message for the chatbot."""
     stripped = line.strip()
+    if stripped.lower().strip(".! ") in _SAID_AS_RESET:
+        stripped = "/reset"     # "forget everything" means it
     if not stripped.startswith("/"):
         return Outcome(reply=session.ask(line))
     name, _, rest = stripped.partition(" ")

@@ -168,11 +168,15 @@ def _list(value) -> list:
 
 def run(conversation: Conversation, bot_factory) -> list[TurnResult]:
     """Play one conversation in a fresh session; `bot_factory(today)` gives a Chatbot."""
+    from chatbot.commands import handle  # a script is what a person types: commands work too
     bot = bot_factory(conversation.today)
     session = bot.session()
     results = []
     for index, turn in enumerate(conversation.turns, 1):
-        reply = session.ask(turn.user).to_dict()
+        outcome = handle(session, turn.user)
+        if outcome.quit:
+            break
+        reply = outcome.reply.to_dict()
         results.append(TurnResult(conversation.name, index, turn.user, turn.expect, reply,
                                   check(turn.expect, reply)))
     return results

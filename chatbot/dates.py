@@ -74,6 +74,17 @@ def find(text: str, today: date, anchor: re.Pattern | None = None) -> Found | No
     return min(found, key=lambda f: min(abs(f[0] - a) for a in anchors))[2]
 
 
+def nearer(text: str, today: date, this: re.Pattern, than: re.Pattern) -> bool:
+    """Whether the date in `text` sits nearer a word matching `this` than one matching `than`."""
+    found = find(text, today, this)
+    if found is None or not found.words:
+        return False
+    at = text.find(found.words)
+    def distance(pattern):
+        return min((abs(m.start() - at) for m in pattern.finditer(text)), default=10 ** 6)
+    return distance(this) <= distance(than)
+
+
 def _resolve(kind: str, match: re.Match, today: date) -> Found | None:
     words = match.group(0)
     if kind == "iso":

@@ -143,6 +143,11 @@ class Session:
         """Drop one fact ("/forget pregnancy"); True when there was something to drop."""
         key = _FORGET_ALIASES.get(key, key)
         found = self.facts.pop(key, None) is not None
+        for name in LIST_KEYS:   # "/forget retinol": one item of a list
+            items = self.facts.get(name)
+            if isinstance(items, list) and key.replace("_", " ") in items:
+                items.remove(key.replace("_", " "))
+                found = True
         if key == "treatment":
             self.state["context"].pop("screening", None)
         if key == "lines":

@@ -51,6 +51,11 @@ PREFERRED = (("dosage", "units"), ("longevity", "side_effects"), ("duration", "r
              ("purpose", "other_uses"), ("what", "purpose"), ("what", "professional"), ("areas", "purpose"),
              ("cost", "recovery"), ("cost", "duration"))
 PAST_WORDS = {"had", "got", "did", "yesterday", "done", "after"}
+DOUBT = {"sure", "unsure", "know", "certain", "wondering", "wonder", "remember", "idea", "knows"}
+# Phrases that make a sentence a question even without "?" or a question word.
+CHECKING_PHRASES = ("yes or no", "long enough", "is that enough", "enough time", "am i fine", "am i ok",
+                    "is that ok", "is that fine", "will that be ok", "is that bad", "is that a problem",
+                    "what if")
 # Words after which a leading "no"/"yes" is not an answer to the bot's question.
 NOT_AN_ANSWER = (" wait ", " hold on ", " hang on ", " changed my mind ", " i mean ", " sorry ",
                  " where were we ", " actually ")
@@ -68,7 +73,9 @@ TOPIC_OF_CONDITION = {"pregnant": "pregnancy", "breastfeeding": "breastfeeding",
 CLASS_WORDS = ("medicine", "supplements", "actives", "blood_thinners", "skincare", "nsaids")
 LIST_KEY_OF_KIND = {"medicine": "medicines", "supplement": "supplements", "skincare": "skincare"}
 # Words near which an appointment date is written ("tox thursday", "my appointment is on the 4th").
-_APPOINTMENT_WORDS = re.compile(r"\b(?:botox|tox|fillers?|appointment|appt|booked|injections?|lips?)\b")
+_APPOINTMENT_WORDS = re.compile(r"\b(?:botox|tox|fillers?|appointment|appt|booked|injections?|jabs?)\b")
+_DRINK_WORDS = re.compile(
+    r"\b(?:drinks?|drinking|drank|wine|beers?|pints?|alcohol|cocktails?|glass|shots?)\b")
 _SENTENCE = re.compile(r"([^.?!;\n]*)([.?!;\n]+|$)")
 _SPLIT_BEFORE = {"can", "could", "should", "is", "are", "do", "does", "what", "whats", "how", "when",
                  "will", "would", "may", "where", "which", "who", "im", "i", "my", "also", "and"}
@@ -175,16 +182,26 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         result.lines = {}
     if "help" in result.intents and (result.questions or result.treatments):
         result.intents.remove("help")  # "can botox help sweating?" is a question, not a call for help
+    if result.told and any(q.topic == "what" for q in result.questions):
+        # "I took ginkgo yesterday, my filler is today, what do I do": not "what are fillers"
+        result.questions = [q for q in result.questions if q.topic != "what"]
     if "recommend" in result.intents and result.lines:
         # "lines that stay when my face is still, what treats that?": the recommendation answers
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
     if "why" in result.intents and (result.questions or result.treatments or result.lines):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
     _read_answer(clauses, context, result)
-    if _about_a_drink(result):
-        _read_drink_date(_date_text(text), today, context, result)
+    date_text = _date_text(text)
+    drink_first = _about_a_drink(result) and not (
+        result.treatments and dates.nearer(date_text, today, _APPOINTMENT_WORDS, _DRINK_WORDS))
+    if drink_first:
+        _read_drink_date(date_text, today, context, result)
     elif _about_an_appointment(clauses, context, result) and not result.treated_already:
         _read_date(_date_text(text), today, result)
+        if _about_a_drink(result) and "appointment_date" in result.told:
+            # "pints on Friday and my tox is Monday": both dates, each where it belongs
+            _read_drink_date(date_text, today, dict(context, appointment_date=result.told[
+                "appointment_date"]), result, besides=result.told["appointment_date"])
         if "appointment_date" in result.told and "treatment" not in result.told and result.treatments:
             result.told["treatment"] = _one_treatment(result.treatments)   # "botox dec 4th"
     _carry_over(clauses, context, result)
@@ -221,7 +238,8 @@ def _about_an_appointment(clauses: list[_Clause], context: dict, result: Underst
     """Whether a date in this message can be the appointment ("tonight" in "beers tonight" is not)."""
     if context.get("pending") == "appointment_date" or result.treatments:
         return True
-    if any(q.topic == "alcohol" for q in result.questions) or "alcohol" in result.told:
+    if (any(q.topic == "alcohol" for q in result.questions) or "alcohol" in result.told) and not (
+            result.treatments):
         return False   # "can I have a drink on Sunday?": Sunday is the drink, not the appointment
     spoken = " " + " ".join(w for c in clauses for w in c.words) + " "
     if context.get("has_appointment") and any(m in spoken for m in NOT_AN_ANSWER + (" not the ",)):
@@ -272,6 +290,8 @@ def _split(words: list[str]) -> list[list[str]]:
 
 def _asks(words: list[str]) -> bool:
     text = " ".join(words)
+    if any(f" {phrase} " in f" {text} " for phrase in CHECKING_PHRASES):
+        return True   # "... is that long enough", "yes or no is vitamin e bad"
     return (words[0] in QUESTION_STARTERS or " ok to " in f" {text} " or "allowed" in words
             or "wondering" in words or "safe to" in text or " can i " in f" {text} "
             or " should i " in f" {text} " or "want to know" in text or "need to know" in text)
@@ -324,10 +344,11 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
     item_topics: list[Question] = []
     questions_before = len(result.questions)
     conception = {i for m in clause.of("topics") if m.key == "conception" for i in range(m.start, m.end)}
+    supposed = _supposes(clause.words)   # "what if I'm pregnant" (but "not sure if I'm pregnant" is told)
     for match in clause.of("conditions"):
         if match.start in conception:
             continue   # "trying to get pregnant" is not "pregnant"
-        is_told = (not clause.question or match.start in about_self) and not someone_else
+        is_told = (not clause.question or match.start in about_self) and not (someone_else or supposed)
         if match.key == "allergic_any":
             if is_told and match.start in negated:
                 told_spans |= set(range(match.start, match.end))
@@ -338,7 +359,7 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
         if is_told:
             told_spans |= set(range(match.start, match.end))
             result.told[match.key] = "unknown" if unsure else match.start not in negated
-        elif clause.question or someone_else:
+        elif clause.question or someone_else or supposed:
             result.questions.append(Question(TOPIC_OF_CONDITION[match.key], treatment_for(match)))
 
     for match in clause.of("items"):
@@ -355,7 +376,7 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             name = match.key
         else:
             name = match.words if generic else entry.get("label", match.key.replace("_", " "))
-        is_told = (not clause.question or match.start in about_self) and not someone_else
+        is_told = (not clause.question or match.start in about_self) and not (someone_else or supposed)
         listed = category["listed"] or match.key in CLASS_WORDS   # "skincare" names the kind itself
         result.mentions.append(Mention(match.words, name, entry["kind"], entry["category"],
                                        category["says"], listed, is_negated, generic,
@@ -368,7 +389,7 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
                 entry["category"] == "prescribed_blood_thinner") else []
             if entry["category"] == "prescribed_blood_thinner" and name not in prescribed:
                 prescribed.append(name)
-        if clause.question or someone_else:
+        if clause.question or someone_else or supposed:
             # A class word ("my skincare", "supplements") asks about the whole kind of thing.
             asked = "" if match.key in CLASS_WORDS else name
             question = Question(TOPIC_OF_KIND[entry["kind"]], treatment_for(match), asked, when)
@@ -380,19 +401,27 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
     for match in clause.of("topics"):
         if told_spans & set(range(match.start, match.end)):
             continue  # "I'm pregnant" tells a fact; the rules answer the fact, not a topic
-        if match.key == "alcohol" and not clause.question and clause.of("self") and not someone_else:
+        if match.key == "alcohol" and not clause.question and clause.of("self") and not (
+                someone_else or supposed):
             result.told["alcohol"] = "unknown" if unsure else match.start not in negated
             continue
         topics.setdefault(match.key, match)
+    if any(phrase in " ".join(clause.words) for phrase in ("what do i do", "what should i do",
+                                                            "what do we do", "what now")):
+        for vague in ("what", "mechanism"):
+            topics.pop(vague, None)   # "... what do I do": asking for advice, not how it works
     for general, specific in PREFERRED:
         if general in topics and specific in topics:
             del topics[general]       # "how many units for my forehead": units, not dosage too
+    if "difference" in topics and any(t not in WEAK_TOPICS for t in topics):
+        del topics["difference"]  # "which is cheaper, botox or fillers": the cost, for both
     if "difference" in topics and len(set(treatments)) == 1 and (clause.of("brands") or len(topics) > 1):
         del topics["difference"]  # "Dysport vs Botox": the brand note answers, not Botox vs fillers
     if "safety" in topics and clause.of("conditions"):
         del topics["safety"]      # "is botox safe when breastfeeding?" is about breastfeeding
-    if told_spans and not clause.question:
-        topics = {}   # "I take ibuprofen for period pain": a fact told, not a question about pain
+    describes_lines = clause.of("line_behaviour") or (clause.of("areas") and clause.of("self"))
+    if (told_spans or describes_lines) and not clause.question:
+        topics = {}   # "I take ibuprofen for period pain", "folds deeper with age": facts, not questions
     strong = {t: m for t, m in topics.items() if t not in WEAK_TOPICS}
     if strong or (topics and (clause.of("items") or clause.of("conditions"))):
         topics = strong   # "can I take motrin before filler?" is about the medicine only
@@ -425,7 +454,8 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
     # How the person's lines behave (for the recommendation).
     # Face areas inside a treatment's name ("lip filler") say nothing about the person's lines, and
     # a general question ("what are static wrinkles?") says nothing about the person at all.
-    treatment_spans = {i for m in clause.of("treatments") for i in range(m.start, m.end)}
+    treatment_spans = {i for m in clause.of("treatments") + clause.of("brands")
+                       for i in range(m.start, m.end)}
     face = [m for m in clause.of("areas") if m.start not in treatment_spans]
     recommend = any(m.key == "recommend" for m in clause.of("intents"))
     if clause.question and (topics or (len(set(treatments)) == 1 and not recommend)):
@@ -520,10 +550,21 @@ def _negated_positions(clause: _Clause) -> set[int]:
     return negated
 
 
+def _supposes(words: list[str]) -> bool:
+    """A supposition ("what if I'm...", "does it matter if I..."), not doubt ("not sure if I'm...")."""
+    if "suppose" in words or "supposing" in words:
+        return True
+    return any(word == "if" and (index == 0 or words[index - 1] not in DOUBT)
+               for index, word in enumerate(words))
+
+
 def _about_self_positions(clause: _Clause) -> set[int]:
-    """Positions that follow "I'm", "I take", "my"... not asked with a modal ("can I take")."""
+    """Positions that follow "I'm", "I take", "my"... not asked with a modal ("can I take") and not
+    supposed ("what if I'm pregnant", "does it matter if I'm breastfeeding")."""
     positions: set[int] = set()
     if clause.of("others"):
+        return positions
+    if _supposes(clause.words):
         return positions
     for marker in clause.of("self"):
         before = clause.words[marker.start - 1] if marker.start else ""
@@ -591,7 +632,8 @@ _DAYS_BEFORE = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six|seven) days? 
 _PAST_NIGHT = re.compile(r"\b(?:last night|yesterday)\b")
 
 
-def _read_drink_date(words: str, today: date, context: dict, result: Understanding) -> None:
+def _read_drink_date(words: str, today: date, context: dict, result: Understanding,
+                     besides: str | None = None) -> None:
     """When the person drinks (or drank): "a glass on Wednesday", "4 days before", "last night"."""
     appointment = context.get("appointment_date")
     when = None
@@ -603,9 +645,12 @@ def _read_drink_date(words: str, today: date, context: dict, result: Understandi
     elif _PAST_NIGHT.search(words):
         when = today - timedelta(days=1)
     else:
-        found = dates.find(words, today)
+        found = dates.find(words, today, _DRINK_WORDS)
         when = found.value if found is not None else None
-    if when is not None:
+    if when is not None and appointment and when > date.fromisoformat(appointment) and (
+            when - timedelta(days=7) >= today - timedelta(days=7)):
+        when -= timedelta(days=7)   # "pints on Friday" before a Monday appointment: the Friday before
+    if when is not None and when.isoformat() != besides:
         result.told["alcohol_date"] = when.isoformat()
 
 
