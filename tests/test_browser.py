@@ -106,8 +106,8 @@ def ask(page, text):
 
 
 def _next_answer(page, before):
-    page.wait_for_function(
-        "n => document.querySelectorAll('.message.bot:not(.intro):not(.pending)').length > n", arg=before)
+    # A locator wait, not wait_for_function: the page's CSP forbids the eval a polled predicate needs.
+    page.locator(".message.bot:not(.intro):not(.pending)").nth(before).wait_for()
     return page.locator(".message.bot:not(.intro)").nth(before)
 
 
@@ -132,8 +132,7 @@ def test_a_question_gets_an_answer_and_its_sources_on_demand(page):
     assert not item.is_visible()                                   # on demand: closed at first
     sources.locator("summary").click()
     assert item.locator("code").text_content() == "BTX-DURATION"
-    page.wait_for_function("el => el.textContent.includes('minutes')",
-                           arg=item.locator(".source-text").element_handle())
+    item.locator(".source-text", has_text="minutes").wait_for()   # fetched on demand
     assert page.locator("#quick").is_hidden()
 
 
@@ -167,13 +166,14 @@ def test_a_reload_keeps_the_conversation_and_new_conversation_starts_afresh(page
     ask(page, "I take Advil")
     page.reload()
     page.wait_for_selector("body.ready")
-    page.wait_for_function("document.querySelectorAll('.message.user').length === 1")
+    page.locator(".message.user").first.wait_for()   # the conversation so far, redrawn
+    assert page.locator(".message.user").count() == 1
     assert page.locator(".message.user").text_content() == "I take Advil"
     old_session = page.evaluate("sessionStorage.getItem('chatbot.session')")
 
     page.get_by_role("button", name="New conversation").click()
-    # Starting afresh creates a session on the server first: wait for the page, don't race it.
-    page.wait_for_function("document.querySelectorAll('.message:not(.intro)').length === 0")
+    # Wait with a locator, not wait_for_function: the page's CSP (no eval) blocks polled predicates.
+    page.locator(".message:not(.intro)").first.wait_for(state="detached")
     answer = ask(page, "what do you know about me")
     assert "ibuprofen" not in answer.text_content()
     assert page.evaluate("sessionStorage.getItem('chatbot.session')") != old_session
