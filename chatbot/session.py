@@ -109,8 +109,7 @@ class Chatbot:
         """Declare one turn's facts into a pooled engine, run the rules, return the Replies."""
         engine, mark = self._pool.borrow()
         try:
-            for fact in facts:
-                engine.declare(fact)
+            engine.declare(*facts)
             engine.run()
             replies = [_plain(f) for idx, f in engine.facts.items()
                        if idx > mark and type(f).__name__ == "Reply"]
@@ -118,8 +117,7 @@ class Chatbot:
             # A failed turn may leave the engine half-way: build a fresh one next time.
             raise
         else:
-            for idx in [idx for idx in engine.facts.keys() if idx > mark]:
-                engine.retract(idx)
+            engine.retract_all([idx for idx in engine.facts.keys() if idx > mark])
             self._pool.give_back(engine, mark)
         return replies
 

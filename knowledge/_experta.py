@@ -12,6 +12,7 @@ if not hasattr(collections, "Mapping"):
     collections.Mapping = collections.abc.Mapping  # type: ignore[attr-defined]
 
 from experta import AS, MATCH, NOT, TEST, DefFacts, Fact, Field, KnowledgeEngine, L, Rule, W  # noqa: E402
+from experta.fact import InitialFact  # noqa: E402
 
-__all__ = ["AS", "MATCH", "NOT", "TEST", "W", "DefFacts", "Fact", "Field", "KnowledgeEngine", "L",
-           "Rule"]
+__all__ = ["AS", "MATCH", "NOT", "TEST", "W", "DefFacts", "Fact", "Field", "InitialFact",
+           "KnowledgeEngine", "L", "Rule"]

@@ -9,7 +9,8 @@ import sys
 from datetime import date, timedelta
 
 from chatbot.knowledge import inventory
-from chatbot.knowledge._experta import AS, MATCH, NOT, TEST, DefFacts, KnowledgeEngine, L, Rule
+from chatbot.knowledge._experta import AS, MATCH, NOT, TEST, DefFacts, L, Rule
+from chatbot.knowledge.engine import Engine
 from chatbot.knowledge.facts import (
     Appointment,
     ArticleFact,
@@ -48,7 +49,7 @@ def _unsure(value) -> bool:
     return value in ("unknown", "skipped")
 
 
-class Expert(KnowledgeEngine):
+class Expert(Engine):
     """The knowledge base: the article's facts and the rules that reason over a person's turn."""
 
     # -- helpers (not rules) -----------------------------------------------------------------------
