@@ -12,6 +12,8 @@ Stock experta 1.9.4, for every fact declared or retracted:
 - sends a fact only to the first nodes that test its own type (and to any that is not a type test);
 - in the alpha network, copies a token only where a node adds a variable binding to it, and looks
   sibling literal tests up by the fact's value, so only the node whose literal is equal is reached;
+- hands tokens to the join and conflict-set nodes' own activation code directly, copied as experta
+  copies them but without re-validating a token experta already made, and without a debug-log call;
 - asks only the conflict-set nodes that a token reached since the last question, in the network's
   own order.
 The tests each node makes, the tokens that reach the joins and the activations returned are those of
@@ -71,12 +73,12 @@ class TypeIndexedMatcher(ReteMatcher):
         super(ReteMatcher, self).__init__(engine)
         self.root_node = TypeIndexedBus()
         self.build_network()
-        _route_alpha(self.root_node)
-        self.root_node.index()
         self._reached: set[int] = set()
         self._conflict_sets = self._get_conflict_set_nodes()
         for position, node in enumerate(self._conflict_sets):
             node._activate = self._noting(position, node._activate)
+        _route(self.root_node)
+        self.root_node.index()
 
     def _noting(self, position: int, activate):
         """`activate`, which first notes that the conflict-set node at `position` was reached."""
@@ -105,20 +107,42 @@ class TypeIndexedMatcher(ReteMatcher):
         return added, removed
 
 
-def _route_alpha(root) -> None:
-    """Give every alpha node's parent a callback for it that routes as the module docstring says."""
-    fast: dict[int, object] = {}
+def _route(root) -> None:
+    """Rewrite every parent's callbacks for its children as the module docstring says."""
+    done: set[int] = set()
 
     def visit(parent) -> None:
         for position, child in enumerate(parent.children):
             node = child.node
-            if type(node) is FeatureTesterNode:
-                if id(node) not in fast:
-                    visit(node)                       # its children first: it calls their callbacks
-                    fast[id(node)] = _alpha_callback(node)
-                parent.children[position] = ChildNode(node, fast[id(node)])
+            if id(node) not in done:                  # its children first: their callbacks are used
+                done.add(id(node))
+                visit(node)
+            parent.children[position] = ChildNode(node, _callback(parent, child))
 
     visit(root)
+
+
+def _callback(parent, child):
+    """The routed callback for `child`: experta's own node activation, on a copied token."""
+    node, port = child.node, getattr(child.callback, "__name__", "")
+    if type(node) is FeatureTesterNode:
+        return _alpha_callback(node, typed=isinstance(parent, TypeIndexedBus)
+                               and isinstance(node.matcher, TypeCheck))
+    if port in ("activate", "activate_left", "activate_right"):
+        activate = getattr(node, "_" + port)          # what experta's `port` calls after copying
+
+        def copy_and_activate(token):
+            return activate(_copy(token))
+        return copy_and_activate
+    return child.callback
+
+
+_new_tuple = tuple.__new__
+
+
+def _copy(token: Token) -> Token:
+    """Token.copy without its checks: the data and context are already a Token's."""
+    return _new_tuple(Token, (token.tag, token.data.copy(), token.context.copy()))
 
 
 def _literal_field(node) -> str | None:
@@ -135,9 +159,12 @@ def _literal_field(node) -> str | None:
     return what
 
 
-def _alpha_callback(node):
-    """The activation of one FeatureTesterNode: stock experta's test, a copy only to bind, routing."""
-    test = node.matcher
+def _alpha_callback(node, typed: bool):
+    """The activation of one FeatureTesterNode: stock experta's test, a copy only to bind, routing.
+
+    `typed`: the node tests the fact's type and the bus sends it only facts of that type.
+    """
+    test = None if typed else node.matcher
     others: list = []
     by_value: dict[str, dict] = {}
     for child in node.children:
@@ -153,7 +180,7 @@ def _alpha_callback(node):
 
     def activate(token):
         (fact,) = token.data
-        match = test(fact)
+        match = True if test is None else test(fact)
         if not match:
             return
         if isinstance(match, Mapping):             # as FeatureTesterNode._activate, on a copy
@@ -164,7 +191,7 @@ def _alpha_callback(node):
                         return
                 elif context.get(key, value) != value or context.get((False, key), _ABSENT) == value:
                     return
-            token = token.copy()
+            token = _copy(token)
             token.context.update(match)
         for call in others_t:
             call(token)
