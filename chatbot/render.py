@@ -12,6 +12,7 @@ from datetime import date
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from chatbot import cache
 from chatbot.knowledge import inventory
 from chatbot.knowledge.inventory import TREATMENT_LABELS
 from chatbot.understand import CLASS_WORDS
@@ -29,19 +30,9 @@ KEY_LABELS = {"alcohol_window": "having drunk alcohol within three days of the a
 
 
 def _bytecode_cache():
-    """Compiled templates kept between runs (a one-shot `ask` then skips compiling them).
-
-    In CHATBOT_CACHE_DIR, else the user's cache folder; none when it cannot be written."""
-    folder = os.environ.get("CHATBOT_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "botox-filler-chatbot", "templates")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        if not os.access(folder, os.W_OK):
-            return None
-    except OSError:
-        return None
-    return jinja2.FileSystemBytecodeCache(folder)
+    """Compiled templates kept between runs (a one-shot `ask` then skips compiling them)."""
+    folder = cache.folder("templates")
+    return jinja2.FileSystemBytecodeCache(folder) if folder else None
 
 
 def treatment_label(treatment: str) -> str:

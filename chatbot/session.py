@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
+from chatbot import cache
 from chatbot import lexicon as lexicon_module
-from chatbot.knowledge import inventory
+from chatbot.knowledge import inventory, snapshot
 from chatbot.knowledge.facts import (
     Appointment,
     Focus,
@@ -65,17 +66,23 @@ class Reply:
 
 
 class _EnginePool:
-    """Built engines, reused: a turn borrows one, runs, clears its turn facts, returns it."""
+    """Reset engines, reused: a turn borrows one, runs, clears its turn facts, returns it.
+
+    The first engine is loaded from the cache folder when it was saved there (else built and
+    saved); more engines, when turns run at once, are loaded from the first one's saved bytes."""
 
     def __init__(self):
         self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self._saved: bytes | None = None
 
     def borrow(self) -> tuple[Expert, int]:
         try:
             return self._idle.get_nowait()
         except queue.Empty:
-            engine = Expert()
-            engine.reset()
+            if self._saved is not None:
+                engine = snapshot.loads(self._saved)
+            else:
+                engine, self._saved = snapshot.engine(cache.folder("engine"))
             return engine, _last_index(engine)
 
     def give_back(self, engine: Expert, mark: int) -> None:

@@ -76,18 +76,9 @@ class TypeIndexedMatcher(ReteMatcher):
         self._reached: set[int] = set()
         self._conflict_sets = self._get_conflict_set_nodes()
         for position, node in enumerate(self._conflict_sets):
-            node._activate = self._noting(position, node._activate)
+            node._activate = _made(_noting, self._reached, position, node)
         _route(self.root_node)
         self.root_node.index()
-
-    def _noting(self, position: int, activate):
-        """`activate`, which first notes that the conflict-set node at `position` was reached."""
-        reached = self._reached
-
-        def activate_and_note(token):
-            reached.add(position)
-            return activate(token)
-        return activate_and_note
 
     def changes(self, adding=None, deleting=None):
         """Pass the changes through the network; return the activations added and removed."""
@@ -105,6 +96,23 @@ class TypeIndexedMatcher(ReteMatcher):
                 added.extend(node_added)
                 removed.extend(node_removed)
         return added, removed
+
+
+def _made(factory, *args):
+    """`factory(*args)`, a function that remembers how it was made (knowledge/snapshot.py uses it)."""
+    function = factory(*args)
+    function.recipe = (factory, args)
+    return function
+
+
+def _noting(reached: set, position: int, node):
+    """The conflict-set node's own activation, which first notes that it was reached."""
+    activate = type(node)._activate.__get__(node)
+
+    def activate_and_note(token):
+        reached.add(position)
+        return activate(token)
+    return activate_and_note
 
 
 def _route(root) -> None:
@@ -126,15 +134,20 @@ def _callback(parent, child):
     """The routed callback for `child`: experta's own node activation, on a copied token."""
     node, port = child.node, getattr(child.callback, "__name__", "")
     if type(node) is FeatureTesterNode:
-        return _alpha_callback(node, typed=isinstance(parent, TypeIndexedBus)
-                               and isinstance(node.matcher, TypeCheck))
+        return _made(_alpha_callback, node, isinstance(parent, TypeIndexedBus)
+                     and isinstance(node.matcher, TypeCheck))
     if port in ("activate", "activate_left", "activate_right"):
-        activate = getattr(node, "_" + port)          # what experta's `port` calls after copying
-
-        def copy_and_activate(token):
-            return activate(_copy(token))
-        return copy_and_activate
+        return _made(_copying, node, port)
     return child.callback
+
+
+def _copying(node, port: str):
+    """What experta's `port` method of `node` does: copy the token, then activate the node."""
+    activate = getattr(node, "_" + port)
+
+    def copy_and_activate(token):
+        return activate(_copy(token))
+    return copy_and_activate
 
 
 _new_tuple = tuple.__new__

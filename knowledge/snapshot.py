@@ -1,0 +1,189 @@
+"""A built and reset engine, saved with pickle and loaded instead of built again.
+
+Building the Rete network of the rules and declaring the article's facts into it takes tens of
+milliseconds; loading the result takes a few. So the first engine of a process is loaded from a
+file in the cache folder when one was saved by the same knowledge base (`key()`: the files of this
+package, experta's version and Python's), and built and saved otherwise, much as Python keeps
+compiled modules. Further engines of the process (the server's pool) are loaded from the same bytes.
+
+Stock pickle cannot save an engine: its rules are methods and lambdas that pickle cannot name, and
+experta's checks and tokens are tuples with constructors pickle does not call rightly. `_Pickler`
+saves each of those as the call that makes it again. A file that cannot be read, or that holds
+something else, is ignored and replaced. Like compiled modules, the file is trusted: it lives in
+the user's own cache folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+from chatbot.knowledge._experta import Fact, Rule
+
+# isort: split
+from experta.conditionalelement import ConditionalElement
+from experta.matchers.rete.check import FeatureCheck, WhereCheck
+from experta.matchers.rete.token import TokenInfo
+
+from chatbot.knowledge.rules import Expert
+
+HERE = Path(__file__).parent
+PROTOCOL = 5
+
+
+def key() -> str:
+    """What a saved engine depends on: this package's files, experta's version, Python's."""
+    digest = hashlib.sha256()
+    digest.update(f"{sys.version}|{_experta_version()}|{PROTOCOL}".encode())
+    for path in sorted(HERE.iterdir()):
+        if path.suffix in (".py", ".toml"):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def _experta_version() -> str:
+    import experta
+    return getattr(experta, "__version__", "unknown")
+
+
+def engine(folder: str | None) -> tuple[Expert, bytes | None]:
+    """A reset engine, loaded from `folder` when saved there, else built (and saved if possible).
+
+    Also returns the engine's pickled bytes, from which `loads` makes more engines (None if an
+    engine class of someone's own cannot be pickled: then build each)."""
+    path = Path(folder, f"engine-{key()}.pickle") if folder else None
+    if path is not None:
+        try:
+            data = path.read_bytes()
+            return loads(data), data
+        except Exception:   # absent, unreadable, from another build: build it again
+            pass
+    built = Expert()
+    built.reset()
+    try:
+        data = dumps(built)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return built, None
+    if path is not None:
+        _save(path, data)
+    return built, data
+
+
+def _save(path: Path, data: bytes) -> None:
+    """Write `data` to `path` whole or not at all (another process may be reading or writing it)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".engine-", delete=False) as out:
+            out.write(data)
+        os.replace(out.name, path)
+    except OSError:
+        try:
+            os.unlink(out.name)
+        except (OSError, UnboundLocalError):
+            pass
+
+
+def dumps(built: Expert) -> bytes:
+    buffer = io.BytesIO()
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20000))   # the network is deep; pickle recurses through it
+    try:
+        _Pickler(buffer, protocol=PROTOCOL).dump(built)
+    finally:
+        sys.setrecursionlimit(limit)
+    return buffer.getvalue()
+
+
+def loads(data: bytes) -> Expert:
+    loaded = pickle.loads(data)
+    if not isinstance(loaded, Expert):
+        raise TypeError(f"not an engine: {type(loaded).__name__}")
+    return loaded
+
+
+# -- how the objects pickle cannot save are made again ---------------------------------------------
+_NAMED: dict | None = None      # the rules' functions and the lambdas in their patterns -> names
+
+
+def _named() -> dict:
+    """Each function of a rule (its action, the lambdas of its tests) and a stable name for it."""
+    global _NAMED
+    if _NAMED is None:
+        named: dict = {}
+
+        def walk(value, rule: str) -> None:
+            if isinstance(value, types.FunctionType):
+                named.setdefault(value, ("test", rule, sum(key[1] == rule for key in named.values())))
+            elif isinstance(value, (tuple, list)):
+                for item in value:
+                    walk(item, rule)
+            elif isinstance(value, dict):
+                for item in value.values():
+                    walk(item, rule)
+
+        for name, value in sorted(vars(Expert).items()):
+            if isinstance(value, Rule):
+                named[value._wrapped] = ("rule", name, 0)
+                walk(tuple(value), name)
+        _NAMED = named
+    return _NAMED
+
+
+def _function(name: tuple):
+    for function, known in _named().items():
+        if known == name:
+            return function
+    raise LookupError(f"no function {name} in the rules")   # the key() keeps this from happening
+
+
+def _remade(factory, args):
+    from chatbot.knowledge.engine import _made
+    return _made(factory, *args)
+
+
+def _element(cls, items, state):
+    element = tuple.__new__(cls, items)
+    element.__dict__.update(state)
+    return element
+
+
+def _fact(cls, items, state):
+    fact = cls.__new__(cls)
+    dict.update(fact, items)
+    fact.__dict__.update(state)
+    return fact
+
+
+def _token_info(data, context):
+    return tuple.__new__(TokenInfo, (data, context))
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj):
+        kind = type(obj)
+        if kind is types.FunctionType:
+            recipe = getattr(obj, "recipe", None)
+            if recipe is not None:                     # a routing function of knowledge/engine.py
+                return _remade, recipe
+            name = _named().get(obj)
+            return (_function, (name,)) if name else NotImplemented
+        if isinstance(obj, ConditionalElement):        # rules, patterns' constraints: tuples + state
+            state = {k: v for k, v in vars(obj).items() if k != "ke"}   # not the engine
+            if "_wrapped_self" in state:                # a rule bound to an engine: unbind it
+                state["_wrapped_self"] = None
+            return _element, (kind, tuple(obj), state)
+        if isinstance(obj, Fact):                      # without its cached hash: str hashes vary
+            state = {k: v for k, v in vars(obj).items() if k != "_hash"}
+            return _fact, (kind, dict(obj), state)
+        if kind is FeatureCheck:
+            return FeatureCheck, (obj.what, obj.how)
+        if kind is WhereCheck:
+            return WhereCheck, (obj.test,)
+        if kind is TokenInfo:
+            return _token_info, (obj.data, obj.context)
+        return NotImplemented
