@@ -1,6 +1,4 @@
 """`python -m chatbot`: see chatbot.cli."""
-import sys
+from chatbot.cli import run
 
-from chatbot.cli import main
-
-sys.exit(main())
+run()

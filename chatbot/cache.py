@@ -1,12 +1,22 @@
-"""Where the chatbot keeps what it can make again: compiled templates and the built engine.
+"""Where the chatbot keeps what it can make again: compiled templates, the lexicon, the engine.
 
 In `$CHATBOT_CACHE_DIR/<kind>`, else in the user's cache folder (`$XDG_CACHE_HOME`, else
-`~/.cache`) under `botox-filler-chatbot/<kind>`. None when the folder cannot be made or written:
-then nothing is kept and everything is made afresh, only more slowly.
+`~/.cache`) under `botox-filler-chatbot/<kind>`. When the folder cannot be made or written,
+nothing is kept and everything is made afresh, only more slowly.
+
+`kept` is for objects made from data files: like Python's compiled modules, the saved bytes are
+named by a digest of the files they were made from (and of Python's version), so a change to any
+of them makes a new one; a file that cannot be loaded is made again and replaced.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 
 def folder(kind: str) -> str | None:
@@ -19,3 +29,49 @@ def folder(kind: str) -> str | None:
     except OSError:
         return None
     return path if os.access(path, os.W_OK) else None
+
+
+def key(sources: Iterable[Path], *versions: str) -> str:
+    """A digest of the files' names and contents, the `versions` given, and Python's version."""
+    digest = hashlib.sha256("|".join((sys.version, *versions)).encode())
+    for path in sorted(sources):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def kept(kind: str, name: str, make: Callable[[], object], dumps: Callable[[object], bytes] = pickle.dumps,
+         loads: Callable[[bytes], object] = pickle.loads) -> tuple[object, bytes | None]:
+    """The object kept as `kind`/`name`, loaded; else `make()`, then kept. Also its bytes (None when
+    it cannot be saved)."""
+    where = folder(kind)
+    path = Path(where, f"{name}.pickle") if where else None
+    if path is not None:
+        try:
+            data = path.read_bytes()
+            return loads(data), data
+        except Exception:   # absent, unreadable, or not what `loads` accepts: make it again
+            pass
+    made = make()
+    try:
+        data = dumps(made)
+    except (pickle.PicklingError, TypeError, AttributeError):   # e.g. a class of someone's own
+        return made, None
+    if path is not None:
+        _save(path, data)
+    return made, data
+
+
+def _save(path: Path, data: bytes) -> None:
+    """Write `data` to `path` whole or not at all (another process may be reading or writing it)."""
+    temporary = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".new-", delete=False) as out:
+            temporary = out.name
+            out.write(data)
+        os.replace(temporary, path)
+    except OSError:
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass

@@ -12,11 +12,7 @@ import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from pathlib import Path
 
 WILDCARD_SPAN = 5  # how many words one "*" in a phrase may stand for
 
@@ -259,9 +255,33 @@ def _edit_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
+SOURCES = ("lexicon.toml", "ordinary_words.txt", "lexicon.py")
+
+
 @lru_cache(maxsize=1)
 def load() -> Lexicon:
-    """The lexicon shipped with the package (loaded once per process)."""
+    """The lexicon shipped with the package (loaded once per process, from the cache when kept)."""
+    from chatbot import cache
+    folder = Path(__file__).parent
+    name = cache.key([folder / source for source in SOURCES])
+    lexicon, _ = cache.kept("lexicon", name, read, loads=_loads)
+    return lexicon
+
+
+def _loads(data: bytes) -> Lexicon:
+    import pickle
+    lexicon = pickle.loads(data)
+    if not isinstance(lexicon, Lexicon):
+        raise TypeError(f"not a lexicon: {type(lexicon).__name__}")
+    return lexicon
+
+
+def read() -> Lexicon:
+    """The lexicon, read from its data files."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     folder = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(folder, "lexicon.toml"), encoding="utf-8") as handle:
         data = tomllib.loads(handle.read())

@@ -82,7 +82,9 @@ class _EnginePool:
             if self._saved is not None:
                 engine = snapshot.loads(self._saved)
             else:
-                engine, self._saved = snapshot.engine(cache.folder("engine"))
+                name = cache.key(snapshot.sources(), *snapshot.versions())
+                engine, self._saved = cache.kept("engine", name, snapshot.build, snapshot.dumps,
+                                                 snapshot.loads)
             return engine, _last_index(engine)
 
     def give_back(self, engine: Expert, mark: int) -> None:

@@ -1,25 +1,21 @@
 """A built and reset engine, saved with pickle and loaded instead of built again.
 
 Building the Rete network of the rules and declaring the article's facts into it takes tens of
-milliseconds; loading the result takes a few. So the first engine of a process is loaded from a
-file in the cache folder when one was saved by the same knowledge base (`key()`: the files of this
-package, experta's version and Python's), and built and saved otherwise, much as Python keeps
-compiled modules. Further engines of the process (the server's pool) are loaded from the same bytes.
+milliseconds; loading the result takes a few. So the session keeps the bytes in the cache folder
+(chatbot/cache.py), named after the files they were made from (`sources()`) and experta's version,
+and loads the first engine of a process from them; further engines of the process (the server's
+pool) are loaded from the same bytes.
 
 Stock pickle cannot save an engine: its rules are methods and lambdas that pickle cannot name, and
 experta's checks and tokens are tuples with constructors pickle does not call rightly. `_Pickler`
-saves each of those as the call that makes it again. A file that cannot be read, or that holds
-something else, is ignored and replaced. Like compiled modules, the file is trusted: it lives in
-the user's own cache folder.
+saves each of those as the call that makes it again. Like compiled modules, a saved file is
+trusted: it lives in the user's own cache folder.
 """
 from __future__ import annotations
 
-import hashlib
 import io
-import os
 import pickle
 import sys
-import tempfile
 import types
 from pathlib import Path
 
@@ -36,56 +32,20 @@ HERE = Path(__file__).parent
 PROTOCOL = 5
 
 
-def key() -> str:
-    """What a saved engine depends on: this package's files, experta's version, Python's."""
-    digest = hashlib.sha256()
-    digest.update(f"{sys.version}|{_experta_version()}|{PROTOCOL}".encode())
-    for path in sorted(HERE.iterdir()):
-        if path.suffix in (".py", ".toml"):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:24]
+def sources() -> list[Path]:
+    """The files an engine is made from: this package's code and data."""
+    return [path for path in HERE.iterdir() if path.suffix in (".py", ".toml")]
 
 
-def _experta_version() -> str:
+def versions() -> tuple[str, ...]:
     import experta
-    return getattr(experta, "__version__", "unknown")
+    return (f"experta {getattr(experta, '__version__', 'unknown')}", f"pickle {PROTOCOL}")
 
 
-def engine(folder: str | None) -> tuple[Expert, bytes | None]:
-    """A reset engine, loaded from `folder` when saved there, else built (and saved if possible).
-
-    Also returns the engine's pickled bytes, from which `loads` makes more engines (None if an
-    engine class of someone's own cannot be pickled: then build each)."""
-    path = Path(folder, f"engine-{key()}.pickle") if folder else None
-    if path is not None:
-        try:
-            data = path.read_bytes()
-            return loads(data), data
-        except Exception:   # absent, unreadable, from another build: build it again
-            pass
+def build() -> Expert:
     built = Expert()
     built.reset()
-    try:
-        data = dumps(built)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return built, None
-    if path is not None:
-        _save(path, data)
-    return built, data
-
-
-def _save(path: Path, data: bytes) -> None:
-    """Write `data` to `path` whole or not at all (another process may be reading or writing it)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".engine-", delete=False) as out:
-            out.write(data)
-        os.replace(out.name, path)
-    except OSError:
-        try:
-            os.unlink(out.name)
-        except (OSError, UnboundLocalError):
-            pass
+    return built
 
 
 def dumps(built: Expert) -> bytes:

@@ -108,3 +108,26 @@ def test_ask_does_not_import_the_terminal_or_the_server():
             "('prompt_toolkit', 'starlette', 'uvicorn', 'yaml', 'platformdirs')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("args, collecting", [(["ask", "hi"], False), (["kb"], False),
+                                              (["chat"], True),
+                                              (["eval", os.path.join(os.path.dirname(__file__),
+                                                                     "conversations", "brands.yaml")], True)])
+def test_as_a_whole_process_only_one_shot_commands_leave_the_garbage_collector_paused(args, collecting):
+    code = ("import gc, io, sys\n"
+            "from chatbot import cli\n"
+            "from chatbot.environment import Environment\n"
+            "seen = []\n"
+            "real = cli.program\n"
+            "cli.program = lambda *a: seen.append(gc.isenabled()) or real(*a)\n"
+            f"sys.argv = ['chatbot', *{args!r}]\n"
+            "sys.stdin = io.StringIO('')\n"
+            "try:\n"
+            "    cli.run()\n"
+            "except SystemExit as end:\n"
+            "    print('collecting' if seen[-1] else 'paused', end.code, gc.get_freeze_count() > 0)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "CHATBOT_TODAY": "2026-11-27"})
+    assert result.stdout.strip().splitlines()[-1] == f"{'collecting' if collecting else 'paused'} 0 True", \
+        result.stderr

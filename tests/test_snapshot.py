@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot import conversations
+from chatbot import cache, conversations
 from chatbot.knowledge import snapshot
 from chatbot.knowledge.facts import Focus, Move, Question, Told
 from chatbot.knowledge.rules import Expert
@@ -29,11 +29,18 @@ TURNS = [
 ]
 
 
-def test_the_first_engine_is_built_and_saved_then_loaded(tmp_path):
-    built, data = snapshot.engine(str(tmp_path))
-    saved = list(tmp_path.glob("engine-*.pickle"))
+def _engine(monkeypatch, folder):
+    """What the session does for its first engine, with the cache in `folder`."""
+    monkeypatch.setenv("CHATBOT_CACHE_DIR", str(folder))
+    name = cache.key(snapshot.sources(), *snapshot.versions())
+    return cache.kept("engine", name, snapshot.build, snapshot.dumps, snapshot.loads)
+
+
+def test_the_first_engine_is_built_and_saved_then_loaded(monkeypatch, tmp_path):
+    built, data = _engine(monkeypatch, tmp_path)
+    saved = list((tmp_path / "engine").glob("*.pickle"))
     assert [path.read_bytes() for path in saved] == [data]
-    loaded, again = snapshot.engine(str(tmp_path))
+    loaded, again = _engine(monkeypatch, tmp_path)
     assert loaded is not built and again == data
     copy = snapshot.loads(data)
     for facts in TURNS:
@@ -64,28 +71,41 @@ def test_conversations_play_the_same_on_loaded_engines(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("content", [b"", b"not a pickle", b"\x80\x05K\x01."])   # the last: an int
-def test_a_bad_file_is_ignored_and_replaced(tmp_path, content):
-    path = tmp_path / f"engine-{snapshot.key()}.pickle"
+def test_a_bad_file_is_ignored_and_replaced(monkeypatch, tmp_path, content):
+    _engine(monkeypatch, tmp_path)
+    [path] = (tmp_path / "engine").glob("*.pickle")
     path.write_bytes(content)
-    engine, data = snapshot.engine(str(tmp_path))
-    assert isinstance(engine, Expert) and path.read_bytes() == data != content
+    engine, again = _engine(monkeypatch, tmp_path)
+    assert isinstance(engine, Expert) and path.read_bytes() == again != content
+    assert isinstance(snapshot.loads(again), Expert)
 
 
-def test_no_folder_or_an_unwritable_one_still_gives_an_engine(tmp_path):
-    engine, data = snapshot.engine(None)
-    assert isinstance(engine, Expert) and data
+def test_an_unwritable_cache_still_gives_an_engine(monkeypatch, tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("a file where the folder should be")
-    engine, data = snapshot.engine(str(blocked / "engine"))
-    assert isinstance(engine, Expert) and data
+    engine, data = _engine(monkeypatch, blocked)
+    assert isinstance(engine, Expert) and data and not list(tmp_path.glob("**/*.pickle"))
 
 
-def test_the_key_follows_the_knowledge_files(monkeypatch, tmp_path):
-    for path in snapshot.HERE.iterdir():
-        if path.is_file():
-            (tmp_path / path.name).write_bytes(path.read_bytes())
+def test_the_name_follows_the_knowledge_files(monkeypatch, tmp_path):
+    for path in snapshot.sources():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
     monkeypatch.setattr(snapshot, "HERE", tmp_path)
-    before = snapshot.key()
+    before = cache.key(snapshot.sources(), *snapshot.versions())
     topics = tmp_path / "topics.toml"
     topics.write_text(topics.read_text() + "\n# changed\n")
-    assert snapshot.key() != before
+    assert cache.key(snapshot.sources(), *snapshot.versions()) != before
+
+
+def test_the_lexicon_is_kept_and_loaded_alike(monkeypatch, tmp_path):
+    from chatbot import lexicon
+    monkeypatch.setenv("CHATBOT_CACHE_DIR", str(tmp_path))
+    lexicon.load.cache_clear()
+    try:
+        made = lexicon.load()
+        assert list((tmp_path / "lexicon").glob("*.pickle"))
+        lexicon.load.cache_clear()
+        loaded = lexicon.load()
+        assert loaded is not made and vars(loaded) == vars(made) == vars(lexicon.read())
+    finally:
+        lexicon.load.cache_clear()
