@@ -1,15 +1,16 @@
-"""The article's facts and the topic coverage, loaded from the data files beside this module."""
+"""The article's facts and the topic coverage, loaded from the data files beside this module.
+
+The files are parsed once and the result kept in the cache folder (chatbot/cache.py), so a
+one-shot `ask` reads one small file instead of parsing three.
+"""
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+FILES = ("inventory.toml", "topics.toml", "screening.toml")
 
 TREATMENT_LABELS = {"botox": "Botox", "fillers": "dermal fillers", "both": "Botox and fillers",
                     "any": "Botox and fillers"}
@@ -42,8 +43,31 @@ class Topic:
 
 
 def _read(name: str) -> dict:
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), name), encoding="utf-8") as f:
-        return tomllib.loads(f.read())
+    return _files()[name]
+
+
+@lru_cache(maxsize=1)
+def _files() -> dict[str, dict]:
+    from chatbot import cache
+    paths = [Path(__file__).parent / name for name in FILES]
+    data, _ = cache.kept("data", cache.key(paths), lambda: _parse(paths), loads=_loads)
+    return data
+
+
+def _parse(paths: list[Path]) -> dict[str, dict]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return {path.name: tomllib.loads(path.read_text(encoding="utf-8")) for path in paths}
+
+
+def _loads(data: bytes) -> dict[str, dict]:
+    import pickle
+    parsed = pickle.loads(data)
+    if not (isinstance(parsed, dict) and set(parsed) == set(FILES)):
+        raise TypeError("not the knowledge base's data files")
+    return parsed
 
 
 @lru_cache(maxsize=1)

@@ -109,3 +109,20 @@ def test_the_lexicon_is_kept_and_loaded_alike(monkeypatch, tmp_path):
         assert loaded is not made and vars(loaded) == vars(made) == vars(lexicon.read())
     finally:
         lexicon.load.cache_clear()
+
+
+def test_the_knowledge_files_are_kept_and_loaded_alike(monkeypatch, tmp_path):
+    from chatbot.knowledge import inventory
+    monkeypatch.setenv("CHATBOT_CACHE_DIR", str(tmp_path))
+    inventory._files.cache_clear()
+    try:
+        made = inventory._files()
+        [kept] = (tmp_path / "data").glob("*.pickle")
+        inventory._files.cache_clear()
+        assert inventory._files() == made == inventory._parse(
+            [inventory.Path(inventory.__file__).parent / name for name in inventory.FILES])
+        kept.write_bytes(b"\x80\x05}\x94.")    # an empty dict: not the files, so parsed again
+        inventory._files.cache_clear()
+        assert inventory._files() == made
+    finally:
+        inventory._files.cache_clear()
