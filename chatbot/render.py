@@ -10,7 +10,6 @@ import os
 from datetime import date
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from chatbot import cache
 from chatbot.knowledge import inventory
@@ -70,6 +69,7 @@ class Renderer:
                        lstrip_blocks=True, keep_trailing_newline=False,
                        bytecode_cache=_bytecode_cache())
         if templates:
+            from jinja2.sandbox import SandboxedEnvironment  # only for a clinic's own templates
             loaders.insert(0, jinja2.FileSystemLoader(templates))
             self.env: jinja2.Environment = SandboxedEnvironment(loader=jinja2.ChoiceLoader(loaders),
                                                                 **options)

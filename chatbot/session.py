@@ -7,8 +7,8 @@ restored and moved between processes.
 from __future__ import annotations
 
 import copy
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -72,13 +72,13 @@ class _EnginePool:
     saved); more engines, when turns run at once, are loaded from the first one's saved bytes."""
 
     def __init__(self):
-        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self._idle: deque = deque()   # append and pop are atomic: threads may share the pool
         self._saved: bytes | None = None
 
     def borrow(self) -> tuple[Expert, int]:
         try:
-            return self._idle.get_nowait()
-        except queue.Empty:
+            return self._idle.pop()
+        except IndexError:
             if self._saved is not None:
                 engine = snapshot.loads(self._saved)
             else:
@@ -88,7 +88,7 @@ class _EnginePool:
             return engine, _last_index(engine)
 
     def give_back(self, engine: Expert, mark: int) -> None:
-        self._idle.put((engine, mark))
+        self._idle.append((engine, mark))
 
 
 def _last_index(engine: Expert) -> int:

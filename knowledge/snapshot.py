@@ -17,6 +17,7 @@ import io
 import pickle
 import sys
 import types
+from functools import lru_cache
 from pathlib import Path
 
 from chatbot.knowledge._experta import Fact, Rule
@@ -26,6 +27,7 @@ from experta.conditionalelement import ConditionalElement
 from experta.matchers.rete.check import FeatureCheck, WhereCheck
 from experta.matchers.rete.token import TokenInfo
 
+from chatbot.knowledge.engine import _made
 from chatbot.knowledge.rules import Expert
 
 HERE = Path(__file__).parent
@@ -94,15 +96,16 @@ def _named() -> dict:
     return _NAMED
 
 
+@lru_cache(maxsize=1)
+def _by_name() -> dict:
+    return {name: function for function, name in _named().items()}
+
+
 def _function(name: tuple):
-    for function, known in _named().items():
-        if known == name:
-            return function
-    raise LookupError(f"no function {name} in the rules")   # the key() keeps this from happening
+    return _by_name()[name]   # a name not there: the saved engine is from other rules; it is rebuilt
 
 
 def _remade(factory, args):
-    from chatbot.knowledge.engine import _made
     return _made(factory, *args)
 
 
