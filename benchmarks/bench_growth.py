@@ -8,6 +8,8 @@ the ratio of their median turn times is the growth.
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 
 from benchmarks import CONVERSATION, TODAY, median, row, seconds
 from chatbot.knowledge._experta import DefFacts
@@ -44,14 +46,21 @@ def larger_expert(factor: int = FACTOR) -> type:
 
 @contextlib.contextmanager
 def _engine(kind: type):
-    """Chatbots built inside use `kind` for their engines (Chatbot has no engine parameter)."""
-    from chatbot import session
-    real = session.Expert
-    session.Expert = kind
-    try:
-        yield
-    finally:
-        session.Expert = real
+    """Chatbots built inside use `kind` for their engines (Chatbot has no engine parameter), built,
+    not loaded from the cache folder (where the real engine is kept)."""
+    from chatbot.knowledge import snapshot
+    real, folder = snapshot.Expert, os.environ.get("CHATBOT_CACHE_DIR")
+    snapshot.Expert = kind
+    with tempfile.TemporaryDirectory() as empty:
+        os.environ["CHATBOT_CACHE_DIR"] = empty
+        try:
+            yield
+        finally:
+            snapshot.Expert = real
+            if folder is None:
+                del os.environ["CHATBOT_CACHE_DIR"]
+            else:
+                os.environ["CHATBOT_CACHE_DIR"] = folder
 
 
 def bench() -> list[dict]:
@@ -60,6 +69,10 @@ def bench() -> list[dict]:
     larger = larger_expert()
     with _engine(larger):
         grown = Chatbot(today=lambda: TODAY)
+        return _measure(normal, grown, larger)
+
+
+def _measure(normal, grown, larger: type) -> list[dict]:
     sizes = []
     for bot in (grown, normal):   # peek at each pooled engine (and put it back)
         engine, mark = bot._pool.borrow()
