@@ -1,4 +1,8 @@
 """`python -m chatbot`: see chatbot.cli."""
-from chatbot.cli import run
+import gc
+
+gc.disable()   # before the imports too: see chatbot.cli.run
+
+from chatbot.cli import run  # noqa: E402
 
 run()
