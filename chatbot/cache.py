@@ -7,6 +7,9 @@ nothing is kept and everything is made afresh, only more slowly.
 `kept` is for objects made from data files: like Python's compiled modules, the saved bytes are
 named by a digest of the files they were made from (and of Python's version), so a change to any
 of them makes a new one; a file that cannot be loaded is made again and replaced.
+
+Loading runs pickle, which can run code: a kept file is loaded only if it belongs to the user
+running the chatbot and nobody else may write to it or its folder (folders made here are private).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import os
 import pickle
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -25,10 +29,21 @@ def folder(kind: str) -> str | None:
         "botox-filler-chatbot")
     path = os.path.join(base, kind)
     try:
-        os.makedirs(path, exist_ok=True)
+        os.makedirs(path, mode=0o700, exist_ok=True)
     except OSError:
         return None
     return path if os.access(path, os.W_OK) else None
+
+
+def _trusted(path: Path) -> bool:
+    """The file and its folder are the user's own, and writable by nobody else."""
+    if not hasattr(os, "getuid"):   # pragma: no cover - Windows: the user's profile folder
+        return True
+    for item in (path, path.parent):
+        status = item.stat()
+        if status.st_uid != os.getuid() or status.st_mode & 0o022:
+            return False
+    return True
 
 
 def key(sources: Iterable[Path], *versions: str) -> str:
@@ -47,8 +62,9 @@ def kept(kind: str, name: str, make: Callable[[], object], dumps: Callable[[obje
     path = Path(where, f"{name}.pickle") if where else None
     if path is not None:
         try:
-            data = path.read_bytes()
-            return loads(data), data
+            if _trusted(path):
+                data = path.read_bytes()
+                return loads(data), data
         except Exception:   # absent, unreadable, or not what `loads` accepts: make it again
             pass
     made = make()
@@ -58,7 +74,19 @@ def kept(kind: str, name: str, make: Callable[[], object], dumps: Callable[[obje
         return made, None
     if path is not None:
         _save(path, data)
+        _prune(path)
     return made, data
+
+
+def _prune(kept: Path, days: int = 30) -> None:
+    """Remove the folder's other saved files not made again for `days` (older versions')."""
+    limit = time.time() - days * 86400
+    for other in kept.parent.glob("*.pickle"):
+        try:
+            if other != kept and other.stat().st_mtime < limit:
+                other.unlink()
+        except OSError:
+            pass
 
 
 def _save(path: Path, data: bytes) -> None:

@@ -126,3 +126,24 @@ def test_the_knowledge_files_are_kept_and_loaded_alike(monkeypatch, tmp_path):
         assert inventory._files() == made
     finally:
         inventory._files.cache_clear()
+
+
+def test_a_file_others_may_write_is_not_loaded(monkeypatch, tmp_path):
+    _engine(monkeypatch, tmp_path)
+    [path] = (tmp_path / "engine").glob("*.pickle")
+    path.chmod(0o666)
+    loaded = []
+    monkeypatch.setattr(snapshot, "loads", lambda data: loaded.append(data) or Expert())
+    _engine(monkeypatch, tmp_path)
+    assert not loaded and path.stat().st_mode & 0o777 == 0o600   # made again, and replaced
+
+
+def test_old_files_of_other_versions_are_removed_when_a_new_one_is_saved(monkeypatch, tmp_path):
+    import os
+    old, recent = tmp_path / "engine" / "old.pickle", tmp_path / "engine" / "recent.pickle"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"x")
+    recent.write_bytes(b"y")
+    os.utime(old, (0, 0))
+    _engine(monkeypatch, tmp_path)
+    assert not old.exists() and recent.exists()
