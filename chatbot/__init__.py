@@ -1,7 +1,7 @@
 """A rule-based expert-system chatbot about Botox and dermal fillers.
 
     from chatbot import Chatbot
-    bot = Chatbot()                 # builds the knowledge base once
+    bot = Chatbot()                 # loads the knowledge base once
     session = bot.session()         # an independent conversation
     reply = session.ask("How long does Botox take?")
     reply.text, reply.sources       # the answer and the inventory IDs it rests on
