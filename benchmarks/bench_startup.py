@@ -17,7 +17,7 @@ import tempfile
 
 from benchmarks import median, row, seconds
 
-RUNS = 11
+RUNS = 21
 WARM_UP = 2
 TARGET = 1.3
 QUESTION = "Can I drink wine before Botox?"
