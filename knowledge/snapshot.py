@@ -109,21 +109,11 @@ def _remade(factory, args):
     return _made(factory, *args)
 
 
-def _element(cls, items, state):
-    element = tuple.__new__(cls, items)
-    element.__dict__.update(state)
-    return element
-
-
 def _fact(cls, items, state):
     fact = cls.__new__(cls)
     dict.update(fact, items)
     fact.__dict__.update(state)
     return fact
-
-
-def _token_info(data, context):
-    return tuple.__new__(TokenInfo, (data, context))
 
 
 class _Pickler(pickle.Pickler):
@@ -139,7 +129,7 @@ class _Pickler(pickle.Pickler):
             state = {k: v for k, v in vars(obj).items() if k != "ke"}   # not the engine
             if "_wrapped_self" in state:                # a rule bound to an engine: unbind it
                 state["_wrapped_self"] = None
-            return _element, (kind, tuple(obj), state)
+            return tuple.__new__, (kind, tuple(obj)), state   # state: set as attributes
         if isinstance(obj, Fact):                      # without its cached hash: str hashes vary
             state = {k: v for k, v in vars(obj).items() if k != "_hash"}
             return _fact, (kind, dict(obj), state)
@@ -148,5 +138,5 @@ class _Pickler(pickle.Pickler):
         if kind is WhereCheck:
             return WhereCheck, (obj.test,)
         if kind is TokenInfo:
-            return _token_info, (obj.data, obj.context)
+            return tuple.__new__, (TokenInfo, (obj.data, obj.context))
         return NotImplemented
