@@ -70,7 +70,7 @@ def kept(kind: str, name: str, make: Callable[[], object], dumps: Callable[[obje
     made = make()
     try:
         data = dumps(made)
-    except (pickle.PicklingError, TypeError, AttributeError):   # e.g. a class of someone's own
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):   # e.g. a class of one's own
         return made, None
     if path is not None:
         _save(path, data)

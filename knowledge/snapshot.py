@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import pickle
-import sys
 import types
 from functools import lru_cache
 from pathlib import Path
@@ -52,12 +51,7 @@ def build() -> Expert:
 
 def dumps(built: Expert) -> bytes:
     buffer = io.BytesIO()
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 20000))   # the network is deep; pickle recurses through it
-    try:
-        _Pickler(buffer, protocol=PROTOCOL).dump(built)
-    finally:
-        sys.setrecursionlimit(limit)
+    _Pickler(buffer, protocol=PROTOCOL).dump(built)   # a few hundred calls deep: the default limit
     return buffer.getvalue()
 
 
