@@ -123,7 +123,8 @@ class Chatbot:
             replies = [_plain(f) for idx, f in engine.facts.items()
                        if idx > mark and type(f).__name__ == "Reply"]
         except BaseException:
-            # A failed turn may leave the engine half-way: build a fresh one next time.
+            # A failed turn may leave the engine half-way: it is not given back, so the pool makes
+            # a fresh one next time.
             raise
         else:
             engine.retract_all([idx for idx in engine.facts.keys() if idx > mark])

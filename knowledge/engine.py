@@ -76,7 +76,7 @@ class TypeIndexedMatcher(ReteMatcher):
         self._reached: set[int] = set()
         self._conflict_sets = self._get_conflict_set_nodes()
         for position, node in enumerate(self._conflict_sets):
-            node._activate = _made(_noting, self._reached, position, node)
+            node._activate = made(_noting, self._reached, position, node)
         _route(self.root_node)
         self.root_node.index()
 
@@ -98,8 +98,9 @@ class TypeIndexedMatcher(ReteMatcher):
         return added, removed
 
 
-def _made(factory, *args):
-    """`factory(*args)`, a function that remembers how it was made (knowledge/snapshot.py uses it)."""
+def made(factory, *args):
+    """`factory(*args)`, a function that remembers how it was made, so that knowledge/snapshot.py
+    can save it as that call."""
     function = factory(*args)
     function.recipe = (factory, args)
     return function
@@ -134,10 +135,10 @@ def _callback(parent, child):
     """The routed callback for `child`: experta's own node activation, on a copied token."""
     node, port = child.node, getattr(child.callback, "__name__", "")
     if type(node) is FeatureTesterNode:
-        return _made(_alpha_callback, node, isinstance(parent, TypeIndexedBus)
+        return made(_alpha_callback, node, isinstance(parent, TypeIndexedBus)
                      and isinstance(node.matcher, TypeCheck))
     if port in ("activate", "activate_left", "activate_right"):
-        return _made(_copying, node, port)
+        return made(_copying, node, port)
     return child.callback
 
 

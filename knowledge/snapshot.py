@@ -8,8 +8,8 @@ pool) are loaded from the same bytes.
 
 Stock pickle cannot save an engine: its rules are methods and lambdas that pickle cannot name, and
 experta's checks and tokens are tuples with constructors pickle does not call rightly. `_Pickler`
-saves each of those as the call that makes it again. Like compiled modules, a saved file is
-trusted: it lives in the user's own cache folder.
+saves each of those as the call that makes it again. Loading a pickle can run code, so
+chatbot/cache.py loads a saved file only when it is the user's own and nobody else may write it.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from experta.conditionalelement import ConditionalElement
 from experta.matchers.rete.check import FeatureCheck, WhereCheck
 from experta.matchers.rete.token import TokenInfo
 
-from chatbot.knowledge.engine import _made
+from chatbot.knowledge.engine import made
 from chatbot.knowledge.rules import Expert
 
 HERE = Path(__file__).parent
@@ -100,7 +100,7 @@ def _function(name: tuple):
 
 
 def _remade(factory, args):
-    return _made(factory, *args)
+    return made(factory, *args)
 
 
 def _fact(cls, items, state):
