@@ -30,6 +30,7 @@ from chatbot.store import SQLiteStore, Turn
 
 TODAY = date(2026, 11, 27)
 REPLY_KEYS = {"text", "intent", "scope", "sources", "fired", "follow_up", "handoff", "facts"}
+NOW = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)   # tests never read the real clock
 UTC_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -355,22 +356,32 @@ async def _talk(app, scripts: dict[int, list[str]]) -> dict[int, str]:
         return dict(await asyncio.gather(*(one(n, texts) for n, texts in scripts.items())))
 
 
-def test_many_concurrent_sessions_keep_their_facts_to_themselves(bot, tmp_path):
-    app = create_app(ServerConfig(db=str(tmp_path / "s.sqlite3")), bot=bot, today=lambda: TODAY)
+def concurrent_sessions_keep_their_facts_to_themselves(bot, db: str, today: date, clock) -> None:
+    """28 sessions at once, each booked on its own day of the month after `today`: every session's
+    facts and messages are its own. Only facts and texts are compared, never the transcript's
+    timestamps, which come from `clock`."""
+    app = create_app(ServerConfig(db=db), bot=bot, today=lambda: today, clock=clock)
     treatments = ["fillers", "Botox"]
-    scripts = {day: [f"My {treatments[day % 2]} appointment is on 2026-12-{day:02d}",
+    first = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    booked = {day: first.replace(day=day).isoformat() for day in range(1, 29)}
+    scripts = {day: [f"My {treatments[day % 2]} appointment is on {booked[day]}",
                      "no" if day % 3 else "yes", "what do you know about me"]
                for day in range(1, 29)}
     ids = asyncio.run(_talk(app, scripts))
     client = TestClient(app)
-    for day, session_id in ids.items():
-        session = client.get(f"/v1/sessions/{session_id}").json()
-        assert session["facts"]["appointment_date"] == f"2026-12-{day:02d}"
+    sessions = {day: client.get(f"/v1/sessions/{session_id}").json() for day, session_id in ids.items()}
+    for day, session in sessions.items():
+        assert session["facts"]["appointment_date"] == booked[day]
         assert session["facts"]["treatment"] == treatments[day % 2].lower()
         said = [m["text"] for m in session["transcript"] if m["role"] == "user"]
         assert said == scripts[day]
-        assert f"2026-12-{day:02d}" not in json.dumps(
-            [client.get(f"/v1/sessions/{other}").json() for d, other in ids.items() if d != day])
+        others = [(other["facts"], [m["text"] for m in other["transcript"]])
+                  for d, other in sessions.items() if d != day]
+        assert booked[day] not in json.dumps(others)
+
+
+def test_many_concurrent_sessions_keep_their_facts_to_themselves(bot, tmp_path):
+    concurrent_sessions_keep_their_facts_to_themselves(bot, str(tmp_path / "s.sqlite3"), TODAY, Clock())
 
 
 ITEMS = ["ibuprofen", "aspirin", "vitamin E", "ginseng", "garlic pills", "ginkgo biloba", "retinol",
@@ -429,7 +440,7 @@ def test_two_workers_on_one_database_lose_no_message_of_a_shared_session(serve, 
 def test_a_stale_save_is_refused_and_writes_nothing(tmp_path):
     store = SQLiteStore(str(tmp_path / "s.sqlite3"))
     session_id = store.create({"facts": {}})
-    now = datetime.now(timezone.utc)
+    now = NOW
     turn = Turn("hi", now, "Hello!", now, handoff=False)
     assert store.save_turn(session_id, 0, {"facts": {"a": 1}}, turn) is True
     assert store.save_turn(session_id, 0, {"facts": {"b": 2}}, turn) is False
@@ -443,7 +454,7 @@ def test_a_writer_waits_for_an_exclusive_turn_and_then_finds_its_version_stale(t
     db = str(tmp_path / "s.sqlite3")
     first, second = SQLiteStore(db), SQLiteStore(db)   # as two worker processes would have
     session_id = first.create({"facts": {}})
-    now = datetime.now(timezone.utc)
+    now = NOW
     outcome = []
     with first.exclusive(session_id) as stored:
         racer = threading.Thread(target=lambda: outcome.append(
@@ -464,7 +475,7 @@ def test_a_writer_waits_for_an_exclusive_turn_and_then_finds_its_version_stale(t
 def test_an_error_inside_an_exclusive_turn_saves_nothing(tmp_path):
     store = SQLiteStore(str(tmp_path / "s.sqlite3"))
     session_id = store.create({"facts": {}})
-    now = datetime.now(timezone.utc)
+    now = NOW
     with pytest.raises(ZeroDivisionError):
         with store.exclusive(session_id) as stored:
             store.save_turn(session_id, stored.version, {"facts": {"x": 1}}, Turn("a", now, "A", now, False))

@@ -1,4 +1,5 @@
 """knowledge/snapshot.py: an engine saved and loaded behaves as one built afresh."""
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,8 @@ from chatbot import cache, conversations
 from chatbot.knowledge import snapshot
 from chatbot.knowledge.facts import Focus, Move, Question, Told
 from chatbot.knowledge.rules import Expert
+
+TODAY = date(2026, 11, 27)   # pinned: no test depends on the real date
 
 FOLDER = Path(__file__).parent / "conversations"
 
@@ -62,7 +65,7 @@ def test_conversations_play_the_same_on_loaded_engines(monkeypatch, tmp_path):
         return real_loads(data)
     played = []
     for _ in range(2):   # the first Chatbot builds and saves; the second loads
-        bot = Chatbot()
+        bot = Chatbot(today=lambda: TODAY)
         played.append([[r.reply for r in conversations.run(c, lambda day, bot=bot: bot)]
                        for c in conversations.load([FOLDER]) if not c.today])
         monkeypatch.setattr(snapshot, "loads", counting_loads)
