@@ -23,6 +23,7 @@ from chatbot.knowledge.facts import (
     Lines,
     Mentioned,
     Move,
+    Passed,
     Previous,
     Question,
     Screening,
@@ -32,12 +33,12 @@ from chatbot.knowledge.facts import (
 )
 from chatbot.knowledge.rules import Expert
 from chatbot.render import Renderer
-from chatbot.understand import ANY_TOPICS, Understanding, understand
+from chatbot.understand import ANY_TOPICS, SCREENING_KEYS, Understanding, understand
 from chatbot.understand import Question as AskedQuestion
 
 TREATMENTS = ("botox", "fillers")
 CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
-                      "urgent")
+                      "urgent", "staff")
 LIST_KEYS = ("medicines", "supplements", "skincare", "prescribed")
 # The order the pieces of one answer are shown in (templates not listed come in between).
 FIRST = ("too_long", "urgent", "corrected", "contraindication", "contraindication_unsure", "verdict_stop")
@@ -214,12 +215,15 @@ class Session:
         if "greeting" in moves and (questions or heard.told or heard.lines or len(moves) > 1
                                     or heard.date_problem):
             moves.remove("greeting")   # "hi, how long does botox take?" gets the answer, not a hello
-        facts += [Move(name=name) for name in moves]
+        if "why" in moves and context.get("pending") in SCREENING_KEYS and context.get("screening"):
+            moves[moves.index("why")] = "why_asked"   # "why does that matter?" about the question
+        facts += [Move(name=name, value=context.get("pending") or "") for name in moves]
         if changed or screening_started:
             facts.append(Move(name="changed"))
         if context.get("pending") in heard.told and context.get("screening"):
             # An answer to the bot's own screening question goes into the checklist, not a lecture.
             facts.append(Move(name="answering"))
+        facts += self._missed(heard, moves)
         facts += [Move(name="corrected", value=key) for key in context.pop("corrected", [])]
         if heard.date_problem:
             facts.append(Move(name="date_problem", value=heard.date_problem))
@@ -228,8 +232,10 @@ class Session:
             lines = self.state["lines"]
             facts.append(Lines(areas=lines.get("areas", []), hints=lines.get("hints", []),
                                behaviours=lines.get("behaviours", [])))
-        if "urgent" not in moves:   # an urgent message gets the urgent advice alone
+        if "urgent" not in moves and "staff" not in moves:
+            # an urgent message gets the urgent advice alone; a request for staff pauses the check
             facts += [Screening(treatment=t) for t in context.get("screening", [])]
+            facts += [Passed(key=key) for key in context.get("passed_over", [])]
         if "appointment_date" in self.facts:
             when = date.fromisoformat(self.facts["appointment_date"])
             facts.append(Appointment(date=when.isoformat(), days_away=(when - today).days))
@@ -241,6 +247,24 @@ class Session:
         reply = self._reply(heard, replies, questions)
         self._update_context(heard, questions, focus, reply)
         return reply
+
+    def _missed(self, heard: Understanding, moves: list[str]) -> list[Move]:
+        """A reply to a screening question that says nothing readable: the first time it is asked
+        again, the second time the check is passed over with nothing recorded."""
+        context = self.state["context"]
+        pending = context.get("pending")
+        if pending not in SCREENING_KEYS or not context.get("screening"):
+            return []
+        if heard.answer or heard.told or heard.questions or heard.lines or heard.treatments or moves \
+                or heard.intents or heard.date_problem:
+            context.pop("missed", None)
+            return []
+        if context.get("missed") != pending:
+            context["missed"] = pending
+            return [Move(name="missed_answer", value=pending)]
+        context.pop("missed")
+        context.setdefault("passed_over", []).append(pending)
+        return [Move(name="passed_over", value=pending), Move(name="changed")]
 
     def _remember(self, heard: Understanding) -> set[str]:
         """Merge what was told into the session's facts; a later statement replaces an earlier one."""
@@ -353,6 +377,7 @@ class Session:
         if set(treatments) == set(context.get("screening", [])):
             return False
         context["screening"] = treatments
+        context.pop("passed_over", None)
         return True
 
     def _recommendation(self, heard: Understanding) -> bool:

@@ -29,6 +29,9 @@ VAGUE_TOPICS = ("what", "mechanism", "purpose", "areas", "ingredients", "profess
 PRONOUNS = {"it", "its", "they", "them", "this", "that", "these", "those", "one", "procedure",
             "treatment", "injection", "injections", "appointment", "session"}
 TREATMENTS = ("botox", "fillers")
+# Conversational moves whose phrases hide the topic words inside them ("what does that have to do
+# with it" is not "what does botox do").
+MOVES_OVER_TOPICS = ("why", "staff", "facts")
 SCREENING_KEYS = ("pregnant", "breastfeeding", "allergic", "blood_thinners", "supplements", "skincare",
                   "hair_removal", "alcohol", "medicines")
 PRECAUTION_TOPICS = ("alcohol", "medicines", "supplements", "skincare", "hair_removal")
@@ -190,7 +193,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
     if "why" in result.intents and (result.questions or result.treatments or result.lines):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
-    _read_answer(clauses, context, result)
+    _read_answer(clauses, context, result, lexicon)
     date_text = _date_text(text)
     drink_first = _about_a_drink(result) and not (
         result.treatments and dates.nearer(date_text, today, _APPOINTMENT_WORDS, _DRINK_WORDS))
@@ -301,7 +304,7 @@ def _asks(words: list[str]) -> bool:
 def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> None:
     data = lexicon.data
     negated = _negated_positions(clause)
-    unsure = bool(clause.of("answers") and any(m.key == "unknown" for m in clause.of("answers")))
+    unsure = _doubtful(clause, lexicon)
     about_self = _about_self_positions(clause)
     # "my friend is pregnant": asked about, never stored, unless staff are answering the check's
     # questions for a client ("she's not breastfeeding").
@@ -350,9 +353,9 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             continue   # "trying to get pregnant" is not "pregnant"
         is_told = (not clause.question or match.start in about_self) and not (someone_else or supposed)
         if match.key == "allergic_any":
-            if is_told and match.start in negated:
+            if is_told and (match.start in negated or unsure):
                 told_spans |= set(range(match.start, match.end))
-                result.told["allergic"] = False      # "not allergic to anything"
+                result.told["allergic"] = "unknown" if unsure else False   # "not allergic to anything"
             else:
                 result.questions.append(Question("allergy", treatment_for(match)))
             continue
@@ -398,9 +401,13 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
                 item_topics.append(question)
 
     topics: dict[str, Match] = {}
+    moves = {i for m in clause.of("intents") if m.key in MOVES_OVER_TOPICS for i in range(m.start, m.end)}
     for match in clause.of("topics"):
         if told_spans & set(range(match.start, match.end)):
             continue  # "I'm pregnant" tells a fact; the rules answer the fact, not a topic
+        if set(range(match.start, match.end)) <= moves:
+            continue  # "what does that have to do with it": a question about the question
+
         if match.key == "alcohol" and not clause.question and clause.of("self") and not (
                 someone_else or supposed):
             result.told["alcohol"] = "unknown" if unsure else match.start not in negated
@@ -550,6 +557,16 @@ def _negated_positions(clause: _Clause) -> set[int]:
     return negated
 
 
+def _doubtful(clause: _Clause, lexicon: Lexicon) -> bool:
+    """Doubt in the clause: "not sure", "maybe", "I might be", or a negated word of certainty ("she
+    isn't sure", "can't be certain", "not 100%"). Doubt is never a "no"."""
+    if any(m.key == "unknown" for m in clause.of("answers")):
+        return True
+    certainty = lexicon.data["doubt"]["certainty"]
+    return any(word in certainty for cue in clause.of("negation") if cue.key == "cue"
+               for word in clause.words[cue.end:cue.end + 3])
+
+
 def _supposes(words: list[str]) -> bool:
     """A supposition ("what if I'm...", "does it matter if I..."), not doubt ("not sure if I'm...")."""
     if "suppose" in words or "supposing" in words:
@@ -575,7 +592,8 @@ def _about_self_positions(clause: _Clause) -> set[int]:
 
 
 # -- the conversation --------------------------------------------------------------------------------
-def _read_answer(clauses: list[_Clause], context: dict, result: Understanding) -> None:
+def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
+                 lexicon: Lexicon) -> None:
     """A short yes/no/not sure/skip answer, when the bot is waiting on a question."""
     if not clauses:
         return
@@ -586,13 +604,20 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding) -
     starts = {0} | ({1} if first.words[0] in fillers else set())
     answers = [m for m in first.of("answers") if m.start in starts]
     whole = any(m.end == len(first.words) for m in answers)   # the answer is all there is: "ok"
-    if not answers or (first.words[0] in QUESTION_STARTERS and first.words[0] not in ("am", "do")
-                       and not whole):
-        return
-    spoken = " ".join(w for c in clauses for w in c.words)
-    if any(marker in f" {spoken} " for marker in NOT_AN_ANSWER):
-        return   # "no wait, it's the 13th": a correction, not an answer to the question asked
-    answer = max(answers, key=lambda m: (m.end - m.start, -m.start)).key
+    doubt = any(_doubtful(c, lexicon) for c in clauses)
+    if not answers and doubt and context.get("pending") and not any(c.question for c in clauses) \
+            and not result.questions and not result.told:
+        answer = "unknown"   # "honestly I'm not sure", "she isn't 100% sure"
+    else:
+        if not answers or (first.words[0] in QUESTION_STARTERS and first.words[0] not in ("am", "do")
+                           and not whole):
+            return
+        spoken = " ".join(w for c in clauses for w in c.words)
+        if any(marker in f" {spoken} " for marker in NOT_AN_ANSWER):
+            return   # "no wait, it's the 13th": a correction, not an answer to the question asked
+        answer = max(answers, key=lambda m: (m.end - m.start, -m.start)).key
+        if answer in ("yes", "no") and doubt:
+            answer = "unknown"   # "no, not 100% sure", "yes I might be": doubt, never a yes or a no
     result.answer = answer
     pending = context.get("pending")
     if not pending or pending in result.told:

@@ -85,6 +85,21 @@ class Move(Fact):
     value = Field(str, default="")
 
 
+class Passed(Fact):
+    """A screening check passed over: its answer was not understood twice, so nothing is recorded
+    for it and it stays open for the injector."""
+
+    key = Field(str, mandatory=True)
+
+
+class Candidate(Fact):
+    """A topic the example ranker finds close to a message no phrase explained (rank 1: closest)."""
+
+    topic = Field(str, mandatory=True)
+    treatment = Field(str, mandatory=True)
+    rank = Field(int, mandatory=True)
+
+
 class Today(Fact):
     """The date the conversation takes place on (pinned by CHATBOT_TODAY in tests and demos)."""
 

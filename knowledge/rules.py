@@ -14,6 +14,7 @@ from chatbot.knowledge.engine import Engine
 from chatbot.knowledge.facts import (
     Appointment,
     ArticleFact,
+    Candidate,
     Check,
     Cleared,
     Concern,
@@ -24,6 +25,7 @@ from chatbot.knowledge.facts import (
     Lines,
     Mentioned,
     Move,
+    Passed,
     Previous,
     Question,
     Reply,
@@ -259,6 +261,48 @@ class Expert(Engine):
         """A check whose earlier checks are all answered, and which is answered too, is cleared."""
         self.declare(Cleared(treatment=treatment, key=key))
 
+    @Rule(Cleared(treatment=MATCH.treatment, key=MATCH.after),
+          Check(treatment=MATCH.treatment, key=MATCH.key, after=MATCH.after),
+          Passed(key=MATCH.key))
+    def check_passed_over(self, treatment, key):
+        """A check passed over after two answers that were not understood no longer holds the
+        screening up."""
+        self.declare(Cleared(treatment=treatment, key=key))
+
+    @Rule(Passed(key=MATCH.key),
+          Check(treatment=MATCH.treatment, key=MATCH.key, topic=MATCH.topic),
+          Screening(treatment=MATCH.treatment),
+          Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
+                   precaution=True, contraindication=MATCH.contraindication),
+          salience=CONTRAINDICATION)
+    def passed_over_check_stays_open(self, treatment, key, sources, contraindication):
+        """A check passed over is never taken as a "no": a contraindication is left for the
+        injector to settle first, a precaution becomes a step to check."""
+        self.declare(Concern(treatment=treatment, key=key, sources=sources,
+                             level="ask" if contraindication else "unsure"))
+
+    @Rule(Move(name="missed_answer", value=MATCH.key), Screening())
+    def did_not_catch_the_answer(self, key):
+        """An answer to a screening question that could not be read is not guessed: the person is
+        asked once more for yes, no or not sure, and nothing is recorded."""
+        self._reply("missed_answer", "missed_answer", key=key)
+
+    @Rule(Move(name="why_asked", value=MATCH.key),
+          Screening(treatment=MATCH.treatment),
+          Check(treatment=MATCH.treatment, key=MATCH.key, topic=MATCH.topic),
+          Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources))
+    def why_the_question_is_asked(self, key, treatment, sources):
+        """A question about the screening question ("what has that got to do with it?") is
+        answered with the article's reason for asking; nothing is recorded."""
+        self._reply("why_asked", f"{treatment}_screening", sources=sources, key=key,
+                    treatment=treatment)
+
+    @Rule(Move(name="passed_over", value=MATCH.key), Screening())
+    def move_on_after_a_second_miss(self, key):
+        """A second answer that could not be read moves the screening on; nothing is recorded for
+        that question, and it is left for the injector."""
+        self._reply("passed_over", "passed_over", handoff=True, key=key)
+
     # The screening rules start from the told fact, filtered by its value, so that the joins with
     # the checks and the coverage stay small (experta joins pattern by pattern, in order).
     @Rule(Told(key=MATCH.key, value=True),
@@ -334,6 +378,7 @@ class Expert(Engine):
           Check(treatment=MATCH.treatment, key=MATCH.key, after=MATCH.after, topic=MATCH.topic),
           Screening(treatment=MATCH.treatment),
           NOT(Told(key=MATCH.key)),
+          NOT(Passed(key=MATCH.key)),
           NOT(Concern(treatment=MATCH.treatment, level="stop")))
     def ask_the_next_check(self, treatment, key, topic, after):
         """During a screening, the first check without an answer is asked, one at a time."""
@@ -514,6 +559,12 @@ class Expert(Engine):
     def show_what_we_know(self, facts):
         """"What do you know about me?" lists the facts the session holds."""
         self._reply("facts", "facts", known=facts)
+
+    @Rule(Move(name="staff"))
+    def hand_over_to_staff(self):
+        """Someone who asks for a person (a call back, a member of staff) is told that staff will
+        take the conversation over."""
+        self._reply("staff", "staff", handoff=True)
 
     @Rule(Move(name="business"))
     def no_business_recommendations(self):
