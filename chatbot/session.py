@@ -18,6 +18,7 @@ from chatbot import lexicon as lexicon_module
 from chatbot.knowledge import inventory, snapshot
 from chatbot.knowledge.facts import (
     Appointment,
+    Candidate,
     Focus,
     Known,
     Lines,
@@ -61,6 +62,7 @@ class Reply:
     facts: dict
     intents: list[str] = field(default_factory=list)
     used: list[str] = field(default_factory=list)
+    choices: list[str] = field(default_factory=list)   # short answers to offer, e.g. as buttons
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -223,6 +225,12 @@ class Session:
         if context.get("pending") in heard.told and context.get("screening"):
             # An answer to the bot's own screening question goes into the checklist, not a lecture.
             facts.append(Move(name="answering"))
+        if (heard.unread or heard.candidates) and not questions:
+            # Words no phrase explained and no topic clearly closest: the rules ask back or say the
+            # article does not cover it, never answer the nearest topic.
+            facts.append(Move(name="unclear", value=heard.unread))
+            facts += [Candidate(topic=topic, treatment=_treatment_of(topic, focus), rank=rank)
+                      for rank, topic in enumerate(heard.candidates, 1)]
         facts += self._missed(heard, moves)
         facts += [Move(name="corrected", value=key) for key in context.pop("corrected", [])]
         if heard.date_problem:
@@ -360,8 +368,9 @@ class Session:
         # "am I ok for Botox?" starts a check, unless the message itself rules the person out
         # ("I'm pregnant, can I get fillers?" is answered by the contraindication directly).
         rules_out = any(heard.told.get(key) is True for key in ("pregnant", "breastfeeding", "allergic"))
+        # "what can I do about my forehead lines" names no treatment: a recommendation, not a check
         wants = not questions and ("checklist" in heard.intents or (
-            "eligibility" in heard.intents and not rules_out))
+            "eligibility" in heard.intents and heard.treatments and not rules_out))
         if not (wants or booked):
             return False
         if context.get("screening") and "treatment" in heard.told:
@@ -427,7 +436,8 @@ class Session:
                      sources=sources, fired=list(dict.fromkeys(r["rule"] for r in replies)),
                      follow_up=follow_ups[0]["follow_up"] if follow_ups else None,
                      handoff=any(r["handoff"] for r in replies), facts=copy.deepcopy(self.facts),
-                     intents=intents, used=list(dict.fromkeys(u for r in replies for u in r["used"])))
+                     intents=intents, used=list(dict.fromkeys(u for r in replies for u in r["used"])),
+                     choices=list(follow_ups[0]["data"].get("choices", [])) if follow_ups else [])
 
     def _update_context(self, heard: Understanding, questions: list, focus: list[str],
                         reply: Reply) -> None:
@@ -441,6 +451,10 @@ class Session:
         if heard.treatments and len(set(heard.treatments)) == 1:
             context["last_treatment"] = heard.treatments[0]
         context["pending"] = reply.follow_up
+        if reply.follow_up == "topic":   # "Do you mean ...?": a choice picked next is that topic
+            context["choices"] = {label: _TOPIC_OF_LABEL[label] for label in reply.choices}
+        else:
+            context.pop("choices", None)
         if heard.treated_already:
             context["treated_already"] = True
         brands = [m for m in heard.mentions if m.kind == "brand" and not m.listed]
@@ -460,12 +474,18 @@ class Session:
 
 
 _TOLD_TOPICS = inventory.screening()["told_topics"]
+_TOPIC_OF_LABEL = {topic.label: topic.name for topic in inventory.topics().values()}
 _REASONED_OVER = set(_TOLD_TOPICS) | {"alcohol_date"} | {
     check["key"] for checks in inventory.screening()["checks"].values() for check in checks}
 _FORGET_ALIASES = {"pregnancy": "pregnant", "allergy": "allergic", "allergies": "allergic",
                    "medicine": "medicines", "medication": "medicines", "medications": "medicines",
                    "supplement": "supplements", "date": "appointment_date", "appointment": "appointment_date",
                    "wrinkles": "lines", "alcohol": "alcohol", "hair": "hair_removal"}
+
+
+def _treatment_of(topic: str, focus: list[str]) -> str:
+    """The treatment a candidate topic is offered for: the one in focus, "any" for both at once."""
+    return focus[0] if len(focus) == 1 and topic not in ANY_TOPICS else "any"
 
 
 def _frozen(value):

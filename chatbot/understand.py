@@ -52,7 +52,10 @@ PREFERRED = (("dosage", "units"), ("longevity", "side_effects"), ("duration", "r
              ("what", "contraindications"), ("professional", "contraindications"), ("what", "units"),
              ("purpose", "combining"), ("what", "approval"), ("purpose", "approval"),
              ("purpose", "other_uses"), ("what", "purpose"), ("what", "professional"), ("areas", "purpose"),
-             ("cost", "recovery"), ("cost", "duration"))
+             ("cost", "recovery"), ("cost", "duration"), ("areas", "other_areas"),
+             ("what", "other_areas"), ("purpose", "other_areas"), ("what", "men"), ("purpose", "men"),
+             ("what", "payment"), ("cost", "payment"), ("eligibility", "men"), ("safety", "men"),
+             ("areas", "men"), ("other_uses", "other_areas"))
 PAST_WORDS = {"had", "got", "did", "yesterday", "done", "after"}
 DOUBT = {"sure", "unsure", "know", "certain", "wondering", "wonder", "remember", "idea", "knows"}
 # Phrases that make a sentence a question even without "?" or a question word.
@@ -129,6 +132,9 @@ class Understanding:
     empty: bool = False
     answering_for_client: bool = False    # a screening question is pending: "she" is the client
     treated_already: bool = False         # "I had fillers last month": asking about afterwards
+    unread: str = ""                      # words no phrase explained, as written ("men", "insurance")
+    candidates: list[str] = field(default_factory=list)   # closest topics when unsure, best first
+    ranked: str = ""                      # the topic the example ranker proposed, if it did
 
 
 @dataclass
@@ -153,6 +159,10 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         result.empty = True
         return result
 
+    picked = _read_choice(clauses, context)
+    if picked:
+        result.questions.append(Question(picked, "any" if picked in ANY_TOPICS else None))
+        return result
     result.answering_for_client = context.get("pending") in SCREENING_KEYS
     result.treated_already = bool(context.get("treated_already")) or any(
         set(c.words) & {"had", "was", "got", "did"} and (c.of("treatments") or c.of("brands"))
@@ -207,7 +217,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
                 "appointment_date"]), result, besides=result.told["appointment_date"])
         if "appointment_date" in result.told and "treatment" not in result.told and result.treatments:
             result.told["treatment"] = _one_treatment(result.treatments)   # "botox dec 4th"
-    _carry_over(clauses, context, result)
+    _carry_over(clauses, context, result, lexicon)
     return result
 
 
@@ -465,7 +475,8 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
                        for i in range(m.start, m.end)}
     face = [m for m in clause.of("areas") if m.start not in treatment_spans]
     recommend = any(m.key == "recommend" for m in clause.of("intents"))
-    if clause.question and (topics or (len(set(treatments)) == 1 and not recommend)):
+    if clause.question and not (recommend and face) and (
+            topics or (len(set(treatments)) == 1 and not recommend)):
         if face and len(set(treatments)) == 1 and not topics and not (
                 clause.of("items") or clause.of("conditions")):
             # "can botox help my forehead wrinkles?": where the treatment is used
@@ -690,7 +701,7 @@ def _read_date(words: str, today: date, result: Understanding) -> None:
         result.date_words = found.words
 
 
-def _carry_over(clauses: list[_Clause], context: dict, result: Understanding) -> None:
+def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, lexicon: Lexicon) -> None:
     """Fill in what a short follow-up leaves out: "and Botox?", "how long does it take?"."""
     corrected_treatment = set(result.told) == {"treatment"} and any(c.of("corrections") for c in clauses)
     said_anything = result.questions or result.intents or result.lines or result.answer or (
@@ -706,7 +717,12 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding) ->
     if not said_anything and pronoun_question and context.get("last_urgent"):
         result.intents = ["urgent"]     # "is that normal?" after an urgent message: still urgent
         return
-    if result.treatments and not said_anything:
+    # "what is botox for guys": a bare "what is" with words no phrase explained is not "what is Botox"
+    vague = bool(result.questions) and all(q.topic in WEAK_TOPICS for q in result.questions) and not (
+        result.told or result.intents or result.lines or result.mentions)
+    if (not said_anything or vague) and not asks_back and _read_by_examples(clauses, lexicon, result):
+        pass   # the example ranker read it, or found it unclear
+    elif result.treatments and not said_anything:
         treatment = _one_treatment(result.treatments)
         about_the_brand = any(m.kind == "brand" for m in result.mentions) and words and (
             words[0] in ("is", "are", "whats", "what", "tell") and "about" not in words)
@@ -733,3 +749,83 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding) ->
             question = Question(question.topic, message_treatment, question.item, question.when)
         resolved.append(question)
     result.questions = resolved
+
+
+ORDINALS = {"1": 0, "one": 0, "first": 0, "the first": 0, "the first one": 0, "2": 1, "two": 1,
+            "second": 1, "the second": 1, "the second one": 1, "3": 2, "three": 2, "third": 2,
+            "the third": 2, "the third one": 2, "last": -1, "the last": -1, "the last one": -1}
+
+
+def _read_choice(clauses: list[_Clause], context: dict) -> str | None:
+    """The topic picked from the bot's "Do you mean ...?" choices: by its words or its place."""
+    choices = context.get("choices") or {}
+    if context.get("pending") != "topic" or not choices:
+        return None
+    said = " ".join(w for c in clauses for w in c.words)
+    for label, topic in choices.items():
+        if normalise(label) == said:
+            return topic
+    topics = list(choices.values())
+    words = [w for c in clauses for w in c.words]
+    if len(topics) == 1 and any(m.key == "yes" and m.start == 0 and m.end == len(words)
+                                for m in clauses[0].of("answers")):
+        return topics[0]   # "Did you mean the cost?" - "yes"
+    place = ORDINALS.get(said)
+    return topics[place] if place is not None and abs(place) <= len(topics) - (place >= 0) else None
+
+
+# -- the example ranker ------------------------------------------------------------------------------
+def _unexplained(clauses: list[_Clause], lexicon: Lexicon) -> list[str]:
+    """Words of the message that no phrase of the lexicon explained and that carry meaning."""
+    stopwords = lexicon.data["ranker"]["stopwords"]
+    left = []
+    for clause in clauses:
+        covered = {i for m in clause.matches for i in range(m.start, m.end)}
+        left += [word for index, word in enumerate(clause.words)
+                 if index not in covered and word not in stopwords and not word.isdigit()]
+    return left
+
+
+def _read_by_examples(clauses: list[_Clause], lexicon: Lexicon, result: Understanding) -> bool:
+    """A message the phrases did not read, with words they could not explain: the example ranker
+    proposes a topic when one is clearly closest, else keeps its closest topics as choices.
+    False when every word was explained (then nothing was asked that the ranker could add to)."""
+    unread = _unexplained(clauses, lexicon)
+    if not unread:
+        return False
+    from chatbot import ranker as ranker_module  # loaded only for messages the phrases missed
+    ranker = ranker_module.load(lexicon)
+    unread = [word for word in unread if ranker.meaningful(word)]
+    if not unread:
+        return False
+    settings = lexicon.data["ranker"]
+    every = ranker.rank(ranker.terms([w for c in clauses for w in c.words], lexicon), limit=None)
+    scored = every[:4]
+    best = scored[0] if scored else None
+    runner_up = scored[1].score if len(scored) > 1 else 0.0
+    asked = list(dict.fromkeys(q.topic for q in result.questions))   # only ever weak topics
+    if best and best.topic in asked:
+        return True   # the examples agree with the phrases
+    if asked and asked != ["what"] and best and best.score >= settings["offer"] and not (
+            best.score >= settings["accept"] and best.score >= settings["lead"] * runner_up):
+        phrased = max((s.score for s in every if s.topic in asked), default=0.0)
+        if best.score < settings["lead"] * phrased:
+            return True   # "where do you put botox": the phrases' topic is about as close
+        # "would a thread lift be better than botox": not the difference between them, surely
+        result.questions = []
+        result.unread = " ".join(unread)
+        result.candidates = list(dict.fromkeys([best.topic] + asked))[:3]
+        return True
+    if best and best.score >= settings["accept"] and best.score >= settings["lead"] * runner_up:
+        result.ranked = best.topic
+        treatment = _one_treatment(result.treatments)
+        result.questions = [Question(best.topic, "any" if best.topic in ANY_TOPICS else treatment)]
+        return True
+    candidates = [s.topic for s in scored if s.score >= settings["offer"] and s.score * 3 >= best.score]
+    if asked and (not candidates or asked != ["what"]):
+        return True   # "tell me about botox, my wedding is soon": what it is, after all; "where do
+        # you put botox": the phrases' topic stands unless the examples clearly say otherwise
+    result.questions = []
+    result.unread = " ".join(unread)
+    result.candidates = list(dict.fromkeys(asked + candidates))[:3]
+    return True

@@ -560,6 +560,46 @@ class Expert(Engine):
         """"What do you know about me?" lists the facts the session holds."""
         self._reply("facts", "facts", known=facts)
 
+    @Rule(Move(name="unclear"), Candidate(rank=1, topic=MATCH.topic, treatment=MATCH.treatment),
+          NOT(Candidate(rank=2)), Gap(topic=MATCH.topic), NOT(Coverage(topic=MATCH.topic)),
+          NOT(Move(name="urgent")))
+    def a_lone_silent_topic_is_named(self, topic, treatment):
+        """When the only topic close to an unclear message is one the article says nothing about
+        ("what about laser resurfacing"), that is the honest answer: the question is put to the
+        rules as that topic, which say the article does not cover it."""
+        self.declare(Question(topic=topic, treatment=treatment))
+
+    @Rule(Move(name="unclear"), Candidate(rank=1), Candidate(rank=2), NOT(Move(name="urgent")))
+    def ask_which_they_mean(self):
+        """A message with words no phrase explained and several topics about as close is not
+        answered with the nearest one: the person is asked which of the closest topics they mean."""
+        self._clarify()
+
+    @Rule(Move(name="unclear"), Candidate(rank=1, topic=MATCH.topic), NOT(Candidate(rank=2)),
+          Coverage(topic=MATCH.topic), NOT(Move(name="urgent")))
+    def ask_whether_they_mean_it(self, topic):
+        """A message with words no phrase explained and one topic the article covers not quite
+        close enough is asked back: did you mean that topic?"""
+        self._clarify()
+
+    def _clarify(self):
+        candidates = sorted(self._all(Candidate), key=lambda c: c["rank"])
+        topics = inventory.topics()
+        rule = sys._getframe(1).f_code.co_name
+        self.declare(Reply(template="clarify", intent="clarify", scope="partial", sources=[],
+                           handoff=False, follow_up="topic", rule=rule, used=[],
+                           data={"choices": [topics[c["topic"]].label for c in candidates],
+                                 "treatments": [c["treatment"] for c in candidates]}))
+
+    @Rule(Move(name="unclear", value=MATCH.words), Focus(new=True), NOT(Candidate()),
+          NOT(Question()), NOT(Move(name="urgent")))
+    def not_in_the_article(self, words):
+        """A message that names a treatment but asks about something no phrase or example is close
+        to is told, in its own words, that the article does not cover it, and pointed to a licensed
+        injector."""
+        focus = [f["treatment"] for f in self._all(Focus) if f["new"]]
+        self._reply("unread", "out_of_scope", scope="out_of_scope", words=words, treatments=focus)
+
     @Rule(Move(name="staff"))
     def hand_over_to_staff(self):
         """Someone who asks for a person (a call back, a member of staff) is told that staff will
