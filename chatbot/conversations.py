@@ -17,6 +17,12 @@ write and run its own. One file holds a list of conversations:
           follow_up: pregnant        # or null
           facts: {pregnant: false}   # these keys must have these values (others may exist)
           fired: [rule_name]         # these rules must have fired
+
+A file may instead hold labelled questions, one message each (tests/heldout/, tests/questions/):
+
+    - q: can i have a glass of wine the night before my tox?
+      topic: alcohol               # or a list of acceptable topics, or out_of_scope / recommend /
+      treatment: botox             #   screening; treatment (optional): botox | fillers | any
 """
 from __future__ import annotations
 
@@ -25,7 +31,9 @@ from datetime import date
 from pathlib import Path
 
 CHECKED_KEYS = ("intent", "scope", "sources", "sources_include", "says", "not_says", "handoff",
-                "follow_up", "facts", "fired", "intents")
+                "follow_up", "facts", "fired", "intents", "topic")
+# What a question file's `topic` may also be besides a topic of the knowledge base.
+READINGS = ("out_of_scope", "recommend", "screening")
 
 
 @dataclass
@@ -83,7 +91,10 @@ def load(paths) -> list[Conversation]:
         if not isinstance(data, list):
             raise ValueError(f"{path}: expected a list of conversations")
         for number, item in enumerate(data, 1):
-            conversations.append(_conversation(item, f"{path}#{number}"))
+            if isinstance(item, dict) and "q" in item:
+                conversations.append(_question(item, f"{path}#{number}"))
+            else:
+                conversations.append(_conversation(item, f"{path}#{number}"))
     return conversations
 
 
@@ -121,6 +132,43 @@ def _conversation(item, origin: str) -> Conversation:
     return Conversation(str(item.get("name", origin)), turns, today, origin)
 
 
+def _question(item: dict, origin: str) -> Conversation:
+    """A labelled question (`q`, `topic`, optional `treatment`): a conversation of one turn."""
+    if not isinstance(item.get("q"), str) or "topic" not in item:
+        raise ValueError(f"{origin}: a question needs 'q' (the message) and 'topic'")
+    topics = item["topic"] if isinstance(item["topic"], list) else [item["topic"]]
+    unknown = set(item) - {"q", "topic", "treatment", "note"}
+    if unknown:
+        raise ValueError(f"{origin}: unknown keys {sorted(unknown)}")
+    expect = {"topic": {"topics": [str(t) for t in topics], "treatment": item.get("treatment")}}
+    return Conversation(item["q"], [Turn(item["q"], expect)], None, origin)
+
+
+def reads_as(reply: dict, topics: list[str], treatment: str | None = None) -> bool:
+    """Whether a reply reads the question as one of `topics` (for `treatment`, when given):
+    a topic of the knowledge base, or "out_of_scope" (the reply says the article does not cover
+    it and hands over), "recommend" or "screening"."""
+    intents = reply.get("intents") or [reply["intent"]]
+    for topic in topics:
+        if topic == "out_of_scope":
+            if reply["scope"] == "out_of_scope" or (
+                    reply["scope"] == "partial" and reply["handoff"] and reply.get("follow_up") != "topic"):
+                return True
+        elif topic == "recommend":
+            if any(i.startswith("recommend") for i in intents):
+                return True
+        elif topic == "screening":
+            if any(i.endswith(("_screening", "_verdict", "_contraindication")) for i in intents):
+                return True
+        else:
+            for intent in intents:
+                said_for, _, said = intent.partition("_") if intent.split("_", 1)[0] in (
+                    "botox", "fillers") else ("any", "", intent)
+                if said == topic and (treatment in (None, "any") or said_for in (treatment, "any")):
+                    return True
+    return False
+
+
 def check(expect: dict, reply: dict) -> list[Mismatch]:
     """What of `expect` the reply (a Reply.to_dict()) does not meet."""
     problems = []
@@ -153,6 +201,11 @@ def check(expect: dict, reply: dict) -> list[Mismatch]:
             missing = [r for r in _list(wanted) if r not in reply["fired"]]
             if missing:
                 problems.append(Mismatch(key, missing, reply["fired"]))
+        elif key == "topic":
+            if not reads_as(reply, wanted["topics"], wanted.get("treatment")):
+                label = "/".join(wanted["topics"]) + (f" ({wanted['treatment']})" if wanted.get("treatment")
+                                                      else "")
+                problems.append(Mismatch(key, label, reply.get("intent")))
         elif key == "intents":
             missing = [i for i in _list(wanted) if i not in reply.get("intents", [])]
             if missing:

@@ -46,6 +46,23 @@ class Report:
     def ok(self) -> bool:
         return not self.broken and self.passed == len(self.results)
 
+    @property
+    def confidently_wrong(self) -> list[conversations.TurnResult]:
+        return [r for r in self.results if _confidently_wrong(r)]
+
+    @property
+    def asked_back(self) -> list[conversations.TurnResult]:
+        return [r for r in self.results if _asked_back(r)]
+
+    def confusions(self) -> dict[tuple[str, str], int]:
+        """(expected, got) -> how many failed turns, most first: what was taken for what."""
+        counts: dict[tuple[str, str], int] = {}
+        for result in self.results:
+            if not result.ok:
+                pair = (_intent_of(result.expect), str(result.reply.get("intent")))
+                counts[pair] = counts.get(pair, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
     def by_intent(self) -> dict[str, tuple[int, int]]:
         """Expected intent -> (turns, passed); turns of a broken conversation count as failed."""
         counts: dict[str, list[int]] = {}
@@ -135,8 +152,19 @@ def _undecodable(paths) -> str:
 
 
 def _intent_of(expect: dict) -> str:
+    if "topic" in expect:
+        return "/".join(expect["topic"]["topics"])
     intent = expect.get("intent")
     return str(intent) if intent is not None else NO_INTENT
+
+
+def _confidently_wrong(result: conversations.TurnResult) -> bool:
+    """A reply that failed its check while claiming to answer (scope "answered"): the worst kind."""
+    return not result.ok and result.reply.get("scope") == "answered"
+
+
+def _asked_back(result: conversations.TurnResult) -> bool:
+    return not result.ok and result.reply.get("follow_up") == "topic"
 
 
 # -- the report ------------------------------------------------------------------------------------
@@ -156,11 +184,23 @@ def format_report(report: Report) -> list[str]:
     for conversation, problem in report.broken:
         lines += ["", _safe(f"BROKEN {conversation.name} ({conversation.origin}): {problem}")]
 
+    confusions = report.confusions()
+    if confusions:
+        pairs = [(f"{_safe(expected)}", f"{_safe(got)}", count) for (expected, got), count in confusions.items()]
+        left = max(len("expected"), *(len(e) for e, _, _ in pairs))
+        right = max(len("got"), *(len(g) for _, g, _ in pairs))
+        lines += ["", "Confusions (failed turns, expected intent or topic -> the reply's intent):",
+                  f"  {'expected':<{left}}  {'got':<{right}}  turns"]
+        lines += [f"  {e:<{left}}  {g:<{right}}  {c:>5}" for e, g, c in pairs]
+
     conversations_passed = sum(all(r.ok for r in results) for _, results in report.played)
     total_conversations = len(report.played) + len(report.broken)
+    wrong, asked = len(report.confidently_wrong), len(report.asked_back)
     lines += ["", f"Total: {report.passed}/{report.total} turns passed "
                   f"({_percent(report.passed, report.total)}), {conversations_passed}/"
-                  f"{total_conversations} conversations passed."]
+                  f"{total_conversations} conversations passed.",
+              f"Confidently wrong (failed with scope \"answered\"): {wrong}/{report.total} "
+              f"({_percent(wrong, report.total)}); asked back (\"did you mean\"): {asked}."]
     return lines
 
 
@@ -213,6 +253,10 @@ def as_dict(report: Report) -> dict:
     return {
         "passed": report.passed,
         "total": report.total,
+        "confidently_wrong": len(report.confidently_wrong),
+        "asked_back": len(report.asked_back),
+        "confusions": [{"expected": expected, "got": got, "turns": count}
+                       for (expected, got), count in report.confusions().items()],
         "intents": {name: {"turns": turns, "passed": passed}
                     for name, (turns, passed) in report.by_intent().items()},
         "failures": [{"conversation": c.name, "origin": c.origin, "turn": r.index, "user": r.user,

@@ -160,3 +160,54 @@ def test_an_unquoted_yaml_date_in_facts_matches_the_date_the_reply_holds(tmp_pat
             "      facts: {appointment_date: 2026-12-04}\n")
     out, _, _ = chatbot("eval", str(write(tmp_path, "date.yaml", text)), expect_status=0)
     assert "1/1 turns passed" in out
+
+
+QUESTIONS = """
+- q: can men get botox
+  topic: out_of_scope
+- q: how long does a botox appointment take
+  topic: duration
+  treatment: botox
+- q: can i drink before fillers
+  topic: alcohol
+  treatment: fillers
+- q: what is botox
+  topic: cost
+- q: how many sessions will i need
+  topic: [longevity]
+"""
+
+
+def test_a_question_file_is_scored_by_topic_with_confidently_wrong_and_confusions(tmp_path, monkeypatch):
+    path = write(tmp_path, "questions.yaml", QUESTIONS)
+    out, _, status = chatbot("eval", str(path), expect_status=1)
+    assert "Total: 3/5 turns passed" in out
+    # "what is botox" answered as what it is, labelled cost: confidently wrong; the sessions
+    # question is asked back, which is a miss but not a confident one.
+    assert "Confidently wrong (failed with scope \"answered\"): 1/5 (20.0%); asked back (\"did you mean\"): 1." in out
+    assert "  cost" in out and "botox_what" in out.split("Confusions")[1]
+    out, _, _ = chatbot("--json", "eval", str(path))
+    report = json.loads(out)
+    assert report["confidently_wrong"] == 1 and report["asked_back"] == 1
+    assert {"expected": "cost", "got": "botox_what", "turns": 1} in report["confusions"]
+
+
+@pytest.mark.parametrize("reply, topics, treatment, expected", [
+    ({"intent": "fillers_alcohol", "scope": "partial", "handoff": True}, ["alcohol"], "fillers", True),
+    ({"intent": "fillers_alcohol", "scope": "partial", "handoff": True}, ["alcohol"], "botox", False),
+    ({"intent": "order", "scope": "answered", "handoff": False}, ["order"], "botox", True),
+    ({"intent": "botox_men", "scope": "out_of_scope", "handoff": True}, ["out_of_scope"], None, True),
+    ({"intent": "clarify", "scope": "partial", "handoff": False, "follow_up": "topic"}, ["out_of_scope"],
+     None, False),
+    ({"intent": "recommend_botox", "scope": "answered", "handoff": False}, ["recommend"], None, True),
+    ({"intent": "botox_hair_removal", "scope": "partial", "handoff": True}, ["hair_removal"], None, True),
+    ({"intent": "botox_what", "scope": "answered", "handoff": False}, ["what", "mechanism"], "botox", True),
+])
+def test_a_reply_reads_as_a_labelled_topic(reply, topics, treatment, expected):
+    assert conversations.reads_as(reply, topics, treatment) is expected
+
+
+def test_a_question_without_a_topic_is_one_clear_error(tmp_path):
+    path = write(tmp_path, "bad.yaml", "- q: hello\n")
+    _, err, _ = chatbot("eval", str(path), expect_status=1)
+    assert err.count("\n") == 1 and "'topic'" in err
