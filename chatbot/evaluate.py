@@ -186,7 +186,7 @@ def format_report(report: Report) -> list[str]:
 
     confusions = report.confusions()
     if confusions:
-        pairs = [(f"{_safe(expected)}", f"{_safe(got)}", count) for (expected, got), count in confusions.items()]
+        pairs = [(_safe(expected), _safe(got), count) for (expected, got), count in confusions.items()]
         left = max(len("expected"), *(len(e) for e, _, _ in pairs))
         right = max(len("got"), *(len(g) for _, g, _ in pairs))
         lines += ["", "Confusions (failed turns, expected intent or topic -> the reply's intent):",

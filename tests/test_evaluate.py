@@ -184,7 +184,8 @@ def test_a_question_file_is_scored_by_topic_with_confidently_wrong_and_confusion
     assert "Total: 3/5 turns passed" in out
     # "what is botox" answered as what it is, labelled cost: confidently wrong; the sessions
     # question is asked back, which is a miss but not a confident one.
-    assert "Confidently wrong (failed with scope \"answered\"): 1/5 (20.0%); asked back (\"did you mean\"): 1." in out
+    assert ('Confidently wrong (failed with scope "answered"): 1/5 (20.0%); '
+            'asked back ("did you mean"): 1.') in out
     assert "  cost" in out and "botox_what" in out.split("Confusions")[1]
     out, _, _ = chatbot("--json", "eval", str(path))
     report = json.loads(out)
