@@ -157,6 +157,10 @@ def reads_as(reply: dict, topics: list[str], treatment: str | None = None) -> bo
         elif topic == "recommend":
             if any(i.startswith("recommend") for i in intents):
                 return True
+        elif topic in ("pregnancy", "breastfeeding", "allergy", "contraindications") and any(
+                i.endswith("_contraindication") and (treatment in (None, "any") or i.startswith(treatment))
+                for i in intents):
+            return True   # "I'm pregnant, can I get filler?": the contraindication itself answers
         elif topic == "screening":
             if any(i.endswith(("_screening", "_verdict", "_contraindication")) for i in intents):
                 return True

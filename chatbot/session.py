@@ -368,9 +368,13 @@ class Session:
         # "am I ok for Botox?" starts a check, unless the message itself rules the person out
         # ("I'm pregnant, can I get fillers?" is answered by the contraindication directly).
         rules_out = any(heard.told.get(key) is True for key in ("pregnant", "breastfeeding", "allergic"))
-        # "what can I do about my forehead lines" names no treatment: a recommendation, not a check
-        wants = not questions and ("checklist" in heard.intents or (
-            "eligibility" in heard.intents and heard.treatments and not rules_out))
+        # "what can I do about my forehead lines" names no treatment, and "botox or filler for my
+        # forehead?" names both with a face: recommendations, not checks. "Can you check me?" is one
+        # even with a question beside it.
+        choosing = len(set(heard.treatments)) > 1 and heard.lines.get("areas")
+        wants = "checklist" in heard.intents or (
+            not questions and "eligibility" in heard.intents and heard.treatments and not rules_out
+            and not choosing)
         if not (wants or booked):
             return False
         if context.get("screening") and "treatment" in heard.told:
@@ -394,7 +398,9 @@ class Session:
         answered_lines = pending == "lines_at_rest" and heard.lines.get("behaviours")
         if "business" in heard.intents:
             return False
+        choosing = "eligibility" in heard.intents and len(set(heard.treatments)) > 1
         return bool(("recommend" in heard.intents and not heard.questions) or answered_lines or (
+            choosing and heard.lines.get("areas") and not heard.questions) or (
             heard.lines and ("areas" in heard.lines or "behaviours" in heard.lines)
             and not heard.questions and not heard.told))
 

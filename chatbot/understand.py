@@ -159,7 +159,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         result.empty = True
         return result
 
-    picked = _read_choice(clauses, context)
+    picked = _read_choice(clauses, context, lexicon.data["grammar"]["ordinals"])
     if picked:
         result.questions.append(Question(picked, "any" if picked in ANY_TOPICS else None))
         return result
@@ -268,6 +268,7 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
     """Sentences split further where a new question or statement starts after "and"/"but"/"also"."""
     clauses = []
     for sentence, end in _SENTENCE.findall(text):
+        first = len(clauses)
         asked = "?" in end
         pieces = [p for p in sentence.split(",") if normalise(p)]
         asking = False
@@ -282,7 +283,23 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
                     asking and len(part) <= 3)
                 asking = question
                 clauses.append(_Clause(part, question, matches))
+        _questions_before_a_tag(clauses[first:], lexicon.data["grammar"])
     return clauses
+
+
+def _questions_before_a_tag(sentence: list[_Clause], grammar: dict) -> None:
+    """A sentence that ends in a question tag ("..., am I?", "..., right?") asks all of it; so does
+    one whose earlier pieces say nothing of the person ("static vs dynamic lines, what's the
+    difference"). "I'm not pregnant, filler friday ok?" still tells, then asks."""
+    if len(sentence) < 2 or not sentence[-1].question:
+        return
+    last = sentence[-1].words
+    tagged = len(last) <= 3 and " ".join(last) in grammar["question_tags"]
+    told = any(c.of("self") or c.of("others") or c.of("negation") or c.of("answers")
+               for c in sentence[:-1])
+    if tagged or not told:
+        for clause in sentence[:-1]:
+            clause.question = True
 
 
 def _split(words: list[str]) -> list[list[str]]:
@@ -313,7 +330,7 @@ def _asks(words: list[str]) -> bool:
 # -- one clause ------------------------------------------------------------------------------------
 def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> None:
     data = lexicon.data
-    negated = _negated_positions(clause)
+    negated = _negated_positions(clause, lexicon.data["grammar"])
     unsure = _doubtful(clause, lexicon)
     about_self = _about_self_positions(clause)
     # "my friend is pregnant": asked about, never stored, unless staff are answering the check's
@@ -423,6 +440,14 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             result.told["alcohol"] = "unknown" if unsure else match.start not in negated
             continue
         topics.setdefault(match.key, match)
+    order = topics.get("order")
+    timing = BEFORE_WORDS | AFTER_WORDS | {"done"}
+    if order and len(set(treatments)) < 2 and set(order.words.split()) & timing:
+        del topics["order"]   # "botox before a wedding" is not the Botox-first question
+    face_named = [m for m in clause.of("areas") if m.start not in {
+        i for t in clause.of("treatments") + clause.of("brands") for i in range(t.start, t.end)}]
+    if clause.question and "what" in topics and face_named and not treatments and not clause.of("self"):
+        topics.setdefault("wrinkle_types", topics["what"])   # "what are crow's feet?"
     if any(phrase in " ".join(clause.words) for phrase in ("what do i do", "what should i do",
                                                             "what do we do", "what now")):
         for vague in ("what", "mechanism"):
@@ -433,6 +458,8 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
     if "difference" in topics and any(t not in WEAK_TOPICS for t in topics):
         del topics["difference"]  # "which is cheaper, botox or fillers": the cost, for both
     if "difference" in topics and len(set(treatments)) == 1 and (clause.of("brands") or len(topics) > 1):
+        if len({m.key for m in clause.of("brands")}) > 1 or (clause.of("brands") and clause.of("treatments")):
+            topics["brands"] = topics["difference"]   # "Juvederm or Restylane?": not in the article
         del topics["difference"]  # "Dysport vs Botox": the brand note answers, not Botox vs fillers
     if "safety" in topics and clause.of("conditions"):
         del topics["safety"]      # "is botox safe when breastfeeding?" is about breastfeeding
@@ -462,7 +489,8 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             result.questions.append(question)
 
     # A plan: "I'm getting fillers", "booked for Botox", "actually it's fillers, not Botox".
-    planned = (clause.of("plans") or clause.of("corrections")) and not someone_else
+    # "actually, how long does botox take?" asks; only a statement corrects ("actually it's fillers")
+    planned = (clause.of("plans") or (clause.of("corrections") and not clause.question)) and not someone_else
     meant = [t for m, t in named if m.start not in negated]
     if meant and planned:
         result.told["treatment"] = _one_treatment(
@@ -475,6 +503,11 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
                        for i in range(m.start, m.end)}
     face = [m for m in clause.of("areas") if m.start not in treatment_spans]
     recommend = any(m.key == "recommend" for m in clause.of("intents"))
+    if clause.question and recommend and face and len(set(treatments)) == 1 and not topics and not (
+            clause.of("items") or clause.of("conditions") or clause.of("self")):
+        result.questions.append(Question("areas", treatments[0]))   # "can botox get rid of crow's feet?"
+        result.intents = [i for i in result.intents if i != "recommend"]
+        return
     if clause.question and not (recommend and face) and (
             topics or (len(set(treatments)) == 1 and not recommend)):
         if face and len(set(treatments)) == 1 and not topics and not (
@@ -550,14 +583,17 @@ def _tell_item(told: dict, kind: str, item: str, category: str, negated: bool, u
         told["blood_thinners"] = True
 
 
-def _negated_positions(clause: _Clause) -> set[int]:
+def _negated_positions(clause: _Clause, grammar: dict) -> set[int]:
     """Token positions inside the reach of a negation cue (up to a break word or 6 words)."""
     unknown_spans = {i for m in clause.of("answers") if m.key == "unknown" for i in range(m.start, m.end)}
     breaks = sorted(m.start for m in clause.of("negation") if m.key == "break")
     negated: set[int] = set()
+    obligations = [tuple(phrase.split()) for phrase in grammar["obligations"]]
     for cue in (m for m in clause.of("negation") if m.key == "cue"):
         if cue.start in unknown_spans:
             continue
+        if any(tuple(clause.words[cue.end:cue.end + len(o)]) == o for o in obligations):
+            continue   # "I don't have to stop my Advil, do I?" asks; it does not deny the Advil
         stop = min([b for b in breaks if b >= cue.end] + [cue.end + 6, len(clause.words)])
         negated |= set(range(cue.end, stop))
         if cue.words in ("anymore", "no more", "not anymore", "off"):
@@ -751,12 +787,7 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
     result.questions = resolved
 
 
-ORDINALS = {"1": 0, "one": 0, "first": 0, "the first": 0, "the first one": 0, "2": 1, "two": 1,
-            "second": 1, "the second": 1, "the second one": 1, "3": 2, "three": 2, "third": 2,
-            "the third": 2, "the third one": 2, "last": -1, "the last": -1, "the last one": -1}
-
-
-def _read_choice(clauses: list[_Clause], context: dict) -> str | None:
+def _read_choice(clauses: list[_Clause], context: dict, ordinals: dict[str, int]) -> str | None:
     """The topic picked from the bot's "Do you mean ...?" choices: by its words or its place."""
     choices = context.get("choices") or {}
     if context.get("pending") != "topic" or not choices:
@@ -770,7 +801,7 @@ def _read_choice(clauses: list[_Clause], context: dict) -> str | None:
     if len(topics) == 1 and any(m.key == "yes" and m.start == 0 and m.end == len(words)
                                 for m in clauses[0].of("answers")):
         return topics[0]   # "Did you mean the cost?" - "yes"
-    place = ORDINALS.get(said)
+    place = ordinals.get(said)
     return topics[place] if place is not None and abs(place) <= len(topics) - (place >= 0) else None
 
 
