@@ -279,7 +279,8 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
                 matches = lexicon.find(part)
                 # In "I'm not pregnant, not breastfeeding, filler friday good?" only the last piece
                 # asks; a short piece right after a question continues its list ("advil, ginkgo").
-                question = _asks(part) or (asked and number == len(pieces) - 1) or (
+                question = _asks(part, lexicon.data["grammar"]["openers"]) or (
+                    asked and number == len(pieces) - 1) or (
                     asking and len(part) <= 3)
                 asking = question
                 clauses.append(_Clause(part, question, matches))
@@ -318,7 +319,9 @@ def _split(words: list[str]) -> list[list[str]]:
     return parts
 
 
-def _asks(words: list[str]) -> bool:
+def _asks(words: list[str], openers: list[str] = ()) -> bool:
+    while len(words) > 1 and words[0] in openers:
+        words = words[1:]   # "actually, how long does it take": the question starts after it
     text = " ".join(words)
     if any(f" {phrase} " in f" {text} " for phrase in CHECKING_PHRASES):
         return True   # "... is that long enough", "yes or no is vitamin e bad"
@@ -469,6 +472,11 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
     strong = {t: m for t, m in topics.items() if t not in WEAK_TOPICS}
     if strong or (topics and (clause.of("items") or clause.of("conditions"))):
         topics = strong   # "can I take motrin before filler?" is about the medicine only
+    if "precautions" in topics and item_topics:
+        del topics["precautions"]    # "do I need to stop fish oil before botox": the fish oil
+    if "what" in topics and any(m.key == "both" and m.words.startswith("injectable")
+                                for m in clause.of("treatments")):
+        topics = {"injectables": topics["what"]}   # "what does 'injectables' mean?"
     if item_topics and topics:
         # "can I wear makeup after botox": the aftercare question, not one about makeup
         result.questions = [q for q in result.questions if q not in item_topics]
@@ -503,8 +511,8 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
                        for i in range(m.start, m.end)}
     face = [m for m in clause.of("areas") if m.start not in treatment_spans]
     recommend = any(m.key == "recommend" for m in clause.of("intents"))
-    if clause.question and recommend and face and len(set(treatments)) == 1 and not topics and not (
-            clause.of("items") or clause.of("conditions") or clause.of("self")):
+    if clause.question and recommend and face and len(set(treatments)) == 1 and set(topics) <= {"areas"} \
+            and not (clause.of("items") or clause.of("conditions") or clause.of("self")):
         result.questions.append(Question("areas", treatments[0]))   # "can botox get rid of crow's feet?"
         result.intents = [i for i in result.intents if i != "recommend"]
         return

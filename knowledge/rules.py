@@ -352,14 +352,41 @@ class Expert(Engine):
     def when_the_drink_falls_against_the_appointment(self, drink, appointment):
         """A drink on a known day before a Botox appointment is set against the article's two to
         three days without alcohol: inside them, tell the injector; outside, it is clear of them."""
+        self._drink_against(drink, appointment)
+
+    @Rule(Told(key="alcohol_date", value=MATCH.drink, new=False),
+          Told(key="appointment_date", new=True),
+          Appointment(date=MATCH.appointment),
+          Focus(treatment="botox"))
+    def a_drink_told_before_the_appointment_date(self, drink, appointment):
+        """A drink told before the Botox appointment's date is set against that date as soon as it
+        is known: the order the two were mentioned in does not matter."""
+        self._drink_against(drink, appointment)
+
+    def _drink_against(self, drink, appointment):
         days = (date.fromisoformat(appointment) - date.fromisoformat(drink)).days
-        inside = 0 <= days <= 3   # the article says two to three days: take the safe end
-        self._reply("alcohol_timing", "botox_alcohol", sources=["BTX-ALCOHOL"], handoff=inside,
-                    used=["alcohol_date", "appointment_date"], drink=drink, appointment=appointment,
-                    days=days, inside=inside)
+        inside = 0 <= days <= _ALCOHOL_DAYS   # the article says two to three: the safe end
+        rule = sys._getframe(1).f_code.co_name
+        self.declare(Reply(template="alcohol_timing", intent="botox_alcohol", scope="answered",
+                           sources=["BTX-ALCOHOL"], handoff=inside, follow_up="", rule=rule,
+                           used=["alcohol_date", "appointment_date"],
+                           data={"drink": drink, "appointment": appointment, "days": days,
+                                 "inside": inside}))
+
+    @Rule(Question(topic="alcohol", treatment="botox", when=""),
+          Appointment(date=MATCH.appointment, days_away=MATCH.days),
+          TEST(lambda days: days >= 0))
+    def the_day_to_stop_drinking(self, appointment, days):
+        """Asked about alcohol before Botox with the appointment's date known, the person is given
+        the day the article's alcohol-free days begin (three days before: the safe end of two to
+        three), or told they have begun."""
+        start = date.fromisoformat(appointment) - timedelta(days=_ALCOHOL_DAYS)
+        self._reply("alcohol_from", "botox_alcohol", sources=["BTX-ALCOHOL"],
+                    used=["appointment_date"], start=start.isoformat(), appointment=appointment,
+                    begun=days <= _ALCOHOL_DAYS)
 
     @Rule(Screening(treatment="botox"), Told(key="alcohol", value=True),
-          Appointment(days_away=MATCH.days), TEST(lambda days: 0 <= days <= 3),
+          Appointment(days_away=MATCH.days), TEST(lambda days: 0 <= days <= _ALCOHOL_DAYS),
           NOT(Told(key="alcohol_date")))
     def drinking_inside_the_alcohol_window(self, days):
         """Drinking with the Botox appointment three days away or less falls inside the article's
@@ -668,6 +695,9 @@ class Expert(Engine):
     def not_understood(self):
         """A message no rule could answer gets an honest "I did not understand" and examples."""
         self._reply("not_understood", "out_of_scope", scope="out_of_scope")
+
+
+_ALCOHOL_DAYS = inventory.screening()["timing"]["alcohol"]["days"]
 
 
 def _intent(treatment: str, topic: str) -> str:
