@@ -61,11 +61,74 @@ class Match:
     literal: tuple[int, ...] = ()   # positions the phrase spells out (not skipped by a "*")
 
 
+@dataclass(frozen=True)
+class Grammar:
+    """The [grammar] tables of the lexicon as the understanding reads them: word sets, topic
+    lists and the topic precedence (what each means is written beside it in lexicon.toml)."""
+
+    question_starters: frozenset
+    modals: frozenset
+    clause_starters: frozenset
+    checking_phrases: tuple
+    pronouns: frozenset
+    follow_ups: frozenset
+    after_words: frozenset
+    before_words: frozenset
+    past_words: frozenset
+    doubt_before_if: frozenset
+    not_an_answer: tuple
+    answer_fillers: frozenset
+    asking_advice: tuple
+    prescribed: frozenset
+    openers: frozenset
+    question_tags: frozenset
+    obligations: tuple
+    ordinals: dict
+    appointment_words: re.Pattern
+    drink_words: re.Pattern
+    weak_topics: tuple
+    vague_topics: tuple
+    both_topics: tuple
+    precaution_topics: tuple
+    moves_over_topics: tuple
+    topic_of_kind: dict
+    topic_of_condition: dict
+    precedence: tuple
+    class_items: tuple
+    list_of_kind: dict
+
+    @classmethod
+    def read(cls, data: dict) -> Grammar:
+        topics, items = data["topics"], data["items"]
+        words = {name: data[name] for name in (
+            "question_starters", "modals", "clause_starters", "pronouns", "follow_ups", "after_words",
+            "before_words", "past_words", "doubt_before_if", "answer_fillers", "prescribed", "openers",
+            "question_tags")}
+        return cls(**{name: frozenset(value) for name, value in words.items()},
+                   checking_phrases=tuple(data["checking_phrases"]),
+                   not_an_answer=tuple(f" {phrase} " for phrase in data["not_an_answer"]),
+                   asking_advice=tuple(data["asking_advice"]), obligations=tuple(data["obligations"]),
+                   ordinals=dict(data["ordinals"]),
+                   appointment_words=_any_word(data["appointment_words"]),
+                   drink_words=_any_word(data["drink_words"]),
+                   weak_topics=tuple(topics["weak"]), vague_topics=tuple(topics["vague"]),
+                   both_topics=tuple(topics["both"]), precaution_topics=tuple(topics["precautions"]),
+                   moves_over_topics=tuple(topics["moves_over_topics"]),
+                   topic_of_kind=dict(topics["of_kind"]), topic_of_condition=dict(topics["of_condition"]),
+                   precedence=tuple(tuple(pair) for pair in topics["precedence"]),
+                   class_items=tuple(items["classes"]), list_of_kind=dict(items["list_of_kind"]))
+
+
+def _any_word(words: list[str]) -> re.Pattern:
+    return re.compile(r"\b(?:" + "|".join(re.escape(word) for word in words) + r")\b")
+
+
 class Lexicon:
     """Phrases by section, indexed by first word, with a typo corrector over the known words."""
 
     def __init__(self, data: dict):
         self.data = data
+        self.grammar = Grammar.read(data["grammar"])
         self._index: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
         for section, key, phrase in _phrases(data):
             words = tuple(phrase.split())

@@ -317,7 +317,8 @@ class Session:
                 lines.setdefault("areas", [])
                 if area not in lines["areas"]:
                     lines["areas"].append(area)
-            lines.setdefault("hints", []).extend(heard.lines.get("hints", []))
+            hints = lines.setdefault("hints", [])
+            hints += [hint for hint in heard.lines.get("hints", []) if hint not in hints]   # once each
             if heard.lines.get("behaviours"):
                 if self.state["context"].get("pending") == "lines_at_rest":
                     lines["behaviours"] = list(heard.lines["behaviours"])   # the deciding answer

@@ -12,79 +12,42 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from chatbot import dates
+from chatbot import lexicon as lexicon_module
 from chatbot.lexicon import Lexicon, Match, normalise
 
 MAX_LENGTH = 2000  # characters; a longer message is asked to be shortened, not read
 
-QUESTION_STARTERS = {"can", "could", "should", "shall", "is", "are", "am", "do", "does", "did", "will",
-                     "would", "what", "whats", "how", "hows", "when", "where", "which", "who", "why",
-                     "may", "might", "must", "any", "tell", "explain", "whos", "wheres"}
-MODALS = {"can", "could", "should", "shall", "may", "might", "must", "will", "would", "do", "does", "did"}
-# Topics that describe a *kind* of question, dropped when a more specific topic is in the clause.
-WEAK_TOPICS = ("what", "areas", "purpose", "mechanism", "difference", "order", "combining",
-               "professional", "ingredients", "age")
-# Topics too vague to stand without a treatment named or referred to ("it", "they").
-VAGUE_TOPICS = ("what", "mechanism", "purpose", "areas", "ingredients", "professional", "difference",
-                "lifestyle")
-PRONOUNS = {"it", "its", "they", "them", "this", "that", "these", "those", "one", "procedure",
-            "treatment", "injection", "injections", "appointment", "session"}
+# What the readers know of English and of the topics, from the lexicon's [grammar] tables (each
+# list is described there): content in data, mechanism here.
+_GRAMMAR = lexicon_module.load().grammar
+QUESTION_STARTERS = _GRAMMAR.question_starters
+MODALS = _GRAMMAR.modals
+WEAK_TOPICS = _GRAMMAR.weak_topics
+VAGUE_TOPICS = _GRAMMAR.vague_topics
+PRONOUNS = _GRAMMAR.pronouns
 TREATMENTS = ("botox", "fillers")
-# Conversational moves whose phrases hide the topic words inside them ("what does that have to do
-# with it" is not "what does botox do").
-MOVES_OVER_TOPICS = ("why", "staff", "facts")
+MOVES_OVER_TOPICS = _GRAMMAR.moves_over_topics
 SCREENING_KEYS = ("pregnant", "breastfeeding", "allergic", "blood_thinners", "supplements", "skincare",
                   "hair_removal", "alcohol", "medicines")
-PRECAUTION_TOPICS = ("alcohol", "medicines", "supplements", "skincare", "hair_removal")
-AFTER_WORDS = {"after", "afterwards", "afterward", "post", "following"}
-BEFORE_WORDS = {"before", "beforehand", "prior", "pre", "ahead", "leading"}
-# When both are found in one clause, the second (more specific) topic is the question.
-PREFERRED = (("dosage", "units"), ("longevity", "side_effects"), ("duration", "results_timing"),
-             ("longevity", "results_timing"), ("combining", "difference"),
-             ("what", "wrinkle_types"), ("difference", "order"), ("safety", "side_effects"),
-             ("purpose", "aftercare"), ("purpose", "longevity"), ("what", "aftercare"),
-             ("name", "lunchtime"), ("what", "lunchtime"), ("dosage", "cost"), ("what", "reversal"),
-             ("aftercare", "alcohol"), ("aftercare", "medicines"), ("aftercare", "supplements"),
-             ("aftercare", "skincare"), ("aftercare", "hair_removal"), ("aftercare", "side_effects"),
-             ("aftercare", "recovery"), ("aftercare", "longevity"), ("aftercare", "results_timing"),
-             ("alcohol", "lifestyle"), ("order", "lifestyle"), ("aftercare", "lifestyle"),
-             ("recovery", "lifestyle"), ("what", "ingredients"), ("difference", "ingredients"),
-             ("age", "collagen"), ("ingredients", "collagen"), ("what", "collagen"), ("duration", "recovery"),
-             ("what", "contraindications"), ("professional", "contraindications"), ("what", "units"),
-             ("purpose", "combining"), ("what", "approval"), ("purpose", "approval"),
-             ("purpose", "other_uses"), ("what", "purpose"), ("what", "professional"), ("areas", "purpose"),
-             ("cost", "recovery"), ("cost", "duration"), ("areas", "other_areas"),
-             ("what", "other_areas"), ("purpose", "other_areas"), ("what", "men"), ("purpose", "men"),
-             ("what", "payment"), ("cost", "payment"), ("eligibility", "men"), ("safety", "men"),
-             ("areas", "men"), ("other_uses", "other_areas"))
-PAST_WORDS = {"had", "got", "did", "yesterday", "done", "after"}
-DOUBT = {"sure", "unsure", "know", "certain", "wondering", "wonder", "remember", "idea", "knows"}
-# Phrases that make a sentence a question even without "?" or a question word.
-CHECKING_PHRASES = ("yes or no", "long enough", "is that enough", "enough time", "am i fine", "am i ok",
-                    "is that ok", "is that fine", "will that be ok", "is that bad", "is that a problem",
-                    "what if")
-# Words after which a leading "no"/"yes" is not an answer to the bot's question.
-NOT_AN_ANSWER = (" wait ", " hold on ", " hang on ", " changed my mind ", " i mean ", " sorry ",
-                 " where were we ", " actually ")
-# Words saying a medicine was prescribed: then it is not an over-the-counter one.
-PRESCRIBED = {"prescribed", "prescription", "cardiologist", "doctor", "doctors", "gp", "physician"}
-# Short follow-ups that mean "tell me more about what we were just talking about".
-FOLLOW_UPS = {"what else", "anything else", "and", "so", "really", "why not", "tell me more", "more",
-              "go on", "like what", "such as", "for example", "what about it", "and then"}
-ANY_TOPICS = ("skin", "collagen", "injectables", "combining", "order", "difference", "wrinkle_types",
-              "aftercare")
-TOPIC_OF_KIND = {"medicine": "medicines", "supplement": "supplements", "skincare": "skincare",
-                 "hair_removal": "hair_removal"}
-TOPIC_OF_CONDITION = {"pregnant": "pregnancy", "breastfeeding": "breastfeeding", "allergic": "allergy"}
-# Lexicon items that name a whole class ("medicines", "supplements"): told as "some, unnamed".
-CLASS_WORDS = ("medicine", "supplements", "actives", "blood_thinners", "skincare", "nsaids")
-LIST_KEY_OF_KIND = {"medicine": "medicines", "supplement": "supplements", "skincare": "skincare"}
-# Words near which an appointment date is written ("tox thursday", "my appointment is on the 4th").
-_APPOINTMENT_WORDS = re.compile(r"\b(?:botox|tox|fillers?|appointment|appt|booked|injections?|jabs?)\b")
-_DRINK_WORDS = re.compile(
-    r"\b(?:drinks?|drinking|drank|wine|beers?|pints?|alcohol|cocktails?|glass|shots?)\b")
+PRECAUTION_TOPICS = _GRAMMAR.precaution_topics
+AFTER_WORDS = _GRAMMAR.after_words
+BEFORE_WORDS = _GRAMMAR.before_words
+PREFERRED = _GRAMMAR.precedence
+PAST_WORDS = _GRAMMAR.past_words
+DOUBT = _GRAMMAR.doubt_before_if
+CHECKING_PHRASES = _GRAMMAR.checking_phrases
+NOT_AN_ANSWER = _GRAMMAR.not_an_answer
+PRESCRIBED = _GRAMMAR.prescribed
+FOLLOW_UPS = _GRAMMAR.follow_ups
+ANY_TOPICS = _GRAMMAR.both_topics
+TOPIC_OF_KIND = _GRAMMAR.topic_of_kind
+TOPIC_OF_CONDITION = _GRAMMAR.topic_of_condition
+CLASS_WORDS = _GRAMMAR.class_items
+LIST_KEY_OF_KIND = _GRAMMAR.list_of_kind
+_APPOINTMENT_WORDS = _GRAMMAR.appointment_words
+_DRINK_WORDS = _GRAMMAR.drink_words
 _SENTENCE = re.compile(r"([^.?!;\n]*)([.?!;\n]+|$)")
-_SPLIT_BEFORE = {"can", "could", "should", "is", "are", "do", "does", "what", "whats", "how", "when",
-                 "will", "would", "may", "where", "which", "who", "im", "i", "my", "also", "and"}
+_SPLIT_BEFORE = _GRAMMAR.clause_starters
 
 
 @dataclass(frozen=True)
@@ -159,7 +122,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         result.empty = True
         return result
 
-    picked = _read_choice(clauses, context, lexicon.data["grammar"]["ordinals"])
+    picked = _read_choice(clauses, context, _GRAMMAR.ordinals)
     if picked:
         result.questions.append(Question(picked, "any" if picked in ANY_TOPICS else None))
         return result
@@ -279,23 +242,23 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
                 matches = lexicon.find(part)
                 # In "I'm not pregnant, not breastfeeding, filler friday good?" only the last piece
                 # asks; a short piece right after a question continues its list ("advil, ginkgo").
-                question = _asks(part, lexicon.data["grammar"]["openers"]) or (
+                question = _asks(part, _GRAMMAR.openers) or (
                     asked and number == len(pieces) - 1) or (
                     asking and len(part) <= 3)
                 asking = question
                 clauses.append(_Clause(part, question, matches))
-        _questions_before_a_tag(clauses[first:], lexicon.data["grammar"])
+        _questions_before_a_tag(clauses[first:], _GRAMMAR)
     return clauses
 
 
-def _questions_before_a_tag(sentence: list[_Clause], grammar: dict) -> None:
+def _questions_before_a_tag(sentence: list[_Clause], grammar: lexicon_module.Grammar) -> None:
     """A sentence that ends in a question tag ("..., am I?", "..., right?") asks all of it; so does
     one whose earlier pieces say nothing of the person ("static vs dynamic lines, what's the
     difference"). "I'm not pregnant, filler friday ok?" still tells, then asks."""
     if len(sentence) < 2 or not sentence[-1].question:
         return
     last = sentence[-1].words
-    tagged = len(last) <= 3 and " ".join(last) in grammar["question_tags"]
+    tagged = len(last) <= 3 and " ".join(last) in grammar.question_tags
     told = any(c.of("self") or c.of("others") or c.of("negation") or c.of("answers")
                for c in sentence[:-1])
     if tagged or not told:
@@ -331,77 +294,126 @@ def _asks(words: list[str], openers: list[str] = ()) -> bool:
 
 
 # -- one clause ------------------------------------------------------------------------------------
-def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> None:
-    data = lexicon.data
-    negated = _negated_positions(clause, lexicon.data["grammar"])
-    unsure = _doubtful(clause, lexicon)
-    about_self = _about_self_positions(clause)
-    # "my friend is pregnant": asked about, never stored, unless staff are answering the check's
-    # questions for a client ("she's not breastfeeding").
-    someone_else = bool(clause.of("others")) and not result.answering_for_client
+@dataclass
+class _Reading:
+    """One clause as the readers see it: what it says of the person, and what earlier readers of
+    the same clause found (each reader adds to `result` and to this)."""
 
-    named: list[tuple[Match, str]] = []      # each treatment mention and what it stands for
-    for match in clause.of("treatments"):
-        if match.start in negated and not clause.question and not clause.of("corrections"):
-            continue   # "I don't want botox, just fillers": the clause is about fillers
-        named.append((match, "both" if match.key == "both" else match.key))
-    for match in clause.of("brands"):
-        brand = data["brands"][match.key]
-        named.append((match, brand["treatment"]))
-        result.mentions.append(Mention(match.words, match.key, "brand", brand["treatment"], brand["says"],
-                                       not brand.get("other_brand", False), label=match.key))
-    treatments = [t for _, t in named for t in (TREATMENTS if t == "both" else (t,))]
-    for treatment in treatments:
-        if treatment not in result.treatments:
-            result.treatments.append(treatment)
-    clause_treatment = _one_treatment(treatments)
+    clause: _Clause
+    lexicon: Lexicon
+    result: Understanding
+    negated: set[int]
+    unsure: bool                   # doubt in the clause: what it tells is "unknown", never "no"
+    about_self: set[int]           # positions after "I'm", "I take", "my"...
+    someone_else: bool             # "my friend is pregnant": asked about, never stored
+    supposed: bool                 # "what if I'm pregnant": asked about, never stored
+    named: list[tuple[Match, str]] = field(default_factory=list)   # treatment mentions and meaning
+    treatments: list[str] = field(default_factory=list)
+    told_spans: set[int] = field(default_factory=set)   # words that told a fact, not a topic
+    item_topics: list[Question] = field(default_factory=list)    # questions about unlisted items
+    topics: dict[str, Match] = field(default_factory=dict)
+    questions_before: int = 0
+    when: str = ""                 # "after": asked about after the treatment
 
-    asked_things = len(clause.of("topics")) + len(clause.of("items")) + len(clause.of("conditions"))
+    @classmethod
+    def of(cls, clause: _Clause, lexicon: Lexicon, result: Understanding) -> _Reading:
+        # Staff answering the check's questions for a client ("she's not breastfeeding") tell facts.
+        return cls(clause, lexicon, result, _negated_positions(clause), _doubtful(clause, lexicon),
+                   _about_self_positions(clause),
+                   bool(clause.of("others")) and not result.answering_for_client,
+                   _supposes(clause.words), questions_before=len(result.questions))
 
-    def treatment_for(match: Match) -> str | None:
+    def tells(self, match: Match) -> bool:
+        """Whether the words at `match` tell a fact about the person (or the client)."""
+        return (not self.clause.question or match.start in self.about_self) and not (
+            self.someone_else or self.supposed)
+
+    @property
+    def asks(self) -> bool:
+        return self.clause.question or self.someone_else or self.supposed
+
+    def treatment_for(self, match: Match) -> str | None:
         """The treatment a topic is asked about: the clause's, or the nearest one named when the
         clause asks several things ("drink before botox and take advil before filler")."""
-        if len(set(treatments)) <= 1 or asked_things <= 1:
-            return clause_treatment
-        nearest = min(named, key=lambda pair: _distance(match, pair[0]))
-        return nearest[1]
+        clause = self.clause
+        asked_things = len(clause.of("topics")) + len(clause.of("items")) + len(clause.of("conditions"))
+        if len(set(self.treatments)) <= 1 or asked_things <= 1:
+            return _one_treatment(self.treatments)
+        return min(self.named, key=lambda pair: _distance(match, pair[0]))[1]
 
-    when = "after" if (set(clause.words) & AFTER_WORDS or result.treated_already) and not (
-        set(clause.words) & BEFORE_WORDS) else ""
 
-    for match in clause.of("intents"):
-        if match.key not in result.intents:
-            result.intents.append(match.key)
+def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> None:
+    """One clause through the readers, one per kind of thing it can say."""
+    reading = _Reading.of(clause, lexicon, result)
+    for reader in _READERS:
+        if reader(reading) is _DONE:
+            return
 
-    told_spans: set[int] = set()
-    item_topics: list[Question] = []
-    questions_before = len(result.questions)
+
+_DONE = object()   # a reader's way to say the rest of the clause has nothing more to read
+
+
+def _read_treatments(reading: _Reading) -> None:
+    """The treatments and brands named ("I don't want botox, just fillers" names fillers)."""
+    clause, result = reading.clause, reading.result
+    for match in clause.of("treatments"):
+        if match.start in reading.negated and not clause.question and not clause.of("corrections"):
+            continue
+        reading.named.append((match, "both" if match.key == "both" else match.key))
+    for match in clause.of("brands"):
+        brand = reading.lexicon.data["brands"][match.key]
+        reading.named.append((match, brand["treatment"]))
+        result.mentions.append(Mention(match.words, match.key, "brand", brand["treatment"], brand["says"],
+                                       not brand.get("other_brand", False), label=match.key))
+    reading.treatments = [t for _, t in reading.named for t in (TREATMENTS if t == "both" else (t,))]
+    for treatment in reading.treatments:
+        if treatment not in result.treatments:
+            result.treatments.append(treatment)
+    words = set(clause.words)
+    reading.when = "after" if (words & AFTER_WORDS or result.treated_already) and not (
+        words & BEFORE_WORDS) else ""
+
+
+def _read_intents(reading: _Reading) -> None:
+    """Conversational moves and requests: greeting, why, help, a check, a recommendation..."""
+    for match in reading.clause.of("intents"):
+        if match.key not in reading.result.intents:
+            reading.result.intents.append(match.key)
+
+
+def _read_conditions(reading: _Reading) -> None:
+    """Pregnancy, breastfeeding, allergy: told about oneself (with negation and doubt), or asked."""
+    clause, result = reading.clause, reading.result
     conception = {i for m in clause.of("topics") if m.key == "conception" for i in range(m.start, m.end)}
-    supposed = _supposes(clause.words)   # "what if I'm pregnant" (but "not sure if I'm pregnant" is told)
     for match in clause.of("conditions"):
         if match.start in conception:
             continue   # "trying to get pregnant" is not "pregnant"
-        is_told = (not clause.question or match.start in about_self) and not (someone_else or supposed)
+        told = reading.tells(match)
         if match.key == "allergic_any":
-            if is_told and (match.start in negated or unsure):
-                told_spans |= set(range(match.start, match.end))
-                result.told["allergic"] = "unknown" if unsure else False   # "not allergic to anything"
+            if told and (match.start in reading.negated or reading.unsure):
+                reading.told_spans |= set(range(match.start, match.end))
+                # "not allergic to anything"; "not sure I'm allergic to anything"
+                result.told["allergic"] = "unknown" if reading.unsure else False
             else:
-                result.questions.append(Question("allergy", treatment_for(match)))
+                result.questions.append(Question("allergy", reading.treatment_for(match)))
             continue
-        if is_told:
-            told_spans |= set(range(match.start, match.end))
-            result.told[match.key] = "unknown" if unsure else match.start not in negated
-        elif clause.question or someone_else or supposed:
-            result.questions.append(Question(TOPIC_OF_CONDITION[match.key], treatment_for(match)))
+        if told:
+            reading.told_spans |= set(range(match.start, match.end))
+            result.told[match.key] = "unknown" if reading.unsure else match.start not in reading.negated
+        elif reading.asks:
+            result.questions.append(Question(TOPIC_OF_CONDITION[match.key], reading.treatment_for(match)))
 
+
+def _read_items(reading: _Reading) -> None:
+    """Medicines, supplements, skincare and hair removal: taken (or not), or asked about."""
+    clause, result, data = reading.clause, reading.result, reading.lexicon.data
     for match in clause.of("items"):
         entry = data["items"][match.key]
         if entry["category"] == "blood_thinner" and set(clause.words) & PRESCRIBED:
             # "baby aspirin my cardiologist prescribed": not an over-the-counter choice to stop
             entry = dict(entry, category="prescribed_blood_thinner")
         category = data["categories"][entry["category"]]
-        is_negated = match.start in negated
+        is_negated = match.start in reading.negated
         generic = bool(entry.get("generic"))
         # An item is stored by its plain name ("vitamin E", "ibuprofen"); a group of words ("fish
         # oil", "turmeric") by the person's own word; a class word ("supplements") by its key.
@@ -409,50 +421,59 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
             name = match.key
         else:
             name = match.words if generic else entry.get("label", match.key.replace("_", " "))
-        is_told = (not clause.question or match.start in about_self) and not (someone_else or supposed)
+        told = reading.tells(match)
         listed = category["listed"] or match.key in CLASS_WORDS   # "skincare" names the kind itself
         result.mentions.append(Mention(match.words, name, entry["kind"], entry["category"],
                                        category["says"], listed, is_negated, generic,
                                        match.words if generic else entry.get("label", match.key),
-                                       bool(entry.get("named_in_article")), is_told))
-        if is_told and entry["category"] != "food":
-            told_spans |= set(range(match.start, match.end))
-            _tell_item(result.told, entry["kind"], name, entry["category"], is_negated, unsure)
-            prescribed = result.told.setdefault("prescribed", []) if (
-                entry["category"] == "prescribed_blood_thinner") else []
-            if entry["category"] == "prescribed_blood_thinner" and name not in prescribed:
-                prescribed.append(name)
-        if clause.question or someone_else or supposed:
+                                       bool(entry.get("named_in_article")), told))
+        if told and entry["category"] != "food":
+            reading.told_spans |= set(range(match.start, match.end))
+            _tell_item(result.told, entry["kind"], name, entry["category"], is_negated, reading.unsure)
+            if entry["category"] == "prescribed_blood_thinner":
+                prescribed = result.told.setdefault("prescribed", [])
+                if name not in prescribed:
+                    prescribed.append(name)
+        if reading.asks:
             # A class word ("my skincare", "supplements") asks about the whole kind of thing.
             asked = "" if match.key in CLASS_WORDS else name
-            question = Question(TOPIC_OF_KIND[entry["kind"]], treatment_for(match), asked, when)
+            question = Question(TOPIC_OF_KIND[entry["kind"]], reading.treatment_for(match), asked,
+                                reading.when)
             result.questions.append(question)
             if not category["listed"] and asked:
-                item_topics.append(question)
+                reading.item_topics.append(question)
 
-    topics: dict[str, Match] = {}
+
+def _read_topics(reading: _Reading) -> None:
+    """The topics the clause names, less the words that told a fact or made a conversational move."""
+    clause, result = reading.clause, reading.result
     moves = {i for m in clause.of("intents") if m.key in MOVES_OVER_TOPICS for i in range(m.start, m.end)}
     for match in clause.of("topics"):
-        if told_spans & set(range(match.start, match.end)):
+        span = set(range(match.start, match.end))
+        if reading.told_spans & span:
             continue  # "I'm pregnant" tells a fact; the rules answer the fact, not a topic
-        if set(range(match.start, match.end)) <= moves:
+        if span <= moves:
             continue  # "what does that have to do with it": a question about the question
-
         if match.key == "alcohol" and not clause.question and clause.of("self") and not (
-                someone_else or supposed):
-            result.told["alcohol"] = "unknown" if unsure else match.start not in negated
+                reading.someone_else or reading.supposed):
+            result.told["alcohol"] = "unknown" if reading.unsure else match.start not in reading.negated
             continue
-        topics.setdefault(match.key, match)
+        reading.topics.setdefault(match.key, match)
+
+
+def _settle_topics(reading: _Reading) -> None:
+    """Of the topics named, the ones the clause asks: the more specific wins (the lexicon's
+    precedence), a weak one gives way, and words that only look like a topic are dropped."""
+    clause, topics, treatments = reading.clause, reading.topics, reading.treatments
     order = topics.get("order")
-    timing = BEFORE_WORDS | AFTER_WORDS | {"done"}
-    if order and len(set(treatments)) < 2 and set(order.words.split()) & timing:
+    if order and len(set(treatments)) < 2 and set(order.words.split()) & (
+            BEFORE_WORDS | AFTER_WORDS | {"done"}):
         del topics["order"]   # "botox before a wedding" is not the Botox-first question
     face_named = [m for m in clause.of("areas") if m.start not in {
         i for t in clause.of("treatments") + clause.of("brands") for i in range(t.start, t.end)}]
     if clause.question and "what" in topics and face_named and not treatments and not clause.of("self"):
         topics.setdefault("wrinkle_types", topics["what"])   # "what are crow's feet?"
-    if any(phrase in " ".join(clause.words) for phrase in ("what do i do", "what should i do",
-                                                            "what do we do", "what now")):
+    if any(phrase in " ".join(clause.words) for phrase in _GRAMMAR.asking_advice):
         for vague in ("what", "mechanism"):
             topics.pop(vague, None)   # "... what do I do": asking for advice, not how it works
     for general, specific in PREFERRED:
@@ -467,83 +488,102 @@ def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> No
     if "safety" in topics and clause.of("conditions"):
         del topics["safety"]      # "is botox safe when breastfeeding?" is about breastfeeding
     describes_lines = clause.of("line_behaviour") or (clause.of("areas") and clause.of("self"))
-    if (told_spans or describes_lines) and not clause.question:
-        topics = {}   # "I take ibuprofen for period pain", "folds deeper with age": facts, not questions
+    if (reading.told_spans or describes_lines) and not clause.question:
+        topics.clear()   # "I take ibuprofen for period pain", "folds deeper with age": facts, not questions
     strong = {t: m for t, m in topics.items() if t not in WEAK_TOPICS}
     if strong or (topics and (clause.of("items") or clause.of("conditions"))):
-        topics = strong   # "can I take motrin before filler?" is about the medicine only
-    if "precautions" in topics and item_topics:
+        reading.topics = topics = strong   # "can I take motrin before filler?": the medicine only
+    if "precautions" in topics and reading.item_topics:
         del topics["precautions"]    # "do I need to stop fish oil before botox": the fish oil
     if "what" in topics and any(m.key == "both" and m.words.startswith("injectable")
                                 for m in clause.of("treatments")):
-        topics = {"injectables": topics["what"]}   # "what does 'injectables' mean?"
-    if item_topics and topics:
+        reading.topics = topics = {"injectables": topics["what"]}   # "what does 'injectables' mean?"
+
+
+def _ask_topics(reading: _Reading) -> None:
+    """The settled topics become questions, for the treatment each is asked about."""
+    clause, result, topics = reading.clause, reading.result, reading.topics
+    asked_here = result.questions[reading.questions_before:]
+    if reading.item_topics and topics:
         # "can I wear makeup after botox": the aftercare question, not one about makeup
-        result.questions = [q for q in result.questions if q not in item_topics]
+        result.questions = [q for q in result.questions if q not in reading.item_topics]
     elif len(topics) > 1 and "what" in topics:
         del topics["what"]
     if "precautions" in topics and (set(topics) & set(PRECAUTION_TOPICS) or any(
-            q.topic in PRECAUTION_TOPICS for q in result.questions[questions_before:])):
+            q.topic in PRECAUTION_TOPICS for q in asked_here)):
         del topics["precautions"]    # "which supplements should I avoid": just the supplements
     refers_back = bool(set(clause.words) & PRONOUNS)
     for topic, match in topics.items():
-        if topic in VAGUE_TOPICS and not treatments and not refers_back:
+        if topic in VAGUE_TOPICS and not reading.treatments and not refers_back:
             continue   # "what's the weather like": "what" alone is not a question about treatments
-        treatment = "any" if topic in ANY_TOPICS else treatment_for(match)
-        question = Question(topic, treatment, "", when if topic in PRECAUTION_TOPICS else "")
-        if any(q.topic == topic and q.item for q in result.questions[questions_before:]):
+        treatment = "any" if topic in ANY_TOPICS else reading.treatment_for(match)
+        question = Question(topic, treatment, "", reading.when if topic in PRECAUTION_TOPICS else "")
+        if any(q.topic == topic and q.item for q in result.questions[reading.questions_before:]):
             continue   # "can I shave": the question about shaving already asks it
         if question not in result.questions:
             result.questions.append(question)
 
-    # A plan: "I'm getting fillers", "booked for Botox", "actually it's fillers, not Botox".
-    # "actually, how long does botox take?" asks; only a statement corrects ("actually it's fillers")
-    planned = (clause.of("plans") or (clause.of("corrections") and not clause.question)) and not someone_else
-    meant = [t for m, t in named if m.start not in negated]
+
+def _read_plan(reading: _Reading) -> None:
+    """A plan: "I'm getting fillers", "booked for Botox", "actually it's fillers, not Botox".
+    "actually, how long does botox take?" asks; only a statement corrects."""
+    clause = reading.clause
+    planned = (clause.of("plans") or (clause.of("corrections") and not clause.question)) and not (
+        reading.someone_else)
+    meant = [t for m, t in reading.named if m.start not in reading.negated]
     if meant and planned:
-        result.told["treatment"] = _one_treatment(
+        reading.result.told["treatment"] = _one_treatment(
             [t for x in meant for t in (TREATMENTS if x == "both" else (x,))]) or "both"
 
-    # How the person's lines behave (for the recommendation).
-    # Face areas inside a treatment's name ("lip filler") say nothing about the person's lines, and
-    # a general question ("what are static wrinkles?") says nothing about the person at all.
+
+def _read_lines(reading: _Reading):
+    """How the person's lines behave and where (for the recommendation). Face areas inside a
+    treatment's name ("lip filler") say nothing about the person's lines, and a general question
+    ("what are static wrinkles?") says nothing about the person at all."""
+    clause, result, treatments = reading.clause, reading.result, reading.treatments
     treatment_spans = {i for m in clause.of("treatments") + clause.of("brands")
                        for i in range(m.start, m.end)}
     face = [m for m in clause.of("areas") if m.start not in treatment_spans]
     recommend = any(m.key == "recommend" for m in clause.of("intents"))
-    if clause.question and recommend and face and len(set(treatments)) == 1 and set(topics) <= {"areas"} \
-            and not (clause.of("items") or clause.of("conditions") or clause.of("self")):
+    single = len(set(treatments)) == 1
+    asks_of_things = clause.of("items") or clause.of("conditions")
+    if clause.question and recommend and face and single and set(reading.topics) <= {"areas"} \
+            and not (asks_of_things or clause.of("self")):
         result.questions.append(Question("areas", treatments[0]))   # "can botox get rid of crow's feet?"
         result.intents = [i for i in result.intents if i != "recommend"]
-        return
-    if clause.question and not (recommend and face) and (
-            topics or (len(set(treatments)) == 1 and not recommend)):
-        if face and len(set(treatments)) == 1 and not topics and not (
-                clause.of("items") or clause.of("conditions")):
+        return _DONE
+    if clause.question and not (recommend and face) and (reading.topics or (single and not recommend)):
+        if face and single and not reading.topics and not asks_of_things:
             # "can botox help my forehead wrinkles?": where the treatment is used
             result.questions.append(Question("areas", treatments[0]))
-        return   # a question about the treatments, not a description of the person's lines
+        return _DONE   # a question about the treatments, not a description of the person's lines
     if clause.question and not clause.of("self") and not face:
-        return
-    areas = [data["areas"][m.key]["area"] for m in face]
-    hints = [data["areas"][m.key]["hint"] for m in face]
-    if areas:
-        result.lines.setdefault("areas", [])
-        for area in areas:
-            if area not in result.lines["areas"]:
-                result.lines["areas"].append(area)
-        result.lines.setdefault("hints", [])
-        result.lines["hints"] += hints
+        return _DONE
+    data = reading.lexicon.data
+    for match in face:
+        area = data["areas"][match.key]
+        areas = result.lines.setdefault("areas", [])
+        if area["area"] not in areas:
+            areas.append(area["area"])
+        hints = result.lines.setdefault("hints", [])
+        if area["hint"] not in hints:
+            hints.append(area["hint"])
     area_spans = {i for m in clause.of("areas") for i in range(m.start, m.end)}
     behaviours = [m for m in clause.of("line_behaviour") if m.start not in area_spans]  # "smile lines"
     if behaviours:
         said = result.lines.setdefault("behaviours", [])
         for match in behaviours:
             kind = match.key
-            if match.start in negated:   # "not when I frown" is at rest; "not there at rest" moves
+            if match.start in reading.negated:   # "not when I frown" is at rest; "not there at rest" moves
                 kind = "rest" if kind == "moves" else "moves"
             if kind not in said:
                 said.append(kind)
+    return None
+
+
+# The readers of one clause, in order: each may rely on what the earlier ones found.
+_READERS = (_read_treatments, _read_intents, _read_conditions, _read_items, _read_topics, _settle_topics,
+            _ask_topics, _read_plan, _read_lines)
 
 
 def _distance(a: Match, b: Match) -> tuple[int, int]:
@@ -591,12 +631,12 @@ def _tell_item(told: dict, kind: str, item: str, category: str, negated: bool, u
         told["blood_thinners"] = True
 
 
-def _negated_positions(clause: _Clause, grammar: dict) -> set[int]:
+def _negated_positions(clause: _Clause) -> set[int]:
     """Token positions inside the reach of a negation cue (up to a break word or 6 words)."""
     unknown_spans = {i for m in clause.of("answers") if m.key == "unknown" for i in range(m.start, m.end)}
     breaks = sorted(m.start for m in clause.of("negation") if m.key == "break")
     negated: set[int] = set()
-    obligations = [tuple(phrase.split()) for phrase in grammar["obligations"]]
+    obligations = [tuple(phrase.split()) for phrase in _GRAMMAR.obligations]
     for cue in (m for m in clause.of("negation") if m.key == "cue"):
         if cue.start in unknown_spans:
             continue
@@ -655,7 +695,7 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
     first = clauses[0]
     # "no", "nope, never", "probably yes", "I think so": an answer at the very start of the message,
     # or after a filler word ("well no", "um yes"); "which should I do first" is not a "yes".
-    fillers = {"well", "um", "umm", "hmm", "erm", "oh", "ok", "okay", "so", "ah", "uh", "probably"}
+    fillers = _GRAMMAR.answer_fillers
     starts = {0} | ({1} if first.words[0] in fillers else set())
     answers = [m for m in first.of("answers") if m.start in starts]
     whole = any(m.end == len(first.words) for m in answers)   # the answer is all there is: "ok"

@@ -105,3 +105,36 @@ def test_a_message_over_the_limit_is_not_read():
 @pytest.mark.parametrize("text", ["", "   ", "?!", "\n\t"])
 def test_an_empty_message_is_marked_empty(text):
     assert read(text).empty
+
+
+def test_telling_the_same_lines_again_does_not_grow_the_state(session):
+    for _ in range(3):
+        session.ask("my forehead lines bother me")
+    assert len(session.state["lines"]["hints"]) == 1
+
+
+def test_the_lexicons_topics_about_both_are_the_ones_the_article_answers_for_both():
+    from chatbot import lexicon
+    from chatbot.knowledge import inventory
+    both = {name for name, topic in inventory.topics().items() if "any" in topic.sources}
+    assert set(lexicon.load().grammar.both_topics) == both
+
+
+def test_every_topic_has_example_questions_and_every_example_a_topic():
+    try:
+        import tomllib
+    except ImportError:   # Python 3.10
+        import tomli as tomllib
+
+    from chatbot.knowledge import inventory
+    from chatbot.ranker import _knowledge
+    examples = tomllib.loads((_knowledge() / "examples.toml").read_text(encoding="utf-8"))
+    assert set(examples) == set(inventory.topics())
+    assert min(len(entry["examples"]) for entry in examples.values()) >= 15
+
+
+def test_every_precedence_names_topics_of_the_knowledge_base():
+    from chatbot import lexicon
+    from chatbot.knowledge import inventory
+    named = {topic for pair in lexicon.load().grammar.precedence for topic in pair}
+    assert named <= set(inventory.topics())
