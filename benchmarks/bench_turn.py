@@ -69,7 +69,20 @@ def bench() -> list[dict]:
                     "declare + run + collect + retract inside Chatbot.run", floor=median(floored) * 1e3))
     rows.append(row("turn p50, floor on our matcher too", median(asked) * 1e3, "ms", "(informs)", None,
                     "the same trivial rules on knowledge/engine.py's matcher", floor=median(matched) * 1e3))
+    ranked = []
+    for _ in range(REPEATS):
+        for message in RANKED:
+            session = bot.session()
+            ranked.append(seconds(lambda message=message, session=session: session.ask(message)))
+    rows.append(row("turn p50, read by the example ranker", median(ranked) * 1e3, "ms", "(informs)", None,
+                    f"{len(RANKED)} messages the phrases miss (asked back, or a topic proposed); floor: "
+                    "the conversation's turns", floor=median(asked) * 1e3))
     return rows
+
+
+# Messages the lexicon's phrases do not read: the example ranker scores them.
+RANKED = ("how many sessions will i need", "is botox covered by insurance", "botox zebra stripes",
+          "what is botox for my wedding")
 
 
 def _declared_per_turn(bot) -> list[list]:
