@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     quiz.add_argument("--seed", type=int, help="the same seed gives the same quiz")
     quiz.add_argument("--json", action="store_true", dest="json_here",
                       help="JSON lines out, answers one per line in")
+    quiz.add_argument("--pass", type=_percent, default=80, dest="pass_mark", metavar="PERCENT",
+                      help="the pass mark, in percent of the questions (default 80)")
 
     handout = commands.add_parser("handout", help="a printable cheat sheet",
                                   description="A one-to-two-page cheat sheet from the knowledge base.")
@@ -96,6 +98,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _percent(text: str) -> int:
+    try:
+        value = int(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole percentage") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 100")
     return value
 
 

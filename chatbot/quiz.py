@@ -452,12 +452,28 @@ _UNITS = {w: n for n, w in enumerate("zero one two three four five six seven eig
 _TENS = {w: 10 * n for n, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty "
                                          "ninety".split(), start=0) if w != "_"}
 _FILLER_WORDS = {"a", "an", "the", "of", "to", "is", "are", "it", "its", "her", "she", "that", "this",
-                 "i", "would", "say", "tell", "answer", "think", "and", "or", "about", "for", "be"}
+                 "i", "would", "say", "tell", "answer", "think", "and", "or", "about", "for", "be",
+                 "client", "them", "they"}
+# Words that say yes, no or "both" without saying which option: alone, they never pick one.
+_BARE_WORDS = {"yes", "no", "not", "nope", "yeah", "yep", "both", "either", "neither", "none", "ok",
+               "okay", "fine", "sure", "maybe", "all"}
+# Answers that give up on a question: graded wrong, with the explanation, never asked again.
+_SKIPS = {"skip", "pass", "next", "dont know", "i dont know", "do not know", "i do not know",
+          "no idea", "i have no idea", "not sure", "im not sure", "idk", "dunno", "no clue"}
+
+
+def skipped(answer: str) -> bool:
+    """Whether an answer gives up on the question ("skip", "don't know", "no idea")."""
+    return " ".join(normalise(answer).replace("'", "").split()) in _SKIPS
 
 
 def interpret(answer: str, choices: Sequence[str]) -> int | None:
     """Which choice an answer means: a letter (a, B, "b)", "(c)") or words of one choice
-    ("fifteen to thirty minutes", "fillers"); None when it is not clear which."""
+    ("fifteen to thirty minutes", "fillers"); None when it is not clear which.
+
+    A one-word answer ("botox", "no") picks a choice only when no other choice has that word, and
+    never when it only says yes, no or both: a grader must not guess between options.
+    """
     text = answer.strip().casefold()
     letter = _LETTER.match(text)
     if letter:
@@ -477,6 +493,12 @@ def interpret(answer: str, choices: Sequence[str]) -> int | None:
         if len(candidates) == 1:
             return candidates[0]
     content = [w for w in words if w not in _FILLER_WORDS] or words
+    if len(content) == 1 and not numbers:
+        word = content[0]
+        having = [i for i in candidates if word in options[i]]
+        if len(having) > 1:   # "fillers" among "Dermal fillers" and "Both: ... fillers": the short one
+            having = [i for i in having if len(options[i]) <= 2]
+        return having[0] if len(having) == 1 and word not in _BARE_WORDS else None
     scored = sorted(((_recall(content, options[i]),
                       difflib.SequenceMatcher(None, words, options[i]).ratio(), i) for i in candidates),
                     reverse=True)
@@ -493,9 +515,14 @@ def _recall(content: list[str], option: list[str]) -> float:
 
 
 def _words(text: str) -> list[str]:
-    """Normalised words, with number words as digits ("two hundred and fifty" -> "250")."""
+    """Normalised words, with number words as digits ("two hundred and fifty" -> "250").
+
+    "and" joins a number only after "hundred" or "thousand": "between fifteen and thirty" is a
+    range (15, 30), not a sum.
+    """
     result: list[str] = []
     number: int | None = None
+    previous = ""
     for word in normalise(text).split():
         if word in _UNITS or word in _TENS or (word in ("hundred", "thousand") and number is not None):
             if word == "hundred":
@@ -504,23 +531,32 @@ def _words(text: str) -> list[str]:
                 number *= 1000
             else:
                 number = (number or 0) + _UNITS.get(word, _TENS.get(word, 0))
+            previous = word
             continue
-        if word == "and" and number is not None:
+        if word == "and" and number is not None and previous in ("hundred", "thousand"):
+            previous = word
             continue
         if number is not None:
             result.append(str(number))
             number = None
         result.append(word)
+        previous = word
     if number is not None:
         result.append(str(number))
     return result
 
 
 # -- playing --------------------------------------------------------------------------------------
+SKIPPED = -1          # what `_ask` returns for "skip" / "don't know": graded wrong, explained
+PASS_MARK = 80        # percent of the planned questions, unless --pass says otherwise
+
+
 @dataclass
 class _Score:
     right: int = 0
     asked: int = 0
+    planned: int = 0
+    pass_mark: int = PASS_MARK
     review: list[str] = field(default_factory=list)
 
     def add(self, question: Question, correct: bool) -> None:
@@ -530,6 +566,24 @@ class _Score:
         elif question.review not in self.review:
             self.review.append(question.review)
 
+    @property
+    def unanswered(self) -> int:
+        return self.planned - self.asked
+
+    @property
+    def ended_early(self) -> bool:
+        return self.asked < self.planned
+
+    @property
+    def percent(self) -> int:
+        """Right answers as a percentage of the questions planned: unanswered ones count as missed."""
+        return round(100 * self.right / self.planned) if self.planned else 0
+
+    @property
+    def passed(self) -> bool:
+        return (bool(self.planned) and not self.ended_early
+                and 100 * self.right >= self.pass_mark * self.planned)
+
 
 def run(args, env: Environment, as_json: bool) -> int:
     """`chatbot quiz`: ask, grade at once with sources, score at the end (EOF ends it early)."""
@@ -538,17 +592,19 @@ def run(args, env: Environment, as_json: bool) -> int:
     if args.count > quiz.available:
         env.error(templates.get_template("quiz_capped.j2").render(
             count=args.count, available=quiz.available, topic=args.topic or "").strip())
-    play(quiz, env, as_json, templates)
+    play(quiz, env, as_json, templates, pass_mark=getattr(args, "pass_mark", PASS_MARK))
     return 0
 
 
-def play(quiz: Quiz, env: Environment, as_json: bool, templates=None) -> _Score:
+def play(quiz: Quiz, env: Environment, as_json: bool, templates=None,
+         pass_mark: int = PASS_MARK) -> _Score:
     """Ask each question, grade it at once, and end with the score and the topics to review."""
     templates = templates or Renderer().env
-    score = _Score()
     total = len(quiz.questions)
+    score = _Score(planned=total, pass_mark=pass_mark)
     if not as_json:
-        env.write(templates.get_template("quiz_intro.j2").render(total=total, seed=quiz.seed))
+        env.write(templates.get_template("quiz_intro.j2").render(total=total, seed=quiz.seed,
+                                                                 pass_mark=pass_mark))
     for number, question in enumerate(quiz.questions, start=1):
         if as_json:
             env.write(json.dumps({"n": number, "question": question.text,
@@ -556,13 +612,15 @@ def play(quiz: Quiz, env: Environment, as_json: bool, templates=None) -> _Score:
             line = _read(env)
             if line is None:
                 break
-            chosen = interpret(line, question.choices)
+            chosen = SKIPPED if skipped(line) else interpret(line, question.choices)
             correct = chosen == question.answer
             explanation = question.explanation
             if chosen is None:
                 explanation = templates.get_template("quiz_unrecognised.j2").render(
                     count=len(question.choices), explanation=explanation).strip()
             env.write(json.dumps({"n": number, "correct": correct, "answer": question.right,
+                                  "understood": _shown(question, chosen),
+                                  "skipped": chosen == SKIPPED,
                                   "explanation": explanation, "sources": list(question.sources)},
                                  ensure_ascii=False))
         else:
@@ -573,19 +631,29 @@ def play(quiz: Quiz, env: Environment, as_json: bool, templates=None) -> _Score:
                 break
             correct = chosen == question.answer
             env.write(templates.get_template("quiz_grade.j2").render(
-                correct=correct, question=question))
+                correct=correct, question=question, understood=_shown(question, chosen),
+                skipped=chosen == SKIPPED))
         score.add(question, correct)
     if as_json:
-        env.write(json.dumps({"score": score.right, "total": score.asked, "review": score.review},
+        env.write(json.dumps({"score": score.right, "total": score.asked, "planned": score.planned,
+                              "unanswered": score.unanswered, "ended_early": score.ended_early,
+                              "percent": score.percent, "pass_mark": score.pass_mark,
+                              "passed": score.passed, "seed": quiz.seed, "review": score.review},
                              ensure_ascii=False))
     else:
-        env.write(templates.get_template("quiz_score.j2").render(
-            score=score, planned=total, ended_early=score.asked < total))
+        env.write(templates.get_template("quiz_score.j2").render(score=score))
     return score
 
 
+def _shown(question: Question, chosen: int | None) -> str | None:
+    """The option an answer was understood as, as shown ("c) ..."); None if none or skipped."""
+    if chosen is None or chosen == SKIPPED:
+        return None
+    return f"{LETTERS[chosen]}) {question.choices[chosen]}"
+
+
 def _ask(env: Environment, question: Question, templates) -> int | None:
-    """Read answers until one is understood; None at the end of input."""
+    """Read answers until one is understood (or skipped); None at the end of input."""
     while True:
         env.stdout.write("Your answer: ")
         env.stdout.flush()
@@ -595,6 +663,8 @@ def _ask(env: Environment, question: Question, templates) -> int | None:
             return None
         if not env.stdin_is_terminal:   # piped answers: show them, so the transcript reads well
             env.write(_printable(line))
+        if skipped(line):
+            return SKIPPED
         chosen = interpret(line, question.choices)
         if chosen is not None:
             return chosen
