@@ -41,6 +41,12 @@ VOLUME_AREAS = ("lips", "cheekbones")
 _NAMES = {"botox": re.compile(r"\bbotox\b", re.IGNORECASE),
           "fillers": re.compile(r"\b(?:dermal\s+)?fillers?\b", re.IGNORECASE)}
 BLANK = "___"
+# After a blank, a verb that agrees with "Botox" (singular) or "fillers" (plural) would give the
+# answer away ("___ is a neurotoxin", "___ are gels"): it is shown in both forms instead.
+_AGREEING = {"is": "is/are", "are": "is/are", "has": "has/have", "have": "has/have",
+             "was": "was/were", "were": "was/were", "does": "does/do", "do": "does/do"}
+_PLURAL_VERBS = ("need", "give", "make", "work", "last", "take", "come", "cost", "add", "look")
+_AFTER_BLANK = re.compile(re.escape(BLANK) + r" (\w+)")
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,18 @@ class _Bank:
         return " ".join(text.split())
 
     def all(self) -> list[Question]:
-        return [q for kind in KINDS for q in getattr(self, kind)() if q is not None]
+        return self.merged([q for kind in KINDS for q in getattr(self, kind)() if q is not None])
+
+    def merged(self, questions: list[Question]) -> list[Question]:
+        """One question per right answer: questions whose right option and leading fact are the
+        same (a precaution asked or told, three lines that all move) test one thing, so one of
+        them, picked by the seed, stays, in the place of the first."""
+        groups: dict[tuple, list[Question]] = {}
+        for question in questions:
+            key = (question.choices[question.answer],
+                   question.sources[:1] if question.kind == "combining" else ())
+            groups.setdefault(key, []).append(question)
+        return [self.rng.choice(group) for group in groups.values()]
 
     # -- helpers ----------------------------------------------------------------------------------
     def line(self, form: str, topic: str = "", treatment: str = "", item: dict | None = None,
@@ -122,10 +139,29 @@ class _Bank:
         return list(self.topics[topic].sources.get(treatment, []))
 
     def masked(self, fact_id: str) -> str:
+        """A fact with the treatment names blanked out, and no verb after a blank that tells
+        singular Botox from plural fillers."""
         text = self.facts[fact_id].text
         for pattern in _NAMES.values():
             text = pattern.sub(BLANK, text)
-        return text
+
+        def neutral(match: re.Match) -> str:
+            word = match.group(1)
+            if word.lower() in _AGREEING:
+                word = _AGREEING[word.lower()]
+            elif word.lower() in _PLURAL_VERBS:
+                word = f"{word}(s)"
+            elif word.lower().rstrip("s") in _PLURAL_VERBS + ("stop",) and word.endswith("s"):
+                word = f"{word[:-1]}(s)"
+            return f"{BLANK} {word}"
+        return _AFTER_BLANK.sub(neutral, text)
+
+    def descriptive(self, fact_id: str) -> bool:
+        """A fact that says what a treatment is or does: no precaution and no figure."""
+        listed = self.topics.get("precautions")   # every before-the-appointment fact, in one topic
+        chosen = [listed] if listed else [t for t in self.topics.values() if t.precaution]
+        precautions = {i for topic in chosen for ids in topic.sources.values() for i in ids}
+        return fact_id not in precautions and self.figure_of(fact_id) is None
 
     def blankable(self, fact_id: str, treatment: str) -> bool:
         """A fact stated for `treatment` that names no other treatment (so a blank hides only it)."""
@@ -173,9 +209,12 @@ class _Bank:
         return dict(item, word=word if word == item["label"] else word.capitalize())
 
     def other_facts(self, treatment: str, exclude: Sequence[str], first: Sequence[str] = (),
-                    figures_first: bool = False) -> list[str]:
-        """Facts stated for `treatment` that could be blanked, `first` ones leading, the rest shuffled."""
-        pool = [i for i in self.facts if self.blankable(i, treatment) and i not in exclude]
+                    figures_first: bool = False, descriptive: bool = False) -> list[str]:
+        """Facts stated for `treatment` that could be blanked, `first` ones leading, the rest
+        shuffled; `descriptive`: only facts of the same kind as "what it is" (no precaution, no
+        figure), so that a wrong option cannot be ruled out by its kind alone."""
+        pool = [i for i in self.facts if self.blankable(i, treatment) and i not in exclude
+                and (not descriptive or self.descriptive(i))]
         self.rng.shuffle(pool)
         if figures_first:
             pool.sort(key=lambda i: self.figure_of(i) is None)
@@ -196,18 +235,18 @@ class _Bank:
                     continue
                 own = [i for i in self.covered(topic_name, treatment) if self.figure_of(i)]
                 theirs = [i for i in self.covered(topic_name, other) if self.figure_of(i)]
-                none = self.choice("no_figure", treatment=treatment)
+                none = self.choice("no_figure", treatment=treatment, topic=topic_name)
                 if own:
                     right = self.choice("figure", figure=self.figure_of(own[0]))
                     sources, scope, handoff = own[:1], "answered", False
                 else:
                     right, sources, scope, handoff = none, theirs, "partial", True
-                unit = self.figure_of((own or theirs)[0])["unit"]
-                others = [i for i, f in everything if i not in own]
+                figure = self.figure_of((own or theirs)[0])
+                others = [i for i, f in everything if i not in own and f["unit"] == figure["unit"]]
                 self.rng.shuffle(others)
-                others.sort(key=lambda i: self.figure_of(i)["unit"] != unit)
                 options = [right, none] + [self.choice("figure", figure=self.figure_of(i))
                                            for i in others]
+                options += [self.choice("figure", figure=f) for f in _variants(figure)]
                 options = list(dict.fromkeys(options))[:4]
                 explanation = self.render("explanation", kind="figure", topic=topic_name,
                                           treatment=treatment, other=other, sources=sources,
@@ -235,7 +274,8 @@ class _Bank:
                     continue
                 other = _other(treatment)
                 theirs = [i for i in self.covered(topic_name, other) if self.blankable(i, other)]
-                wrong = self.other_facts(other, exclude=sources, first=theirs[:1])[:3]
+                wrong = self.other_facts(other, exclude=sources, first=theirs[:1],
+                                         descriptive=True)[:3]
                 if len(wrong) < 2:
                     continue
                 options = [self.masked(primary[0])] + [self.masked(i) for i in wrong]
@@ -245,11 +285,31 @@ class _Bank:
                     "fact", (topic_name, treatment), [treatment], self.review(topic_name, treatment),
                     self.render("question", kind="fact", line=line), options, explanation, sources,
                     [line], {"scope": "answered", "handoff": False}))
-        return questions
+        return questions + [question for question in [self.lunchtime()] if question]
 
-    # -- precautions: a client asks, or tells you about herself ------------------------------------
+    def lunchtime(self) -> Question | None:
+        """"Which treatment is the lunchtime facelift?": the treatment the topic implies."""
+        topic = self.topics.get("lunchtime")
+        line = self.line("lunchtime")
+        if topic is None or not topic.implies or not line:
+            return None
+        treatment = topic.implies
+        sources = [i for i in self.covered("lunchtime", treatment) if self.figure_of(i) is None][:1]
+        if not sources:
+            return None
+        second = _other(FIRST)
+        options = [self.choice("treatment", treatment=treatment),
+                   self.choice("treatment", treatment=_other(treatment)),
+                   self.choice("both", first=FIRST, second=second), self.choice("neither")]
+        explanation = self.render("explanation", kind="lunchtime", sources=sources)
+        return self.question(
+            "fact", ("lunchtime", treatment), [treatment], self.review("lunchtime", treatment),
+            self.render("question", kind="lunchtime", line=line), options, explanation, sources,
+            [line], {"scope": "answered", "handoff": False})
+
+    # -- precautions: a client asks, or tells the front desk about themselves -----------------------
     def precaution(self) -> list[Question]:
-        questions = []
+        questions = [self._prescribed()]
         for topic_name, topic in self.topics.items():
             if not topic.precaution:
                 continue
@@ -259,6 +319,41 @@ class _Bank:
                     if question is not None:
                         questions.append(question)
         return questions
+
+    def _prescribed(self) -> Question | None:
+        """A client booked for fillers takes a prescribed blood thinner (warfarin): the article's
+        advice is about over-the-counter ones, and nobody stops a prescribed medicine alone."""
+        treatment, topic_name = "fillers", "medicines"
+        stated = self.covered(topic_name, treatment)
+        items = self._prescribed_items()
+        if not stated or not items:
+            return None
+        item = self.rng.choice(items)
+        item = dict(item, word=self.rng.choice(item["words"]))
+        line = self.line("told", topic_name, treatment, item)
+        data = dict(treatment=treatment, other="botox", topic=topic_name, stated=stated, related=[],
+                    item=item)
+        options = [self.choice("prescribed", **data), self.choice("stop_it", **data),
+                   self.choice("fine", **data), self.choice("other_only", **data)]
+        explanation = self.render("explanation", kind="prescribed", sources=stated, item=item)
+        return self.question(
+            "precaution", (topic_name, treatment, "prescribed"), [treatment, "precautions"],
+            self.review(topic_name, treatment),
+            self.render("question", kind="precaution", form="told", line=line, treatment=treatment),
+            options, explanation, stated, [self.line("book", treatment=treatment), line],
+            {"scope": "partial", "handoff": True})
+
+    def _prescribed_items(self) -> list[dict]:
+        """Medicines of the lexicon that only a doctor prescribes (the article does not name them)."""
+        categories = self.lexicon["categories"]
+        found = []
+        for key, entry in self.lexicon["items"].items():
+            category = categories[entry["category"]]
+            if entry["kind"] == "medicine" and "prescribed" in entry["category"]:
+                words = [w for w in entry["words"] if w.isalpha() and not w.startswith("anticoag")]
+                found.append({"key": key, "label": entry.get("label", key.replace("_", " ")),
+                              "kind": "medicine", "says": category["says"], "words": words or [key]})
+        return found
 
     def _precaution(self, topic_name, topic, treatment, form) -> Question | None:
         item = self.pick_item(topic_name)
@@ -301,7 +396,7 @@ class _Bank:
             if topic.precaution or topic_name in skip:
                 continue
             for treatment in TREATMENTS:
-                if self.covered(topic_name, treatment):
+                if self.covered(topic_name, treatment) or topic.sources.get("any"):
                     continue
                 line = self.line("ask", topic_name, treatment)
                 other = _other(treatment)
@@ -331,6 +426,29 @@ class _Bank:
                     "scope", (topic_name, treatment), [treatment], self.review(topic_name, treatment),
                     self.render("question", kind="scope", line=line), options[:4], explanation,
                     sources, [line], expect))
+        return questions + self.partial()
+
+    def partial(self) -> list[Question]:
+        """"Is Botox safe?": the article says something (the toxin is deadly in large amounts) and
+        leaves the rest (side effects) to the injector; the right answer says both."""
+        questions = []
+        for topic_name, topic in self.topics.items():
+            if topic.precaution or not topic.gap:
+                continue
+            for treatment in TREATMENTS:
+                own = self.covered(topic_name, treatment) or list(topic.sources.get("any", []))
+                line = self.line("ask", topic_name, treatment)
+                if not own or not line:
+                    continue
+                data = dict(treatment=treatment, other=_other(treatment), topic=topic_name,
+                            stated=own, related=[], gap=topic.gap)
+                options = [self.choice("partial", **data), self.choice("all_clear", **data),
+                           self.choice("not_covered_at_all", **data), self.choice("ruled_out", **data)]
+                explanation = self.render("explanation", kind="partial", sources=own, gap=topic.gap)
+                questions.append(self.question(
+                    "scope", (topic_name, treatment), [treatment], self.review(topic_name, treatment),
+                    self.render("question", kind="partial", line=line), options, explanation, own,
+                    [line], {"scope": "partial", "handoff": True}))
         return questions
 
     # -- combining: which treatment for which lines, and the order ---------------------------------
@@ -369,8 +487,24 @@ class _Bank:
                 self.render("question", kind="lines", line=line), ordered, explanation,
                 list(dict.fromkeys(sources)), [line],
                 {"scope": "answered", "handoff": True, "intent": f"recommend_{decided}"}))
-        order = self._order_question()
-        return questions + ([order] if order else [])
+        extra = [self._order_question(), self._result_question()]
+        return questions + [question for question in extra if question]
+
+    def _result_question(self) -> Question | None:
+        """"What do I get from having both?": the combined result the article names."""
+        sources = [i for i in ("CMB-RESULT",) if i in self.facts]
+        line = self.line("result")
+        if not sources or not line:
+            return None
+        data = dict(topic="combining", treatment="fillers")
+        options = [self.choice("tell", text=self.facts[sources[0]].text), self.choice("cancel_out"),
+                   self.choice("not_together"), self.choice("not_covered_at_all", **data)]
+        explanation = self.render("explanation", kind="result", sources=sources)
+        return self.question(
+            "combining", ("result",), ["combining"], self.topics["combining"].label
+            if "combining" in self.topics else "having both", self.render("question", kind="result",
+                                                                          line=line),
+            options, explanation, sources, [line], {"scope": "answered", "handoff": False})
 
     def _wrinkle_kinds(self) -> dict:
         """dynamic / static / volume -> the fact that matches it with a treatment."""
@@ -403,6 +537,16 @@ class _Bank:
             "combining", ("order",), ["combining"], self.topics["order"].label
             if "order" in self.topics else "order", self.render("question", kind="order"),
             options, explanation, sources, [line], {"scope": "answered", "handoff": False})
+
+
+def _variants(figure: dict) -> list[dict]:
+    """Wrong figures of the same kind as a right one: the same unit, doubled and halved."""
+    found = []
+    for factor in (2, 0.5):
+        low = max(1, round(figure["min"] * factor))
+        high = round(figure["max"] * factor) if figure["max"] else None
+        found.append({"unit": figure["unit"], "min": low, "max": high if high != low else None})
+    return found
 
 
 def _other(treatment: str) -> str:
@@ -456,7 +600,8 @@ _FILLER_WORDS = {"a", "an", "the", "of", "to", "is", "are", "it", "its", "her", 
                  "client", "them", "they"}
 # Words that say yes, no or "both" without saying which option: alone, they never pick one.
 _BARE_WORDS = {"yes", "no", "not", "nope", "yeah", "yep", "both", "either", "neither", "none", "ok",
-               "okay", "fine", "sure", "maybe", "all"}
+               "okay", "fine", "sure", "maybe", "all", "what", "which", "how", "why", "who", "when",
+               "huh", "hmm", "eh", "um"}
 # Answers that give up on a question: graded wrong, with the explanation, never asked again.
 _SKIPS = {"skip", "pass", "next", "dont know", "i dont know", "do not know", "i do not know",
           "no idea", "i have no idea", "not sure", "im not sure", "idk", "dunno", "no clue"}

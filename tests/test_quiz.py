@@ -137,20 +137,22 @@ def test_the_agreement_check_covers_every_kind():
     assert {q.expect["scope"] for q in ALL} == {"answered", "partial", "out_of_scope"}
 
 
-@pytest.mark.parametrize("probe, right_words, sources", [
-    ("before my Botox?", "dermal fillers only", {"BTX-HISTORY"}),
-    ("ginkgo every day", "Pass on the article's advice for dermal fillers", {"FIL-SUPPLEMENTS"}),
-    ("How much do fillers cost?", "no figure for dermal fillers", {"BTX-COST"}),
-    ("How long does Botox take?", "15 to 30 minutes", {"BTX-DURATION"}),
-    ("wine the night before my fillers?", "Botox only", {"BTX-ALCOHOL"}),
-    ("I'm pregnant: can I still have Botox?", "dermal fillers only", {"FIL-CONTRA"}),
-    ("What are fillers made of?", "collagen or hyaluronic acid", {"FIL-WHAT"}),
-    ("How long do Botox results last?", "does not cover", set()),
+@pytest.mark.parametrize("subjects, right_words, sources", [
+    ([("medicines", "botox")], "dermal fillers only", {"BTX-HISTORY"}),
+    ([("supplements", "fillers")], "Pass on the article's advice for dermal fillers", {"FIL-SUPPLEMENTS"}),
+    ([("cost", "fillers")], "no figure on cost for dermal fillers", {"BTX-COST"}),
+    ([("duration", "botox")], "15 to 30 minutes", {"BTX-DURATION"}),
+    ([("alcohol", "fillers", "ask"), ("alcohol", "fillers", "told")], "Botox only", {"BTX-ALCOHOL"}),
+    ([("pregnancy", "botox")], "dermal fillers only", {"FIL-CONTRA"}),
+    ([("what", "fillers"), ("ingredients", "fillers"), ("mechanism", "fillers")],
+     "collagen or hyaluronic acid", {"FIL-WHAT"}),
+    ([("longevity", "botox")], "does not cover", set()),
+    ([("safety", "botox")], "does not cover side effects", {"BTX-DANGER"}),
 ])
-def test_the_issue_s_examples_get_the_faithful_answer(probe, right_words, sources):
-    found = [q for q in ALL if probe in " ".join(q.probe) and (
-        probe != "before my Botox?" or "take" in q.probe[-1])]
-    assert found, probe
+def test_the_issue_s_examples_get_the_faithful_answer(subjects, right_words, sources):
+    found = [q for q in ALL if (q.subject in subjects or q.subject[:2] in subjects)
+             and q.subject[-1] != "prescribed"]
+    assert found, subjects
     for question in found:
         assert right_words in question.choices[question.answer]
         assert sources <= set(question.sources)
@@ -396,6 +398,98 @@ def test_a_precaution_moved_to_the_other_treatment_moves_the_right_answer(monkey
     topics = dict(inventory.topics())
     topics["alcohol"] = dataclasses.replace(topics["alcohol"], sources={"fillers": ["BTX-ALCOHOL"]})
     monkeypatch.setattr(inventory, "topics", lambda: topics)
-    question = next(q for q in quiz.bank(0) if q.subject == ("alcohol", "fillers", "ask"))
+    question = next(q for q in quiz.bank(0) if q.kind == "precaution"
+                    and q.subject[:2] == ("alcohol", "fillers"))
     assert question.expect == {"scope": "answered", "handoff": False}
     assert question.choices[question.answer].startswith("Pass on the article's advice for dermal fillers")
+
+
+# -- the question bank: no giveaways, no duplicates, neutral wording -----------------------------------
+@pytest.mark.parametrize("seed", SEEDS)
+def test_questions_that_share_one_right_answer_are_merged(seed):
+    keys = [(q.choices[q.answer], q.sources[:1] if q.kind == "combining" else ())
+            for q in quiz.bank(seed)]
+    assert len(keys) == len(set(keys))
+    texts = [q.choices[q.answer] for q in quiz.bank(seed)]
+    assert max(texts.count(text) for text in texts) <= 3
+
+
+def test_a_blank_leaves_no_singular_or_plural_clue():
+    telling = {"is", "are", "has", "have", "was", "were", "does", "do", "stops", "costs", "need", "needs"}
+    for question in ALL:
+        if question.kind != "fact":
+            continue
+        for choice in question.choices:
+            after = re.findall(r"___ ([\w/()]+)", choice)
+            assert not telling & set(after), choice
+
+
+def test_a_fact_question_draws_its_wrong_options_from_facts_of_the_same_kind():
+    precautions = {i for ids in inventory.topics()["precautions"].sources.values() for i in ids}
+    masked = {}
+    bank = quiz._Bank(__import__("random").Random(0))
+    for fact_id in inventory.facts():
+        masked[bank.masked(fact_id)] = fact_id
+    for question in ALL:
+        if question.kind != "fact" or question.subject[0] == "lunchtime":
+            continue
+        for index, choice in enumerate(question.choices):
+            if index == question.answer:
+                continue
+            fact_id = masked[choice]
+            assert fact_id not in precautions and not inventory.facts()[fact_id].detail.get("usd_min"), \
+                (question.text, choice)
+
+
+def test_a_figure_question_offers_figures_of_one_kind_only():
+    units = {"minutes": "minute", "days": "day", "$": "$"}
+    for question in ALL:
+        if question.kind != "figure":
+            continue
+        kinds = {unit for choice in question.choices for unit in units if unit in choice
+                 and "no figure" not in choice}
+        assert len(kinds) == 1, question.choices
+
+
+def test_the_bank_asks_whether_botox_is_safe_and_teaches_the_toxin_danger():
+    question = next(q for q in ALL if q.probe == ("Is Botox safe?",))
+    assert "BTX-DANGER" in question.sources and "deadly" in question.choices[question.answer]
+    assert "licensed injector" in question.choices[question.answer]
+
+
+@pytest.mark.parametrize("fact_id", ["FIL-LUNCHTIME", "CARE-ROUTINE", "CMB-RESULT", "BTX-DANGER",
+                                     "BTX-UNITS"])
+def test_the_bank_covers_the_facts_the_manager_missed(fact_id):
+    assert any(fact_id in q.sources for q in quiz.bank(0))
+
+
+def test_the_lunchtime_question_names_fillers():
+    question = next(q for q in ALL if q.subject == ("lunchtime", "fillers"))
+    assert question.choices[question.answer] == "Dermal fillers"
+
+
+def test_a_prescribed_medicine_is_never_to_be_stopped_on_the_clients_own():
+    found = [q for q in ALL if q.subject[-1] == "prescribed"]
+    assert found
+    for question in found:
+        right = question.choices[question.answer]
+        assert "must not stop it on their own" in right
+        assert question.expect == {"scope": "partial", "handoff": True}
+        assert any(choice.startswith("Tell the client to stop taking") for choice in question.choices)
+
+
+def test_the_medicine_answer_carries_the_caveat_the_chatbot_gives(bot):
+    for question in ALL:
+        if question.kind == "precaution" and question.subject[:2] == ("medicines", "fillers") \
+                and question.subject[-1] != "prescribed":
+            assert "If a doctor prescribed the medicine" in question.choices[question.answer]
+            session = bot.session()
+            for message in question.probe:
+                reply = session.ask(message)
+            assert "prescribed" in reply.text
+
+
+def test_the_wording_speaks_of_the_client_not_her():
+    for question in ALL:
+        for text in (question.text, question.explanation, *question.choices):
+            assert not re.search(r"\b(?:she|her|hers|herself)\b", text, re.IGNORECASE), text
