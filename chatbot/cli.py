@@ -63,6 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help="JSON lines out, answers one per line in")
     quiz.add_argument("--pass", type=_percent, default=80, dest="pass_mark", metavar="PERCENT",
                       help="the pass mark, in percent of the questions (default 80)")
+    quiz.add_argument("--name", type=_trainee, help="keep the finished quiz in the training records")
+    quiz.add_argument("--export", choices=["gift"], help="write the whole question bank instead "
+                      "(gift: Moodle's GIFT format, with feedback per option)")
+    quiz.add_argument("-o", "--output", metavar="FILE", help="with --export: write to FILE")
+
+    records = commands.add_parser("records", help="list the training records, or export them",
+                                  description="List the finished quizzes and role-plays kept with "
+                                  "--name (in the user data folder, or $CHATBOT_DATA_DIR).")
+    records.add_argument("--name", type=_trainee, help="only this trainee's records")
+    records.add_argument("--csv", action="store_true", help="as CSV, for a spreadsheet")
+    records.add_argument("-o", "--output", metavar="FILE", help="write the CSV to FILE")
 
     handout = commands.add_parser("handout", help="a printable cheat sheet",
                                   description="A one-to-two-page cheat sheet from the knowledge base.")
@@ -99,6 +110,13 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return value
+
+
+def _trainee(text: str) -> str:
+    name = " ".join(text.split())
+    if not name or len(name) > 80 or not name.isprintable():
+        raise argparse.ArgumentTypeError("a name of 1 to 80 printable characters is needed")
+    return name
 
 
 def _percent(text: str) -> int:
@@ -175,6 +193,9 @@ def program(args: argparse.Namespace, env: Environment) -> int:
     if command == "quiz":
         from chatbot import quiz
         return quiz.run(args, env, as_json)
+    if command == "records":
+        from chatbot import records
+        return records.run(args, env)
     if command == "handout":
         from chatbot import handout
         return handout.run(args, env)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import random
 import re
 from collections.abc import Sequence
@@ -732,12 +733,55 @@ class _Score:
 
 def run(args, env: Environment, as_json: bool) -> int:
     """`chatbot quiz`: ask, grade at once with sources, score at the end (EOF ends it early)."""
+    if getattr(args, "export", None):
+        return _export(args, env)
+    if getattr(args, "output", None):
+        raise ValueError("-o FILE goes with --export gift (the quiz itself is played on the terminal)")
+    name = getattr(args, "name", None)
+    if name:
+        env.today()   # a bad CHATBOT_TODAY is reported before the quiz, not after it
     quiz = build(count=args.count, topic=args.topic, seed=args.seed)
     templates = Renderer().env
     if args.count > quiz.available:
         env.error(templates.get_template("quiz_capped.j2").render(
             count=args.count, available=quiz.available, topic=args.topic or "").strip())
-    play(quiz, env, as_json, templates, pass_mark=getattr(args, "pass_mark", PASS_MARK))
+    score = play(quiz, env, as_json, templates, pass_mark=getattr(args, "pass_mark", PASS_MARK))
+    if name:
+        _record(env, name, quiz.seed, score)
+    return 0
+
+
+def _record(env: Environment, name: str, seed: int, score: _Score) -> None:
+    """Keep a finished quiz in the training records; an abandoned one is not kept."""
+    from chatbot import records
+    if score.ended_early:
+        env.error("chatbot: the quiz ended early, so it is not kept in the training records.")
+        return
+    records.add(env, records.Record(
+        name=name, taken_on=env.today().isoformat(), activity="quiz", seed=seed, score=score.right,
+        total=score.planned, percent=score.percent, passed=score.passed, review=score.review))
+    env.error(f"Kept in the training records for {name}.")
+
+
+def _export(args, env: Environment) -> int:
+    """`chatbot quiz --export gift [-o FILE]`: the whole bank (of one seed, 0 unless given)."""
+    from chatbot import gift
+    seed = args.seed if args.seed is not None else 0
+    questions = [q for q in bank(seed) if args.topic is None or args.topic in q.tags]
+    text = gift.export(questions, seed)
+    if not args.output:
+        env.stdout.write(text)
+        env.stdout.flush()
+        return 0
+    if os.path.isdir(args.output):
+        raise IsADirectoryError(f"cannot write the questions to {args.output}: it is a folder")
+    try:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise OSError(f"cannot write the questions to {args.output}: "
+                      f"{error.strerror or error}") from None
+    env.error(f"{len(questions)} questions written to {args.output} (GIFT, seed {seed}).")
     return 0
 
 
