@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="A one-to-two-page cheat sheet from the knowledge base.")
     handout.add_argument("--format", choices=["md", "html"], default="md", help="md (default) or html")
     handout.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    handout.add_argument("--wall", action="store_true",
+                         help="the one-page wall sheet instead (best as --format html)")
 
     serve = commands.add_parser("serve", help="run the HTTP API and web chat",
                                 description="Run the HTTP API (v1) and the web chat page.")
