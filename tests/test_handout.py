@@ -244,8 +244,8 @@ def test_silence_is_said_as_refer_to_the_injector_never_as_a_rule_not_to_carry_o
 def test_no_id_stands_without_words(markdown):
     """Every [ID] follows the fact's own sentence or at least its topic in words, never a bare list."""
     for line in markdown.splitlines():
-        for match in re.finditer(r"(?:^|[:|(]\s*)(\[[A-Z]+(?:-[A-Z]+)+\])", line):
-            assert False, f"bare ID {match.group(1)} in: {line}"
+        bare = re.search(r"(?:^|[:|(]\s*)(\[[A-Z]+(?:-[A-Z]+)+\])", line)
+        assert not bare, f"bare ID {bare.group(1)} in: {line}"
         assert not re.search(r"\] \[", line), line
 
 
