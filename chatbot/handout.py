@@ -120,7 +120,8 @@ def wall() -> dict:
     """What the one-page wall sheet says: who to refer at once, the precautions per treatment,
     which treatment for which lines, the figures, and every ID it rests on (for its footer)."""
     facts, topics = inventory.facts(), inventory.topics()
-    precautions = _precautions(topics)
+    # "Reasons not to have it" only repeats pregnancy, breastfeeding and allergies on a wall.
+    precautions = _precautions({n: t for n, t in topics.items() if n != "contraindications"})
     refer = [name for name, topic in topics.items()
              if topic.contraindication and topic.precaution and name != "contraindications"]
     figures = {t: [i for name in ("duration", "cost") if name in topics
@@ -129,9 +130,10 @@ def wall() -> dict:
              "order": "CMB-ORDER"}
     lines = {key: fact_id for key, fact_id in lines.items() if fact_id in facts}
     order = facts["CMB-ORDER"].detail if "CMB-ORDER" in facts else {}
-    used = [i for row in precautions for cell in row["cells"].values() for i in cell["ids"] + cell["related"]]
+    # The sheet shows the leading fact of a cell (and of its "it does say"), not the rest.
+    used = [i for row in precautions for cell in row["cells"].values()
+            for i in cell["ids"][:1] + cell["related"][:1]]
     used += [i for ids in figures.values() for i in ids] + list(lines.values())
-    used += [i for row in precautions if row["contraindication"] for i in row["cells"]["fillers"]["ids"]]
     return {"facts": facts, "treatments": TREATMENTS, "precautions": precautions, "refer": refer,
             "figures": figures, "lines": lines, "order": order,
             "sources": [i for i in facts if i in set(used)]}
