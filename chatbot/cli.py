@@ -75,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     records.add_argument("--csv", action="store_true", help="as CSV, for a spreadsheet")
     records.add_argument("-o", "--output", metavar="FILE", help="write the CSV to FILE")
 
+    roleplay = commands.add_parser("roleplay", help="role-play: answer clients in your own words",
+                                   description="The bot plays clients built from the knowledge base; "
+                                   "you answer each in your own words and are graded at once, with "
+                                   "the article-backed model answer.")
+    roleplay.add_argument("--count", type=_positive, default=5, help="number of clients (default 5)")
+    roleplay.add_argument("--seed", type=int, help="the same seed gives the same clients")
+    roleplay.add_argument("--json", action="store_true", dest="json_here",
+                          help="JSON lines out, replies one per line in")
+    roleplay.add_argument("--name", type=_trainee, help="keep the finished session in the training records")
+
     handout = commands.add_parser("handout", help="a printable cheat sheet",
                                   description="A one-to-two-page cheat sheet from the knowledge base.")
     handout.add_argument("--format", choices=["md", "html"], default="md", help="md (default) or html")
@@ -195,6 +205,9 @@ def program(args: argparse.Namespace, env: Environment) -> int:
     if command == "quiz":
         from chatbot import quiz
         return quiz.run(args, env, as_json)
+    if command == "roleplay":
+        from chatbot import roleplay
+        return roleplay.run(args, env, as_json)
     if command == "records":
         from chatbot import records
         return records.run(args, env)
