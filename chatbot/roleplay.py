@@ -46,13 +46,19 @@ SILENCE = re.compile(r"\b(?:does not|doesn't|do not|don't|did not|didn't) (?:say
                      r"state|name|go into|list|talk about)|\bsays? nothing|\bnot (?:covered|stated|"
                      r"mentioned|in the article)|\bno (?:guidance|figure|price|information|advice|"
                      r"mention)|\bonly\b|can't answer|cannot answer|isn't covered|is not covered|"
-                     r"\bsilent\b|won't stretch|not for (?:botox|fillers?)")
+                     r"\bsilent\b|won't stretch|not for (?:botox|fillers?)|\bnot sure\b|"
+                     r"\b(?:don't|do not) know\b|can't say|cannot say|no (?:info|data)\b")
 REASSURANCE = re.compile(r"\b(?:that's|that is|it's|it is|you're|you are|you'll be|you will be|"
                          r"should be|all|totally|perfectly|completely) (?:fine|ok|okay|safe|alright|"
-                         r"good)\b|\bno problem\b|\bno worries\b|\bnothing to worry\b|"
+                         r"good)\b(?! to (?:ask|check|call|talk|mention|bring|speak|tell))|"
+                         r"\bno problem\b|\bno worries\b|\bnothing to worry\b|"
                          r"\bdon't worry\b|\bdo not worry\b|\bgo ahead\b|\bof course\b|"
-                         r"\bno need to\b|^(?:yes|yeah|yep|sure)\b|\byes,? you can\b|\bno issue\b")
+                         r"\bno need to\b|\byes,? you can\b|\bno issue\b")
+# A bare "yes" or "sure" opening a sentence reassures, unless the sentence refers or says the
+# article is silent ("Sure, I'll check with the injector").
+OPENING_YES = re.compile(r"^(?:yes|yeah|yep|sure|absolutely|definitely)\b")
 ADVICE = re.compile(r"\b(?:avoid|stop|skip|pause|don't|do not|no more|hold off|put .{0,40}on hold|"
+                    r"no (?!problem|worries|need|issue|idea|info|data)\w+|"
                     r"shouldn't|should not|must not|mustn't|refrain|cut out|give up|not (?:have|take|"
                     r"use|drink|shave|wax|get)|can't|cannot|ruled out|not advisable|wait)\b")
 NEGATIVE = re.compile(r"(?:\bnot|n't) (?:advisable|advised|suitable|safe|recommended|possible)|"
@@ -236,7 +242,8 @@ class Grader:
 
         faults = []
         if client.kind in ("precaution", "contraindication", "other_only", "silent") and any(
-                REASSURANCE.search(s) for s, _ in read):
+                REASSURANCE.search(s) or (OPENING_YES.search(s) and not REFERRAL.search(s)
+                                          and not SILENCE.search(s)) for s, _ in read):
             faults.append("reassures where the article does not")
         stretched = [s for s, pairs in read if not SILENCE.search(s) and ADVICE.search(s)
                      and any(self._stretch(topic, t) for topic, t in pairs)]

@@ -112,6 +112,15 @@ def _one(kind, topic, treatment):
     ("silent", "longevity", "botox",
      "Our information does not say how long results last; your injector can tell you."),
     ("figure", "duration", "botox", "A Botox session takes between fifteen and thirty minutes."),
+    ("figure", "cost", "botox", "It's $250-500."),
+    ("precaution", "alcohol", "botox", "No alcohol for 3 days before your Botox please."),
+    ("precaution", "medicines", "fillers",
+     "Please avoid Advil and other blood thinners for a few days before your filler."),
+    ("other_only", "medicines", "botox",
+     "That advice is only for fillers; please mention the Advil to your injector when you book."),
+    ("silent", "longevity", "fillers", "I'm not sure, I'll ask the injector for you."),
+    ("silent", "longevity", "fillers",
+     "It's fine to ask the injector about that, our guide doesn't cover it."),
 ])
 def test_a_good_reply_in_the_trainees_own_words_gets_full_marks(bot, grader, kind, topic, treatment, reply):
     client = _one(kind, topic, treatment)
@@ -143,7 +152,7 @@ def test_the_wrong_treatment_for_the_lines_gets_no_marks(bot, grader):
 def test_a_session_grades_each_reply_and_shows_the_model_answer_with_ids():
     chosen, _ = roleplay.build(2, 7)
     status, out, err = run("roleplay", "--count", "2", "--seed", "7",
-                           stdin="sure, no problem\nI don't know\n")
+                           stdin="sure, no problem\nmaybe later\n")
     assert status == 0 and err == "" and "Traceback" not in out
     assert out.count("Model answer (") == 2 and out.count("Score: 0 of 1") >= 1
     assert chosen[0].says in out
@@ -179,3 +188,16 @@ def test_odd_replies_never_give_a_traceback(garbage):
 def test_bad_arguments_are_one_line_errors(argv):
     status, out, err = run(*argv)
     assert status == 2 and out == "" and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind, topic, treatment, reply", [
+    ("other_only", "medicines", "botox", "You should stop ibuprofen before Botox."),
+    ("other_only", "alcohol", "fillers", "Yes, enjoy!"),
+    ("other_only", "skincare", "botox",
+     "Pause your retinol for a while before the Botox, and ask your injector."),
+    ("precaution", "alcohol", "botox", "Sure, a glass is fine."),
+])
+def test_a_faulty_reply_gets_no_marks_even_with_a_referral(bot, grader, kind, topic, treatment, reply):
+    client = _one(kind, topic, treatment)
+    grade = grader.grade(client, roleplay.model_answer(bot, client), reply)
+    assert grade.score == 0 and grade.faults
