@@ -82,8 +82,12 @@ class Quiz:
 
 
 # -- generating -----------------------------------------------------------------------------------
-class _Bank:
-    """Builds every question the knowledge base supports, in a reproducible order for one seed."""
+class Bank:
+    """Builds every question the knowledge base supports, in a reproducible order for one seed.
+
+    The role-play (chatbot/roleplay.py) uses its client lines and items too, so a client says
+    the same words in both.
+    """
 
     def __init__(self, rng: random.Random):
         self.rng = rng
@@ -455,7 +459,7 @@ class _Bank:
     # -- combining: which treatment for which lines, and the order ---------------------------------
     def combining(self) -> list[Question]:
         """Lines that move (Botox), lines at rest or lost volume (fillers), both (Botox first)."""
-        kinds = self._wrinkle_kinds()
+        kinds = self.wrinkle_kinds()
         areas = {key: ("volume" if entry["area"] in VOLUME_AREAS else
                        "dynamic" if entry["hint"] == "moves" else "static")
                  for key, entry in self.lexicon.get("areas", {}).items()}
@@ -507,7 +511,7 @@ class _Bank:
                                                                           line=line),
             options, explanation, sources, [line], {"scope": "answered", "handoff": False})
 
-    def _wrinkle_kinds(self) -> dict:
+    def wrinkle_kinds(self) -> dict:
         """dynamic / static / volume -> the fact that matches it with a treatment."""
         wanted = {"dynamic": "WRK-DYNAMIC", "static": "WRK-STATIC", "volume": "FIL-BENEFITS"}
         return {kind: {"source": fact_id, "treatment": self.facts[fact_id].treatment}
@@ -564,7 +568,7 @@ def _other_names(words: list[str], label: str) -> list[str]:
 # -- picking --------------------------------------------------------------------------------------
 def bank(seed: int) -> list[Question]:
     """Every question the knowledge base supports, built for one seed."""
-    return _Bank(random.Random(seed)).all()
+    return Bank(random.Random(seed)).all()
 
 
 def build(count: int = 10, topic: str | None = None, seed: int | None = None) -> Quiz:
@@ -572,7 +576,7 @@ def build(count: int = 10, topic: str | None = None, seed: int | None = None) ->
     if seed is None:
         seed = random.SystemRandom().randrange(1_000_000)
     rng = random.Random(seed)
-    pool = [q for q in _Bank(rng).all() if topic is None or topic in q.tags]
+    pool = [q for q in Bank(rng).all() if topic is None or topic in q.tags]
     groups: dict[str, list[Question]] = {}
     for question in pool:
         groups.setdefault(question.kind, []).append(question)
@@ -625,10 +629,10 @@ def interpret(answer: str, choices: Sequence[str]) -> int | None:
     if letter:
         index = LETTERS.find(letter.group(1))
         return index if 0 <= index < len(choices) else None
-    words = _words(answer)
+    words = words_of(answer)
     if not words:
         return None
-    options = [_words(choice) for choice in choices]
+    options = [words_of(choice) for choice in choices]
     for index, option in enumerate(options):
         if option == words:
             return index
@@ -660,7 +664,7 @@ def _recall(content: list[str], option: list[str]) -> float:
     return sum(w in present for w in content) / len(content)
 
 
-def _words(text: str) -> list[str]:
+def words_of(text: str) -> list[str]:
     """Normalised words, with number words as digits ("two hundred and fifty" -> "250").
 
     "and" joins a number only after "hundred" or "thousand": "between fifteen and thirty" is a
@@ -798,7 +802,7 @@ def play(quiz: Quiz, env: Environment, as_json: bool, templates=None,
         if as_json:
             env.write(json.dumps({"n": number, "question": question.text,
                                   "choices": list(question.choices)}, ensure_ascii=False))
-            line = _read(env)
+            line = read_line(env)
             if line is None:
                 break
             chosen = SKIPPED if skipped(line) else interpret(line, question.choices)
@@ -846,12 +850,12 @@ def _ask(env: Environment, question: Question, templates) -> int | None:
     while True:
         env.stdout.write("Your answer: ")
         env.stdout.flush()
-        line = _read(env)
+        line = read_line(env)
         if line is None:
             env.write()
             return None
         if not env.stdin_is_terminal:   # piped answers: show them, so the transcript reads well
-            env.write(_printable(line))
+            env.write(printable(line))
         if skipped(line):
             return SKIPPED
         chosen = interpret(line, question.choices)
@@ -860,12 +864,12 @@ def _ask(env: Environment, question: Question, templates) -> int | None:
         env.write(templates.get_template("quiz_reask.j2").render(count=len(question.choices)))
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """The trainee's words for the screen: control characters shown, never executed."""
     return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
 
 
-def _read(env: Environment) -> str | None:
+def read_line(env: Environment) -> str | None:
     try:
         line = env.stdin.readline()
     except KeyboardInterrupt:   # Ctrl-C ends the quiz like Ctrl-D: the score so far is still shown

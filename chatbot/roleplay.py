@@ -115,7 +115,7 @@ class Grade:
 def clients(seed: int) -> list[Client]:
     """Every kind of client the knowledge base supports, in an order and wording set by the seed."""
     rng = random.Random(seed)
-    bank = quiz._Bank(rng)   # the quiz's client questions: one wording for chatbot and quiz
+    bank = quiz.Bank(rng)   # the quiz's client questions: one wording for chatbot and quiz
     topics = bank.topics
     found: list[Client] = []
     for topic_name, topic in topics.items():
@@ -143,7 +143,7 @@ def clients(seed: int) -> list[Client]:
             own = any(bank.figure_of(i) for i in bank.covered(topic_name, treatment))
             found.append(_client(rng, bank, question, treatment, topic_name,
                                  "figure" if own else "silent", booked=False))
-    kinds = bank._wrinkle_kinds()
+    kinds = bank.wrinkle_kinds()
     for area in LINE_AREAS:
         question = bank.line("lines", areas=[area])
         entry = bank.lexicon.get("areas", {}).get(area)
@@ -206,7 +206,7 @@ class Grader:
     def grade(self, client: Client, model: Model, reply: str) -> Grade:
         text = _plain(reply)
         sentences = [s.strip() for s in _SENTENCE.findall(text) if s.strip()] or [text]
-        read = [(sentence, self._read(sentence, client)) for sentence in sentences]
+        read = [(sentence, self.read_line(sentence, client)) for sentence in sentences]
         label = self.topics[client.topic].label if client.topic in self.topics else client.topic
         treatment = inventory.TREATMENT_LABELS.get(client.treatment, client.treatment)
         checks: list[tuple[bool, str, str]] = []   # (met, good, missing)
@@ -260,7 +260,7 @@ class Grader:
                      review=f"{label} ({treatment})" if treatment else label)
 
     # -- reading one sentence ---------------------------------------------------------------------
-    def _read(self, sentence: str, client: Client) -> set[tuple[str, str]]:
+    def read_line(self, sentence: str, client: Client) -> set[tuple[str, str]]:
         """(topic, treatment) pairs a sentence speaks of; treatment "" when it names none."""
         heard = self._understand(sentence, self._lexicon, self._today)
         named = [t for t in heard.treatments if t in TREATMENTS]
@@ -301,7 +301,7 @@ def _plain(text: str) -> str:
 
 def _numbers(text: str) -> set[str]:
     """The numbers a text gives, written in digits or words ("two to three" -> {"2", "3"})."""
-    return {w for w in quiz._words(text.replace("$", " ")) if _NUMBER.match(w)}
+    return {w for w in quiz.words_of(text.replace("$", " ")) if _NUMBER.match(w)}
 
 
 def _label(treatment: str) -> str:
@@ -332,13 +332,13 @@ def run(args, env: Environment, as_json: bool) -> int:
             env.write(f"\nClient {number} of {total}: {client.says}")
             env.stdout.write("You: ")
             env.stdout.flush()
-        line = quiz._read(env)
+        line = quiz.read_line(env)
         if line is None:
             if not as_json:
                 env.write()
             break
         if not as_json and not env.stdin_is_terminal:
-            env.write(quiz._printable(line))
+            env.write(quiz.printable(line))
         model = model_answer(bot, client)
         grade = grader.grade(client, model, line)
         answered += 1

@@ -222,8 +222,8 @@ def test_number_words_joined_by_and_are_a_range_not_a_sum(answer):
 
 
 def test_and_still_joins_hundreds_and_units():
-    assert quiz._words("two hundred and fifty") == ["250"]
-    assert quiz._words("fifteen and thirty") == ["15", "and", "30"]
+    assert quiz.words_of("two hundred and fifty") == ["250"]
+    assert quiz.words_of("fifteen and thirty") == ["15", "and", "30"]
 
 
 @pytest.mark.parametrize("answer", ["skip", "Skip", "don't know", "I don't know", "no idea", "dunno",
@@ -427,7 +427,7 @@ def test_a_blank_leaves_no_singular_or_plural_clue():
 def test_a_fact_question_draws_its_wrong_options_from_facts_of_the_same_kind():
     precautions = {i for ids in inventory.topics()["precautions"].sources.values() for i in ids}
     masked = {}
-    bank = quiz._Bank(__import__("random").Random(0))
+    bank = quiz.Bank(__import__("random").Random(0))
     for fact_id in inventory.facts():
         masked[bank.masked(fact_id)] = fact_id
     for question in ALL:
