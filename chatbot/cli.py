@@ -61,11 +61,36 @@ def build_parser() -> argparse.ArgumentParser:
     quiz.add_argument("--seed", type=int, help="the same seed gives the same quiz")
     quiz.add_argument("--json", action="store_true", dest="json_here",
                       help="JSON lines out, answers one per line in")
+    quiz.add_argument("--pass", type=_percent, default=80, dest="pass_mark", metavar="PERCENT",
+                      help="the pass mark, in percent of the questions (default 80)")
+    quiz.add_argument("--name", type=_trainee, help="keep the finished quiz in the training records")
+    quiz.add_argument("--export", choices=["gift"], help="write the whole question bank instead "
+                      "(gift: Moodle's GIFT format, with feedback per option)")
+    quiz.add_argument("-o", "--output", metavar="FILE", help="with --export: write to FILE")
+
+    records = commands.add_parser("records", help="list the training records, or export them",
+                                  description="List the finished quizzes and role-plays kept with "
+                                  "--name (in the user data folder, or $CHATBOT_DATA_DIR).")
+    records.add_argument("--name", type=_trainee, help="only this trainee's records")
+    records.add_argument("--csv", action="store_true", help="as CSV, for a spreadsheet")
+    records.add_argument("-o", "--output", metavar="FILE", help="write the CSV to FILE")
+
+    roleplay = commands.add_parser("roleplay", help="role-play: answer clients in your own words",
+                                   description="The bot plays clients built from the knowledge base; "
+                                   "you answer each in your own words and are graded at once, with "
+                                   "the article-backed model answer.")
+    roleplay.add_argument("--count", type=_positive, default=5, help="number of clients (default 5)")
+    roleplay.add_argument("--seed", type=int, help="the same seed gives the same clients")
+    roleplay.add_argument("--json", action="store_true", dest="json_here",
+                          help="JSON lines out, replies one per line in")
+    roleplay.add_argument("--name", type=_trainee, help="keep the finished session in the training records")
 
     handout = commands.add_parser("handout", help="a printable cheat sheet",
                                   description="A one-to-two-page cheat sheet from the knowledge base.")
     handout.add_argument("--format", choices=["md", "html"], default="md", help="md (default) or html")
     handout.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    handout.add_argument("--wall", action="store_true",
+                         help="the one-page wall sheet instead (best as --format html)")
 
     serve = commands.add_parser("serve", help="run the HTTP API and web chat",
                                 description="Run the HTTP API (v1) and the web chat page.")
@@ -96,6 +121,23 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _trainee(text: str) -> str:
+    name = " ".join(text.split())
+    if not name or len(name) > 80 or not name.isprintable():
+        raise argparse.ArgumentTypeError("a name of 1 to 80 printable characters is needed")
+    return name
+
+
+def _percent(text: str) -> int:
+    try:
+        value = int(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole percentage") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 100")
     return value
 
 
@@ -163,6 +205,12 @@ def program(args: argparse.Namespace, env: Environment) -> int:
     if command == "quiz":
         from chatbot import quiz
         return quiz.run(args, env, as_json)
+    if command == "roleplay":
+        from chatbot import roleplay
+        return roleplay.run(args, env, as_json)
+    if command == "records":
+        from chatbot import records
+        return records.run(args, env)
     if command == "handout":
         from chatbot import handout
         return handout.run(args, env)

@@ -16,7 +16,7 @@ from chatbot.render import Renderer
 
 TREATMENTS = ("botox", "fillers")
 # The rows of "the two treatments at a glance", in order (topic names of topics.toml).
-OVERVIEW = ("what", "purpose", "duration", "cost", "recovery", "professional")
+OVERVIEW = ("what", "purpose", "duration", "cost", "recovery", "professional", "safety")
 # The facts that say which treatment suits which lines, and how the two combine.
 WRINKLES = "wrinkle_types"
 COMBINING = ("combining", "order")
@@ -43,17 +43,35 @@ def content() -> dict:
                for topic in topics.values() if topic.gap and any(topic.sources.values())]
     cross = {t: [row["label"] for row in precautions if not row["cells"][t]["ids"]]
              for t in TREATMENTS}
-    lexicon = lexicon_module.load().data
-    unnamed = [c["says"] for c in lexicon.get("categories", {}).values() if not c.get("listed", True)]
+    unnamed = _unnamed(lexicon_module.load().data)
     cited = set(_ids_in(overview, precautions, wrinkles, combining + aftercare, gaps, partial))
+    history = topics["history"].sources.get("botox", []) if "history" in topics else []
+    # Facts no section above has room for (the skin as an organ, collagen in the skin): they are
+    # still the article's, so the handout states them too, and every fact is on it.
+    background = [i for i in facts if i not in cited and i not in history]
     return {"facts": facts, "treatments": TREATMENTS, "overview": overview,
             "precautions": precautions, "wrinkles": wrinkles, "combining": combining,
             "gaps": gaps, "partial": partial, "cross": cross, "unnamed": unnamed,
-            "aftercare": aftercare,
-            "history": topics["history"].sources.get("botox", []) if "history" in topics else [],
+            "aftercare": aftercare, "background": background,
+            "history": history,
             "contra": [i for row in precautions if row["contraindication"]
                        for i in row["cells"]["fillers"]["ids"]][:1],
             "count": len(facts), "cited": len(cited)}
+
+
+def _unnamed(lexicon: dict) -> dict:
+    """Kinds of things the article does not name (prescribed medicines, other supplements...),
+    each with one named example from the lexicon, or "" when it has only class words."""
+    categories = lexicon.get("categories", {})
+    found: dict[str, str] = {}
+    for key, entry in lexicon.get("items", {}).items():
+        category = categories.get(entry.get("category"), {})
+        kind = "food" if entry.get("category") == "food" else entry.get("kind", "")
+        if category.get("listed", True) or (kind in found and entry.get("generic")):
+            continue
+        if kind not in found or found[kind][1]:   # a named item rather than a class word
+            found[kind] = (entry.get("label", key.replace("_", " ")), bool(entry.get("generic")))
+    return {kind: "" if generic else label for kind, (label, generic) in found.items()}
 
 
 def _cell(topic, treatment: str) -> dict:
@@ -98,6 +116,29 @@ def _ids_in(overview, precautions, wrinkles, combining, gaps, partial):
         yield from gap["sources"]
 
 
+def wall() -> dict:
+    """What the one-page wall sheet says: who to refer at once, the precautions per treatment,
+    which treatment for which lines, the figures, and every ID it rests on (for its footer)."""
+    facts, topics = inventory.facts(), inventory.topics()
+    # "Reasons not to have it" only repeats pregnancy, breastfeeding and allergies on a wall.
+    precautions = _precautions({n: t for n, t in topics.items() if n != "contraindications"})
+    refer = [name for name, topic in topics.items()
+             if topic.contraindication and topic.precaution and name != "contraindications"]
+    figures = {t: [i for name in ("duration", "cost") if name in topics
+                   for i in topics[name].sources.get(t, [])[:1]] for t in TREATMENTS}
+    lines = {"moves": "WRK-DYNAMIC", "rests": "WRK-STATIC", "volume": "FIL-BENEFITS",
+             "order": "CMB-ORDER"}
+    lines = {key: fact_id for key, fact_id in lines.items() if fact_id in facts}
+    order = facts["CMB-ORDER"].detail if "CMB-ORDER" in facts else {}
+    # The sheet shows the leading fact of a cell (and of its "it does say"), not the rest.
+    used = [i for row in precautions for cell in row["cells"].values()
+            for i in cell["ids"][:1] + cell["related"][:1]]
+    used += [i for ids in figures.values() for i in ids] + list(lines.values())
+    return {"facts": facts, "treatments": TREATMENTS, "precautions": precautions, "refer": refer,
+            "figures": figures, "lines": lines, "order": order,
+            "sources": [i for i in facts if i in set(used)]}
+
+
 def _other(treatment: str) -> str:
     return "fillers" if treatment == "botox" else "botox"
 
@@ -106,17 +147,21 @@ def _listing(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def render(fmt: str = "md", today=None) -> str:
-    """The handout as Markdown or as print-ready HTML."""
+def render(fmt: str = "md", today=None, wall_sheet: bool = False) -> str:
+    """The handout (or, with `wall_sheet`, the one-page wall sheet) as Markdown or print-ready HTML."""
     renderer = Renderer()
-    env = renderer.env.overlay(autoescape=True) if fmt == "html" else renderer.env
+    # Jinja's bytecode cache keys a template by its name and source, not by autoescape: the HTML
+    # overlay keeps none, or the Markdown would get the shared words compiled to escape HTML.
+    env = renderer.env.overlay(autoescape=True, bytecode_cache=None) if fmt == "html" else renderer.env
+    if wall_sheet:
+        return env.get_template(f"handout_wall.{fmt}.j2").render(today=today, **wall()).strip() + "\n"
     template = env.get_template(f"handout.{fmt}.j2")
     return template.render(today=today, **content()).strip() + "\n"
 
 
 def run(args, env: Environment) -> int:
     """`chatbot handout`: write the cheat sheet to stdout or to -o FILE."""
-    text = render(args.format, today=env.today())
+    text = render(args.format, today=env.today(), wall_sheet=getattr(args, "wall", False))
     if not args.output:
         env.stdout.write(text)
         env.stdout.flush()

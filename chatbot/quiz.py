@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import random
 import re
 from collections.abc import Sequence
@@ -41,6 +42,12 @@ VOLUME_AREAS = ("lips", "cheekbones")
 _NAMES = {"botox": re.compile(r"\bbotox\b", re.IGNORECASE),
           "fillers": re.compile(r"\b(?:dermal\s+)?fillers?\b", re.IGNORECASE)}
 BLANK = "___"
+# After a blank, a verb that agrees with "Botox" (singular) or "fillers" (plural) would give the
+# answer away ("___ is a neurotoxin", "___ are gels"): it is shown in both forms instead.
+_AGREEING = {"is": "is/are", "are": "is/are", "has": "has/have", "have": "has/have",
+             "was": "was/were", "were": "was/were", "does": "does/do", "do": "does/do"}
+_PLURAL_VERBS = ("need", "give", "make", "work", "last", "take", "come", "cost", "add", "look")
+_AFTER_BLANK = re.compile(re.escape(BLANK) + r" (\w+)")
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,12 @@ class Quiz:
 
 
 # -- generating -----------------------------------------------------------------------------------
-class _Bank:
-    """Builds every question the knowledge base supports, in a reproducible order for one seed."""
+class Bank:
+    """Builds every question the knowledge base supports, in a reproducible order for one seed.
+
+    The role-play (chatbot/roleplay.py) uses its client lines and items too, so a client says
+    the same words in both.
+    """
 
     def __init__(self, rng: random.Random):
         self.rng = rng
@@ -91,7 +102,18 @@ class _Bank:
         return " ".join(text.split())
 
     def all(self) -> list[Question]:
-        return [q for kind in KINDS for q in getattr(self, kind)() if q is not None]
+        return self.merged([q for kind in KINDS for q in getattr(self, kind)() if q is not None])
+
+    def merged(self, questions: list[Question]) -> list[Question]:
+        """One question per right answer: questions whose right option and leading fact are the
+        same (a precaution asked or told, three lines that all move) test one thing, so one of
+        them, picked by the seed, stays, in the place of the first."""
+        groups: dict[tuple, list[Question]] = {}
+        for question in questions:
+            key = (question.choices[question.answer],
+                   question.sources[:1] if question.kind == "combining" else ())
+            groups.setdefault(key, []).append(question)
+        return [self.rng.choice(group) for group in groups.values()]
 
     # -- helpers ----------------------------------------------------------------------------------
     def line(self, form: str, topic: str = "", treatment: str = "", item: dict | None = None,
@@ -122,10 +144,29 @@ class _Bank:
         return list(self.topics[topic].sources.get(treatment, []))
 
     def masked(self, fact_id: str) -> str:
+        """A fact with the treatment names blanked out, and no verb after a blank that tells
+        singular Botox from plural fillers."""
         text = self.facts[fact_id].text
         for pattern in _NAMES.values():
             text = pattern.sub(BLANK, text)
-        return text
+
+        def neutral(match: re.Match) -> str:
+            word = match.group(1)
+            if word.lower() in _AGREEING:
+                word = _AGREEING[word.lower()]
+            elif word.lower() in _PLURAL_VERBS:
+                word = f"{word}(s)"
+            elif word.lower().rstrip("s") in _PLURAL_VERBS + ("stop",) and word.endswith("s"):
+                word = f"{word[:-1]}(s)"
+            return f"{BLANK} {word}"
+        return _AFTER_BLANK.sub(neutral, text)
+
+    def descriptive(self, fact_id: str) -> bool:
+        """A fact that says what a treatment is or does: no precaution and no figure."""
+        listed = self.topics.get("precautions")   # every before-the-appointment fact, in one topic
+        chosen = [listed] if listed else [t for t in self.topics.values() if t.precaution]
+        precautions = {i for topic in chosen for ids in topic.sources.values() for i in ids}
+        return fact_id not in precautions and self.figure_of(fact_id) is None
 
     def blankable(self, fact_id: str, treatment: str) -> bool:
         """A fact stated for `treatment` that names no other treatment (so a blank hides only it)."""
@@ -173,9 +214,12 @@ class _Bank:
         return dict(item, word=word if word == item["label"] else word.capitalize())
 
     def other_facts(self, treatment: str, exclude: Sequence[str], first: Sequence[str] = (),
-                    figures_first: bool = False) -> list[str]:
-        """Facts stated for `treatment` that could be blanked, `first` ones leading, the rest shuffled."""
-        pool = [i for i in self.facts if self.blankable(i, treatment) and i not in exclude]
+                    figures_first: bool = False, descriptive: bool = False) -> list[str]:
+        """Facts stated for `treatment` that could be blanked, `first` ones leading, the rest
+        shuffled; `descriptive`: only facts of the same kind as "what it is" (no precaution, no
+        figure), so that a wrong option cannot be ruled out by its kind alone."""
+        pool = [i for i in self.facts if self.blankable(i, treatment) and i not in exclude
+                and (not descriptive or self.descriptive(i))]
         self.rng.shuffle(pool)
         if figures_first:
             pool.sort(key=lambda i: self.figure_of(i) is None)
@@ -196,18 +240,18 @@ class _Bank:
                     continue
                 own = [i for i in self.covered(topic_name, treatment) if self.figure_of(i)]
                 theirs = [i for i in self.covered(topic_name, other) if self.figure_of(i)]
-                none = self.choice("no_figure", treatment=treatment)
+                none = self.choice("no_figure", treatment=treatment, topic=topic_name)
                 if own:
                     right = self.choice("figure", figure=self.figure_of(own[0]))
                     sources, scope, handoff = own[:1], "answered", False
                 else:
                     right, sources, scope, handoff = none, theirs, "partial", True
-                unit = self.figure_of((own or theirs)[0])["unit"]
-                others = [i for i, f in everything if i not in own]
+                figure = self.figure_of((own or theirs)[0])
+                others = [i for i, f in everything if i not in own and f["unit"] == figure["unit"]]
                 self.rng.shuffle(others)
-                others.sort(key=lambda i: self.figure_of(i)["unit"] != unit)
                 options = [right, none] + [self.choice("figure", figure=self.figure_of(i))
                                            for i in others]
+                options += [self.choice("figure", figure=f) for f in _variants(figure)]
                 options = list(dict.fromkeys(options))[:4]
                 explanation = self.render("explanation", kind="figure", topic=topic_name,
                                           treatment=treatment, other=other, sources=sources,
@@ -235,7 +279,8 @@ class _Bank:
                     continue
                 other = _other(treatment)
                 theirs = [i for i in self.covered(topic_name, other) if self.blankable(i, other)]
-                wrong = self.other_facts(other, exclude=sources, first=theirs[:1])[:3]
+                wrong = self.other_facts(other, exclude=sources, first=theirs[:1],
+                                         descriptive=True)[:3]
                 if len(wrong) < 2:
                     continue
                 options = [self.masked(primary[0])] + [self.masked(i) for i in wrong]
@@ -245,11 +290,31 @@ class _Bank:
                     "fact", (topic_name, treatment), [treatment], self.review(topic_name, treatment),
                     self.render("question", kind="fact", line=line), options, explanation, sources,
                     [line], {"scope": "answered", "handoff": False}))
-        return questions
+        return questions + [question for question in [self.lunchtime()] if question]
 
-    # -- precautions: a client asks, or tells you about herself ------------------------------------
+    def lunchtime(self) -> Question | None:
+        """"Which treatment is the lunchtime facelift?": the treatment the topic implies."""
+        topic = self.topics.get("lunchtime")
+        line = self.line("lunchtime")
+        if topic is None or not topic.implies or not line:
+            return None
+        treatment = topic.implies
+        sources = [i for i in self.covered("lunchtime", treatment) if self.figure_of(i) is None][:1]
+        if not sources:
+            return None
+        second = _other(FIRST)
+        options = [self.choice("treatment", treatment=treatment),
+                   self.choice("treatment", treatment=_other(treatment)),
+                   self.choice("both", first=FIRST, second=second), self.choice("neither")]
+        explanation = self.render("explanation", kind="lunchtime", sources=sources)
+        return self.question(
+            "fact", ("lunchtime", treatment), [treatment], self.review("lunchtime", treatment),
+            self.render("question", kind="lunchtime", line=line), options, explanation, sources,
+            [line], {"scope": "answered", "handoff": False})
+
+    # -- precautions: a client asks, or tells the front desk about themselves -----------------------
     def precaution(self) -> list[Question]:
-        questions = []
+        questions = [self._prescribed()]
         for topic_name, topic in self.topics.items():
             if not topic.precaution:
                 continue
@@ -259,6 +324,41 @@ class _Bank:
                     if question is not None:
                         questions.append(question)
         return questions
+
+    def _prescribed(self) -> Question | None:
+        """A client booked for fillers takes a prescribed blood thinner (warfarin): the article's
+        advice is about over-the-counter ones, and nobody stops a prescribed medicine alone."""
+        treatment, topic_name = "fillers", "medicines"
+        stated = self.covered(topic_name, treatment)
+        items = self._prescribed_items()
+        if not stated or not items:
+            return None
+        item = self.rng.choice(items)
+        item = dict(item, word=self.rng.choice(item["words"]))
+        line = self.line("told", topic_name, treatment, item)
+        data = dict(treatment=treatment, other="botox", topic=topic_name, stated=stated, related=[],
+                    item=item)
+        options = [self.choice("prescribed", **data), self.choice("stop_it", **data),
+                   self.choice("fine", **data), self.choice("other_only", **data)]
+        explanation = self.render("explanation", kind="prescribed", sources=stated, item=item)
+        return self.question(
+            "precaution", (topic_name, treatment, "prescribed"), [treatment, "precautions"],
+            self.review(topic_name, treatment),
+            self.render("question", kind="precaution", form="told", line=line, treatment=treatment),
+            options, explanation, stated, [self.line("book", treatment=treatment), line],
+            {"scope": "partial", "handoff": True})
+
+    def _prescribed_items(self) -> list[dict]:
+        """Medicines of the lexicon that only a doctor prescribes (the article does not name them)."""
+        categories = self.lexicon["categories"]
+        found = []
+        for key, entry in self.lexicon["items"].items():
+            category = categories[entry["category"]]
+            if entry["kind"] == "medicine" and "prescribed" in entry["category"]:
+                words = [w for w in entry["words"] if w.isalpha() and not w.startswith("anticoag")]
+                found.append({"key": key, "label": entry.get("label", key.replace("_", " ")),
+                              "kind": "medicine", "says": category["says"], "words": words or [key]})
+        return found
 
     def _precaution(self, topic_name, topic, treatment, form) -> Question | None:
         item = self.pick_item(topic_name)
@@ -301,7 +401,7 @@ class _Bank:
             if topic.precaution or topic_name in skip:
                 continue
             for treatment in TREATMENTS:
-                if self.covered(topic_name, treatment):
+                if self.covered(topic_name, treatment) or topic.sources.get("any"):
                     continue
                 line = self.line("ask", topic_name, treatment)
                 other = _other(treatment)
@@ -331,12 +431,35 @@ class _Bank:
                     "scope", (topic_name, treatment), [treatment], self.review(topic_name, treatment),
                     self.render("question", kind="scope", line=line), options[:4], explanation,
                     sources, [line], expect))
+        return questions + self.partial()
+
+    def partial(self) -> list[Question]:
+        """"Is Botox safe?": the article says something (the toxin is deadly in large amounts) and
+        leaves the rest (side effects) to the injector; the right answer says both."""
+        questions = []
+        for topic_name, topic in self.topics.items():
+            if topic.precaution or not topic.gap:
+                continue
+            for treatment in TREATMENTS:
+                own = self.covered(topic_name, treatment) or list(topic.sources.get("any", []))
+                line = self.line("ask", topic_name, treatment)
+                if not own or not line:
+                    continue
+                data = dict(treatment=treatment, other=_other(treatment), topic=topic_name,
+                            stated=own, related=[], gap=topic.gap)
+                options = [self.choice("partial", **data), self.choice("all_clear", **data),
+                           self.choice("not_covered_at_all", **data), self.choice("ruled_out", **data)]
+                explanation = self.render("explanation", kind="partial", sources=own, gap=topic.gap)
+                questions.append(self.question(
+                    "scope", (topic_name, treatment), [treatment], self.review(topic_name, treatment),
+                    self.render("question", kind="partial", line=line), options, explanation, own,
+                    [line], {"scope": "partial", "handoff": True}))
         return questions
 
     # -- combining: which treatment for which lines, and the order ---------------------------------
     def combining(self) -> list[Question]:
         """Lines that move (Botox), lines at rest or lost volume (fillers), both (Botox first)."""
-        kinds = self._wrinkle_kinds()
+        kinds = self.wrinkle_kinds()
         areas = {key: ("volume" if entry["area"] in VOLUME_AREAS else
                        "dynamic" if entry["hint"] == "moves" else "static")
                  for key, entry in self.lexicon.get("areas", {}).items()}
@@ -369,10 +492,26 @@ class _Bank:
                 self.render("question", kind="lines", line=line), ordered, explanation,
                 list(dict.fromkeys(sources)), [line],
                 {"scope": "answered", "handoff": True, "intent": f"recommend_{decided}"}))
-        order = self._order_question()
-        return questions + ([order] if order else [])
+        extra = [self._order_question(), self._result_question()]
+        return questions + [question for question in extra if question]
 
-    def _wrinkle_kinds(self) -> dict:
+    def _result_question(self) -> Question | None:
+        """"What do I get from having both?": the combined result the article names."""
+        sources = [i for i in ("CMB-RESULT",) if i in self.facts]
+        line = self.line("result")
+        if not sources or not line:
+            return None
+        data = dict(topic="combining", treatment="fillers")
+        options = [self.choice("tell", text=self.facts[sources[0]].text), self.choice("cancel_out"),
+                   self.choice("not_together"), self.choice("not_covered_at_all", **data)]
+        explanation = self.render("explanation", kind="result", sources=sources)
+        return self.question(
+            "combining", ("result",), ["combining"], self.topics["combining"].label
+            if "combining" in self.topics else "having both", self.render("question", kind="result",
+                                                                          line=line),
+            options, explanation, sources, [line], {"scope": "answered", "handoff": False})
+
+    def wrinkle_kinds(self) -> dict:
         """dynamic / static / volume -> the fact that matches it with a treatment."""
         wanted = {"dynamic": "WRK-DYNAMIC", "static": "WRK-STATIC", "volume": "FIL-BENEFITS"}
         return {kind: {"source": fact_id, "treatment": self.facts[fact_id].treatment}
@@ -405,6 +544,16 @@ class _Bank:
             options, explanation, sources, [line], {"scope": "answered", "handoff": False})
 
 
+def _variants(figure: dict) -> list[dict]:
+    """Wrong figures of the same kind as a right one: the same unit, doubled and halved."""
+    found = []
+    for factor in (2, 0.5):
+        low = max(1, round(figure["min"] * factor))
+        high = round(figure["max"] * factor) if figure["max"] else None
+        found.append({"unit": figure["unit"], "min": low, "max": high if high != low else None})
+    return found
+
+
 def _other(treatment: str) -> str:
     return "fillers" if treatment == "botox" else "botox"
 
@@ -419,7 +568,7 @@ def _other_names(words: list[str], label: str) -> list[str]:
 # -- picking --------------------------------------------------------------------------------------
 def bank(seed: int) -> list[Question]:
     """Every question the knowledge base supports, built for one seed."""
-    return _Bank(random.Random(seed)).all()
+    return Bank(random.Random(seed)).all()
 
 
 def build(count: int = 10, topic: str | None = None, seed: int | None = None) -> Quiz:
@@ -427,7 +576,7 @@ def build(count: int = 10, topic: str | None = None, seed: int | None = None) ->
     if seed is None:
         seed = random.SystemRandom().randrange(1_000_000)
     rng = random.Random(seed)
-    pool = [q for q in _Bank(rng).all() if topic is None or topic in q.tags]
+    pool = [q for q in Bank(rng).all() if topic is None or topic in q.tags]
     groups: dict[str, list[Question]] = {}
     for question in pool:
         groups.setdefault(question.kind, []).append(question)
@@ -452,21 +601,38 @@ _UNITS = {w: n for n, w in enumerate("zero one two three four five six seven eig
 _TENS = {w: 10 * n for n, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty "
                                          "ninety".split(), start=0) if w != "_"}
 _FILLER_WORDS = {"a", "an", "the", "of", "to", "is", "are", "it", "its", "her", "she", "that", "this",
-                 "i", "would", "say", "tell", "answer", "think", "and", "or", "about", "for", "be"}
+                 "i", "would", "say", "tell", "answer", "think", "and", "or", "about", "for", "be",
+                 "client", "them", "they"}
+# Words that say yes, no or "both" without saying which option: alone, they never pick one.
+_BARE_WORDS = {"yes", "no", "not", "nope", "yeah", "yep", "both", "either", "neither", "none", "ok",
+               "okay", "fine", "sure", "maybe", "all", "what", "which", "how", "why", "who", "when",
+               "huh", "hmm", "eh", "um"}
+# Answers that give up on a question: graded wrong, with the explanation, never asked again.
+_SKIPS = {"skip", "pass", "next", "dont know", "i dont know", "do not know", "i do not know",
+          "no idea", "i have no idea", "not sure", "im not sure", "idk", "dunno", "no clue"}
+
+
+def skipped(answer: str) -> bool:
+    """Whether an answer gives up on the question ("skip", "don't know", "no idea")."""
+    return " ".join(normalise(answer).replace("'", "").split()) in _SKIPS
 
 
 def interpret(answer: str, choices: Sequence[str]) -> int | None:
     """Which choice an answer means: a letter (a, B, "b)", "(c)") or words of one choice
-    ("fifteen to thirty minutes", "fillers"); None when it is not clear which."""
+    ("fifteen to thirty minutes", "fillers"); None when it is not clear which.
+
+    A one-word answer ("botox", "no") picks a choice only when no other choice has that word, and
+    never when it only says yes, no or both: a grader must not guess between options.
+    """
     text = answer.strip().casefold()
     letter = _LETTER.match(text)
     if letter:
         index = LETTERS.find(letter.group(1))
         return index if 0 <= index < len(choices) else None
-    words = _words(answer)
+    words = words_of(answer)
     if not words:
         return None
-    options = [_words(choice) for choice in choices]
+    options = [words_of(choice) for choice in choices]
     for index, option in enumerate(options):
         if option == words:
             return index
@@ -477,6 +643,12 @@ def interpret(answer: str, choices: Sequence[str]) -> int | None:
         if len(candidates) == 1:
             return candidates[0]
     content = [w for w in words if w not in _FILLER_WORDS] or words
+    if len(content) == 1 and not numbers:
+        word = content[0]
+        having = [i for i in candidates if word in options[i]]
+        if len(having) > 1:   # "fillers" among "Dermal fillers" and "Both: ... fillers": the short one
+            having = [i for i in having if len(options[i]) <= 2]
+        return having[0] if len(having) == 1 and word not in _BARE_WORDS else None
     scored = sorted(((_recall(content, options[i]),
                       difflib.SequenceMatcher(None, words, options[i]).ratio(), i) for i in candidates),
                     reverse=True)
@@ -492,10 +664,15 @@ def _recall(content: list[str], option: list[str]) -> float:
     return sum(w in present for w in content) / len(content)
 
 
-def _words(text: str) -> list[str]:
-    """Normalised words, with number words as digits ("two hundred and fifty" -> "250")."""
+def words_of(text: str) -> list[str]:
+    """Normalised words, with number words as digits ("two hundred and fifty" -> "250").
+
+    "and" joins a number only after "hundred" or "thousand": "between fifteen and thirty" is a
+    range (15, 30), not a sum.
+    """
     result: list[str] = []
     number: int | None = None
+    previous = ""
     for word in normalise(text).split():
         if word in _UNITS or word in _TENS or (word in ("hundred", "thousand") and number is not None):
             if word == "hundred":
@@ -504,23 +681,32 @@ def _words(text: str) -> list[str]:
                 number *= 1000
             else:
                 number = (number or 0) + _UNITS.get(word, _TENS.get(word, 0))
+            previous = word
             continue
-        if word == "and" and number is not None:
+        if word == "and" and number is not None and previous in ("hundred", "thousand"):
+            previous = word
             continue
         if number is not None:
             result.append(str(number))
             number = None
         result.append(word)
+        previous = word
     if number is not None:
         result.append(str(number))
     return result
 
 
 # -- playing --------------------------------------------------------------------------------------
+SKIPPED = -1          # what `_ask` returns for "skip" / "don't know": graded wrong, explained
+PASS_MARK = 80        # percent of the planned questions, unless --pass says otherwise
+
+
 @dataclass
 class _Score:
     right: int = 0
     asked: int = 0
+    planned: int = 0
+    pass_mark: int = PASS_MARK
     review: list[str] = field(default_factory=list)
 
     def add(self, question: Question, correct: bool) -> None:
@@ -530,39 +716,104 @@ class _Score:
         elif question.review not in self.review:
             self.review.append(question.review)
 
+    @property
+    def unanswered(self) -> int:
+        return self.planned - self.asked
+
+    @property
+    def ended_early(self) -> bool:
+        return self.asked < self.planned
+
+    @property
+    def percent(self) -> int:
+        """Right answers as a percentage of the questions planned: unanswered ones count as missed."""
+        return round(100 * self.right / self.planned) if self.planned else 0
+
+    @property
+    def passed(self) -> bool:
+        return (bool(self.planned) and not self.ended_early
+                and 100 * self.right >= self.pass_mark * self.planned)
+
 
 def run(args, env: Environment, as_json: bool) -> int:
     """`chatbot quiz`: ask, grade at once with sources, score at the end (EOF ends it early)."""
+    if getattr(args, "export", None):
+        return _export(args, env)
+    if getattr(args, "output", None):
+        raise ValueError("-o FILE goes with --export gift (the quiz itself is played on the terminal)")
+    name = getattr(args, "name", None)
+    if name:
+        env.today()   # a bad CHATBOT_TODAY is reported before the quiz, not after it
     quiz = build(count=args.count, topic=args.topic, seed=args.seed)
     templates = Renderer().env
     if args.count > quiz.available:
         env.error(templates.get_template("quiz_capped.j2").render(
             count=args.count, available=quiz.available, topic=args.topic or "").strip())
-    play(quiz, env, as_json, templates)
+    score = play(quiz, env, as_json, templates, pass_mark=getattr(args, "pass_mark", PASS_MARK))
+    if name:
+        _record(env, name, quiz.seed, score)
     return 0
 
 
-def play(quiz: Quiz, env: Environment, as_json: bool, templates=None) -> _Score:
+def _record(env: Environment, name: str, seed: int, score: _Score) -> None:
+    """Keep a finished quiz in the training records; an abandoned one is not kept."""
+    from chatbot import records
+    if score.ended_early:
+        env.error("chatbot: the quiz ended early, so it is not kept in the training records.")
+        return
+    records.add(env, records.Record(
+        name=name, taken_on=env.today().isoformat(), activity="quiz", seed=seed, score=score.right,
+        total=score.planned, percent=score.percent, passed=score.passed, review=score.review))
+    env.error(f"Kept in the training records for {name}.")
+
+
+def _export(args, env: Environment) -> int:
+    """`chatbot quiz --export gift [-o FILE]`: the whole bank (of one seed, 0 unless given)."""
+    from chatbot import gift
+    seed = args.seed if args.seed is not None else 0
+    questions = [q for q in bank(seed) if args.topic is None or args.topic in q.tags]
+    text = gift.export(questions, seed)
+    if not args.output:
+        env.stdout.write(text)
+        env.stdout.flush()
+        return 0
+    if os.path.isdir(args.output):
+        raise IsADirectoryError(f"cannot write the questions to {args.output}: it is a folder")
+    try:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise OSError(f"cannot write the questions to {args.output}: "
+                      f"{error.strerror or error}") from None
+    env.error(f"{len(questions)} questions written to {args.output} (GIFT, seed {seed}).")
+    return 0
+
+
+def play(quiz: Quiz, env: Environment, as_json: bool, templates=None,
+         pass_mark: int = PASS_MARK) -> _Score:
     """Ask each question, grade it at once, and end with the score and the topics to review."""
     templates = templates or Renderer().env
-    score = _Score()
     total = len(quiz.questions)
+    score = _Score(planned=total, pass_mark=pass_mark)
     if not as_json:
-        env.write(templates.get_template("quiz_intro.j2").render(total=total, seed=quiz.seed))
+        env.write(templates.get_template("quiz_intro.j2").render(total=total, seed=quiz.seed,
+                                                                 pass_mark=pass_mark))
     for number, question in enumerate(quiz.questions, start=1):
         if as_json:
             env.write(json.dumps({"n": number, "question": question.text,
                                   "choices": list(question.choices)}, ensure_ascii=False))
-            line = _read(env)
+            line = read_line(env)
             if line is None:
                 break
-            chosen = interpret(line, question.choices)
+            chosen = SKIPPED if skipped(line) else interpret(line, question.choices)
             correct = chosen == question.answer
             explanation = question.explanation
             if chosen is None:
                 explanation = templates.get_template("quiz_unrecognised.j2").render(
                     count=len(question.choices), explanation=explanation).strip()
             env.write(json.dumps({"n": number, "correct": correct, "answer": question.right,
+                                  "understood": _shown(question, chosen),
+                                  "skipped": chosen == SKIPPED,
                                   "explanation": explanation, "sources": list(question.sources)},
                                  ensure_ascii=False))
         else:
@@ -573,40 +824,52 @@ def play(quiz: Quiz, env: Environment, as_json: bool, templates=None) -> _Score:
                 break
             correct = chosen == question.answer
             env.write(templates.get_template("quiz_grade.j2").render(
-                correct=correct, question=question))
+                correct=correct, question=question, understood=_shown(question, chosen),
+                skipped=chosen == SKIPPED))
         score.add(question, correct)
     if as_json:
-        env.write(json.dumps({"score": score.right, "total": score.asked, "review": score.review},
+        env.write(json.dumps({"score": score.right, "total": score.asked, "planned": score.planned,
+                              "unanswered": score.unanswered, "ended_early": score.ended_early,
+                              "percent": score.percent, "pass_mark": score.pass_mark,
+                              "passed": score.passed, "seed": quiz.seed, "review": score.review},
                              ensure_ascii=False))
     else:
-        env.write(templates.get_template("quiz_score.j2").render(
-            score=score, planned=total, ended_early=score.asked < total))
+        env.write(templates.get_template("quiz_score.j2").render(score=score))
     return score
 
 
+def _shown(question: Question, chosen: int | None) -> str | None:
+    """The option an answer was understood as, as shown ("c) ..."); None if none or skipped."""
+    if chosen is None or chosen == SKIPPED:
+        return None
+    return f"{LETTERS[chosen]}) {question.choices[chosen]}"
+
+
 def _ask(env: Environment, question: Question, templates) -> int | None:
-    """Read answers until one is understood; None at the end of input."""
+    """Read answers until one is understood (or skipped); None at the end of input."""
     while True:
         env.stdout.write("Your answer: ")
         env.stdout.flush()
-        line = _read(env)
+        line = read_line(env)
         if line is None:
             env.write()
             return None
         if not env.stdin_is_terminal:   # piped answers: show them, so the transcript reads well
-            env.write(_printable(line))
+            env.write(printable(line))
+        if skipped(line):
+            return SKIPPED
         chosen = interpret(line, question.choices)
         if chosen is not None:
             return chosen
         env.write(templates.get_template("quiz_reask.j2").render(count=len(question.choices)))
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """The trainee's words for the screen: control characters shown, never executed."""
     return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
 
 
-def _read(env: Environment) -> str | None:
+def read_line(env: Environment) -> str | None:
     try:
         line = env.stdin.readline()
     except KeyboardInterrupt:   # Ctrl-C ends the quiz like Ctrl-D: the score so far is still shown

@@ -21,7 +21,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--no-pdf-header-footer"]
 # What a line of the handout may say instead of citing an ID: that the article says nothing.
-SILENT = ("Not stated for", "nothing on", "does not name", "leaves open", "not stated for")
+SILENT = ("The article does not say", "nothing on", "does not name", "the article does not say")
 
 
 def run(*argv):
@@ -71,7 +71,7 @@ def test_markdown_and_html_say_the_same_things(markdown, page):
 
 @pytest.mark.parametrize("section", [
     "The two treatments at a glance", "Before the appointment", "Dynamic or static lines",
-    "Having both", "What the article does not cover", "What to hand to an injector",
+    "Having both", "What the article does not say: refer to the injector", "What to hand to an injector",
 ])
 def test_the_handout_has_every_section_the_issue_asks_for(markdown, section):
     assert f"## {section}" in markdown
@@ -97,9 +97,9 @@ def row(markdown, label):
 def test_a_precaution_or_a_price_is_never_stretched_to_the_other_treatment(markdown, label, silent_for):
     botox, fillers = (cell.strip() for cell in row(markdown, label).strip("|").split("|")[1:])
     silent = botox if silent_for == "Botox" else fillers
-    assert silent.startswith(f"Not stated for {silent_for}")
+    assert silent.startswith("The article does not say: refer to the injector.")
     stated = set(ID.findall(fillers if silent_for == "Botox" else botox))
-    assert not stated & set(ID.findall(silent.split("Nearest:")[0]))
+    assert not stated & set(ID.findall(silent))
 
 
 def test_every_gap_of_the_knowledge_base_is_listed(markdown):
@@ -223,3 +223,121 @@ def test_the_handout_prints_on_two_pages_at_most(chromium, page, tmp_path, paper
                    check=True, capture_output=True, timeout=120)
     count = pages(pdf.read_bytes())
     assert 1 <= count <= 2
+
+
+# -- what staff misread (issue 13) ---------------------------------------------------------------------
+def test_every_fact_of_the_knowledge_base_is_on_the_handout(markdown):
+    for fact_id, entry in inventory.facts().items():
+        assert f"{entry.text} [{fact_id}]" in markdown, fact_id
+
+
+def test_the_toxin_danger_is_stated_in_the_overview(markdown):
+    assert "[BTX-DANGER]" in row(markdown, "Safety")
+
+
+def test_silence_is_said_as_refer_to_the_injector_never_as_a_rule_not_to_carry_over(markdown, page):
+    for text in (markdown, page):
+        assert "carry the" not in text and "rule over" not in text
+        assert "Nearest:" not in text
+
+
+def test_no_id_stands_without_words(markdown):
+    """Every [ID] follows the fact's own sentence or at least its topic in words, never a bare list."""
+    for line in markdown.splitlines():
+        bare = re.search(r"(?:^|[:|(]\s*)(\[[A-Z]+(?:-[A-Z]+)+\])", line)
+        assert not bare, f"bare ID {bare.group(1)} in: {line}"
+        assert not re.search(r"\] \[", line), line
+
+
+def test_the_line_on_things_the_article_does_not_name_reads_as_a_sentence(markdown):
+    line = next(line for line in markdown.splitlines() if "that the article does not name" in line)
+    assert "here a blood thinner" not in line and "food, not a supplement" not in line
+    assert line.startswith("- Medicines") and "the injector decides" in line
+
+
+def test_html_escaping_never_leaks_into_the_markdown_through_the_template_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("CHATBOT_CACHE_DIR", str(tmp_path / "cache"))
+    handout.render("html")
+    assert "&#39;" not in handout.render("md") and "&amp;" not in handout.render("md")
+
+
+# -- the one-page wall sheet -------------------------------------------------------------------------------
+PDFINFO = shutil.which("pdfinfo")
+
+
+@pytest.fixture(scope="module")
+def wall_page():
+    return handout.render("html", wall_sheet=True)
+
+
+@pytest.fixture(scope="module")
+def wall_md():
+    return handout.render("md", wall_sheet=True)
+
+
+def test_the_wall_sheet_opens_with_whom_never_to_reassure(wall_md):
+    box = wall_md.split("## ")[0]
+    assert "Never reassure: refer to the injector" in box
+    for words in ("pregnant", "breastfeeding", "allergic to what the filler is made of", "Urgent symptoms"):
+        assert words in box
+
+
+def test_the_wall_sheet_has_the_precautions_per_treatment_in_one_table(wall_md):
+    assert wall_md.count("| Botox | Dermal fillers |") == 1
+    alcohol = row(wall_md, "Alcohol")
+    assert inventory.facts()["BTX-ALCOHOL"].text in alcohol
+    assert alcohol.rstrip(" |").endswith("**The article does not say: refer to the injector.**")
+    for label in ("Blood-thinning medicines", "Supplements", "Skincare with actives", "Pregnancy"):
+        botox = row(wall_md, label).strip("|").split("|")[1]
+        assert botox.strip().startswith("**The article does not say: refer to the injector.**")
+
+
+def test_the_wall_sheet_says_which_treatment_for_which_lines(wall_md):
+    assert "- Lines that come with movement -> Botox" in wall_md
+    assert "- Lines there at rest, or lost volume -> dermal fillers" in wall_md
+    assert "- Both kinds -> Botox first, then dermal fillers" in wall_md
+
+
+def test_the_wall_sheet_keeps_the_ids_in_its_footer(wall_md, wall_page):
+    body, footer = wall_md.split("\n---\n")
+    assert not ID.search(body) and not re.search(r"\b[A-Z]{3}-[A-Z]+", body)
+    cited = re.findall(r"\b[A-Z]{3}-[A-Z-]*[A-Z]\b", footer)
+    assert cited and set(cited) <= set(inventory.facts())
+    assert {"BTX-ALCOHOL", "FIL-CONTRA", "WRK-DYNAMIC", "WRK-STATIC", "CMB-ORDER"} <= set(cited)
+    page_body = wall_page.split("<footer>")[0]
+    assert not re.search(r"\b[A-Z]{3}-[A-Z]+", page_body.split("</style>")[1])
+
+
+def test_the_wall_sheet_is_in_large_type(wall_page):
+    size = float(re.search(r"html \{ font: ([\d.]+)pt", wall_page).group(1))
+    assert size >= 11
+
+
+def test_the_wall_command_writes_the_sheet(tmp_path):
+    target = tmp_path / "wall.html"
+    status, _, err = run("handout", "--wall", "--format", "html", "-o", str(target))
+    assert status == 0 and str(target) in err
+    assert "Never reassure" in target.read_text(encoding="utf-8")
+    status, out, _ = run("handout", "--wall")
+    assert status == 0 and out.startswith("# Front desk")
+
+
+@pytest.fixture
+def pdfinfo():
+    if PDFINFO is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdfinfo (poppler-utils) is required in CI to count the wall sheet's pages")
+        pytest.skip("pdfinfo is not installed")
+    return PDFINFO
+
+
+@pytest.mark.parametrize("paper", ["A4", "letter"])
+def test_the_wall_sheet_prints_on_one_page(chromium, pdfinfo, wall_page, tmp_path, paper):
+    source = tmp_path / f"wall-{paper}.html"
+    source.write_text(wall_page.replace("</style>", f"@page {{ size: {paper}; }}</style>"), encoding="utf-8")
+    pdf = tmp_path / f"wall-{paper}.pdf"
+    subprocess.run([chromium, *CHROMIUM_FLAGS, f"--print-to-pdf={pdf}", source.as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    info = subprocess.run([pdfinfo, str(pdf)], check=True, capture_output=True, text=True, timeout=60).stdout
+    assert re.search(r"^Pages:\s+1$", info, re.MULTILINE), info
+    assert pages(pdf.read_bytes()) == 1
