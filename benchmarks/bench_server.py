@@ -104,7 +104,7 @@ async def _load(url: str) -> dict:
 
         async def client(number: int) -> None:
             nonlocal errors
-            session_id = (await http.post("/v1/sessions")).json()["id"]
+            session_id = (await http.post("/v1/sessions", json={})).json()["id"]
             for turn in range(WARMUP_TURNS + TURNS_PER_CLIENT):
                 if turn == WARMUP_TURNS:
                     warmed.append(number)

@@ -89,7 +89,7 @@ def servers(tmp_path):
 
 
 def open_session(http: httpx.Client) -> str:
-    response = http.post("/v1/sessions")
+    response = http.post("/v1/sessions", json={})
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -196,8 +196,8 @@ def test_two_workers_keep_many_concurrent_sessions_apart(servers):
 
 def test_the_api_key_comes_from_the_environment(servers):
     server = servers(environ={"CHATBOT_API_KEY": "desk-key"})
-    assert httpx.post(server.url + "/v1/sessions", timeout=REQUEST_TIMEOUT).status_code == 401
-    response = httpx.post(server.url + "/v1/sessions", headers={"Authorization": "Bearer desk-key"},
+    assert httpx.post(server.url + "/v1/sessions", json={}, timeout=REQUEST_TIMEOUT).status_code == 401
+    response = httpx.post(server.url + "/v1/sessions", json={}, headers={"Authorization": "Bearer desk-key"},
                           timeout=REQUEST_TIMEOUT)
     assert response.status_code == 201
 
