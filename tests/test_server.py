@@ -14,6 +14,7 @@ import warnings
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
+import pgcluster
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,7 @@ with warnings.catch_warnings():   # Starlette 1.x nudges from httpx towards http
 from chatbot import Chatbot, cli
 from chatbot.environment import Environment
 from chatbot.server import MAX_BODY, ServerConfig, create_app
-from chatbot.store import SQLiteStore, Turn
+from chatbot.store import SQLiteStore
 
 TODAY = date(2026, 11, 27)
 REPLY_KEYS = {"text", "intent", "scope", "sources", "fired", "follow_up", "handoff", "facts"}
@@ -331,8 +332,14 @@ def test_handoffs_list_the_sessions_waiting_for_a_human_newest_first(client):
 
 
 # -- persistence and concurrency -------------------------------------------------------------------
-def test_a_new_app_on_the_same_database_carries_on_the_conversation(serve, tmp_path):
-    db = str(tmp_path / "kept.sqlite3")
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request, tmp_path):
+    """A new, empty database of each kind: a SQLite path or a PostgreSQL URL (pgcluster.py)."""
+    return pgcluster.fresh_database(request.param, tmp_path)
+
+
+def test_a_new_app_on_the_same_database_carries_on_the_conversation(serve, database):
+    db = database
     first = serve(db=db)
     session_id = new_session(first)
     say(first, session_id, "check me for fillers")
@@ -416,10 +423,10 @@ def test_simultaneous_messages_to_one_session_are_answered_one_at_a_time(bot, tm
     _assert_every_message_counted(session["transcript"], session["facts"])
 
 
-def test_two_workers_on_one_database_lose_no_message_of_a_shared_session(serve, tmp_path):
+def test_two_workers_on_one_database_lose_no_message_of_a_shared_session(serve, database):
     """Two apps (as two worker processes would be) answer one session at once: the store's
     version check makes the loser of each race answer again from the fresh state."""
-    db = str(tmp_path / "shared.sqlite3")
+    db = database
     clients = [serve(db=db), serve(db=db)]   # each with its own event loop and connections
     session_id = new_session(clients[0])
     start = threading.Barrier(len(ITEMS))
@@ -438,53 +445,6 @@ def test_two_workers_on_one_database_lose_no_message_of_a_shared_session(serve, 
     _assert_every_message_counted(session["transcript"], session["facts"])
 
 
-def test_a_stale_save_is_refused_and_writes_nothing(tmp_path):
-    store = SQLiteStore(str(tmp_path / "s.sqlite3"))
-    session_id = store.create({"facts": {}})
-    now = NOW
-    turn = Turn("hi", now, "Hello!", now, handoff=False)
-    assert store.save_turn(session_id, 0, {"facts": {"a": 1}}, turn) is True
-    assert store.save_turn(session_id, 0, {"facts": {"b": 2}}, turn) is False
-    assert store.get(session_id).state == {"facts": {"a": 1}}
-    assert len(store.transcript(session_id)) == 2
-    assert store.save_turn("missing", 0, {}, turn) is False
-    store.close()
-
-
-def test_a_writer_waits_for_an_exclusive_turn_and_then_finds_its_version_stale(tmp_path):
-    db = str(tmp_path / "s.sqlite3")
-    first, second = SQLiteStore(db), SQLiteStore(db)   # as two worker processes would have
-    session_id = first.create({"facts": {}})
-    now = NOW
-    outcome = []
-    with first.exclusive(session_id) as stored:
-        racer = threading.Thread(target=lambda: outcome.append(
-            second.save_turn(session_id, 0, {"facts": {"lost": True}}, Turn("b", now, "B", now, False))))
-        racer.start()
-        racer.join(timeout=0.5)
-        assert racer.is_alive()                               # it waits for the lock ...
-        assert first.save_turn(session_id, stored.version, {"facts": {"won": True}},
-                               Turn("a", now, "A", now, False))
-    racer.join(timeout=30)
-    assert outcome == [False]                                 # ... then finds the session moved on
-    assert second.get(session_id).state == {"facts": {"won": True}}
-    assert [m["text"] for m in second.transcript(session_id)] == ["a", "A"]
-    first.close()
-    second.close()
-
-
-def test_an_error_inside_an_exclusive_turn_saves_nothing(tmp_path):
-    store = SQLiteStore(str(tmp_path / "s.sqlite3"))
-    session_id = store.create({"facts": {}})
-    now = NOW
-    with pytest.raises(ZeroDivisionError):
-        with store.exclusive(session_id) as stored:
-            store.save_turn(session_id, stored.version, {"facts": {"x": 1}}, Turn("a", now, "A", now, False))
-            raise ZeroDivisionError
-    assert store.get(session_id).state == {"facts": {}} and store.transcript(session_id) == []
-    store.close()
-
-
 # -- retention -------------------------------------------------------------------------------------
 class Clock:
     def __init__(self):
@@ -492,23 +452,6 @@ class Clock:
 
     def __call__(self):
         return self.now
-
-
-def test_retention_deletes_only_sessions_idle_for_longer_than_the_limit(tmp_path):
-    clock = Clock()
-    store = SQLiteStore(str(tmp_path / "s.sqlite3"), clock=clock)
-    old, active, fresh = store.create({}), store.create({}), store.create({})
-    clock.now += timedelta(days=20)
-    store.save_turn(active, 0, {}, Turn("hi", clock.now, "Hello!", clock.now, handoff=True))
-    clock.now += timedelta(days=15)
-    store.save_turn(fresh, 0, {}, Turn("hi", clock.now, "Hello!", clock.now, handoff=False))
-    assert store.purge(timedelta(days=30)) == 1
-    assert store.get(old) is None and store.transcript(old) == []
-    assert store.get(active) and store.get(fresh)
-    assert store.purge(timedelta(days=10)) == 1
-    assert store.get(active) is None and store.transcript(active) == []
-    assert store.handoffs(10) == []
-    store.close()
 
 
 def test_the_server_applies_its_retention_setting(serve, tmp_path):
