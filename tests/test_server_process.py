@@ -13,6 +13,7 @@ import threading
 import time
 
 import httpx
+import pgcluster
 import pytest
 
 START_TIMEOUT = 60     # seconds for a server to answer /healthz (a slow CI machine, 2 cores)
@@ -349,3 +350,63 @@ def test_accepted_connections_have_tcp_nodelay(bot, tmp_path):
         server.should_exit = True
         thread.join(timeout=30)
         listener.close()
+
+
+def test_two_servers_on_one_postgresql_lose_no_turn_when_one_is_killed(servers, tmp_path):
+    """Two machines, as two `serve` processes on two ports on one PostgreSQL database: clients
+    alternate between them on the same sessions; one is killed with kill -9 mid-load and restarted
+    on its port. Every turn a client saw answered is in its transcript, once, in order; a turn
+    whose request failed (sent to the dying server) is there at most once, never half."""
+    database = pgcluster.fresh_database("postgres", tmp_path)
+    pair = [servers(db=database), servers(db=database)]
+    answered = {}                       # session id -> [(text, answer)] in the order answered
+    uncertain = set()                   # texts whose request failed: saved or not, never half
+    after_restart, failures = [], []
+    killed, enough = threading.Event(), threading.Event()
+
+    def client(number, session_id):
+        try:
+            with httpx.Client(timeout=REQUEST_TIMEOUT) as http:
+                for turn in range(40):                   # bounded, however slow the machine
+                    target = pair[(number + turn) % 2]
+                    text = f"client {number} turn {turn}: how long does Botox take?"
+                    try:
+                        reply = http.post(f"{target.url}/v1/sessions/{session_id}/messages",
+                                          json={"text": text})
+                    except httpx.TransportError:
+                        uncertain.add(text)
+                        time.sleep(0.2)                  # the server is down: give it time to return
+                        continue
+                    assert reply.status_code == 200, reply.text
+                    answered[session_id].append((text, reply.json()["text"]))
+                    if killed.is_set() and target is pair[0]:
+                        after_restart.append(text)
+                    if sum(map(len, answered.values())) >= 40:
+                        enough.set()
+        except Exception as error:   # reported below, in the test's own thread
+            failures.append(repr(error))
+
+    with httpx.Client(base_url=pair[1].url, timeout=REQUEST_TIMEOUT) as http:
+        sessions = [open_session(http) for _ in range(8)]
+    answered.update({session_id: [] for session_id in sessions})
+    threads = [threading.Thread(target=client, args=(n, session_id)) for n, session_id in enumerate(sessions)]
+    for thread in threads:
+        thread.start()
+    enough.wait(timeout=120)
+    pair[0].kill(signal.SIGKILL)
+    pair[0] = servers(db=database, port=pair[0].port)   # restarted where it was
+    killed.set()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not failures
+    assert sum(map(len, answered.values())) >= 40 and after_restart
+
+    with httpx.Client(base_url=pair[1].url, timeout=REQUEST_TIMEOUT) as http:
+        for session_id, turns in answered.items():
+            transcript = http.get(f"/v1/sessions/{session_id}").json()["transcript"]
+            assert [m["role"] for m in transcript] == ["user", "bot"] * (len(transcript) // 2)
+            kept = [(u["text"], b["text"]) for u, b in zip(transcript[::2], transcript[1::2])]
+            assert [(said, answer) for said, answer in kept if said not in uncertain] == turns
+            said = [text for text, _ in kept]
+            assert len(said) == len(set(said))
+            assert said == sorted(said, key=lambda text: int(text.split()[3].rstrip(":")))
