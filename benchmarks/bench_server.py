@@ -221,7 +221,15 @@ async def _load(url: str, clients: int) -> dict:
                     return
                 text = SCRIPT[(number + turn) % len(SCRIPT)]
                 began = time.perf_counter()
-                response = await http.post(f"/v1/sessions/{session_id}/messages", json={"text": text})
+                try:
+                    response = await http.post(f"/v1/sessions/{session_id}/messages", json={"text": text})
+                except httpx.TransportError:
+                    if turn != WARMUP_TURNS:
+                        raise
+                    # Waiting for the others to warm up may outlast the server's keep-alive
+                    # timeout (5 s), which then closes this idle connection: send on a new one.
+                    began = time.perf_counter()
+                    response = await http.post(f"/v1/sessions/{session_id}/messages", json={"text": text})
                 took = time.perf_counter() - began
                 if response.status_code != 200:
                     errors += 1
