@@ -396,27 +396,36 @@ class PostgresStore(_SQLStore):
         self._local = threading.local()   # the connection of an exclusive() block in this thread
         self._pool = None
         try:
-            from psycopg_pool import ConnectionPool  # imports psycopg too
+            import psycopg
+            from psycopg_pool import ConnectionPool
         except ImportError:
-            raise StoreUnavailable("PostgreSQL needs psycopg and psycopg-pool: pip install "
-                                   "'botox-filler-chatbot[postgres]' (or '.[postgres]' in a clone)") from None
+            raise StoreUnavailable(f"cannot use the database {shown_database(url)}: PostgreSQL needs psycopg "
+                                   "and psycopg-pool: pip install 'botox-filler-chatbot[postgres]' (or "
+                                   "'.[postgres]' in a clone)") from None
         try:
+            # One connection first: a wrong address or password is reported at once, in libpq's
+            # words (the pool would only retry until its timeout), and the schema is brought up
+            # to date on it, one process at a time.
+            timeout = max(1, round(connect_timeout))
+            with psycopg.connect(url, autocommit=True, connect_timeout=timeout) as first, first.transaction():
+                self._migrate_schema(_Postgres(first))
             self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False,
                                         kwargs={"autocommit": True}, check=ConnectionPool.check_connection,
                                         name="chatbot")
             self._pool.open(wait=True, timeout=connect_timeout)
-            with self._write() as db:
-                db.execute("SELECT pg_advisory_xact_lock(?)", (self._SCHEMA_LOCK,))
-                db.execute("CREATE TABLE IF NOT EXISTS chatbot_schema (version INTEGER NOT NULL)")
-                row = db.execute("SELECT version FROM chatbot_schema").fetchone()
-                found = row[0] if row else 0
-                if found != self._migrate(db, found):
-                    db.execute("DELETE FROM chatbot_schema")
-                    db.execute("INSERT INTO chatbot_schema (version) VALUES (?)", (SCHEMA_VERSION,))
         except Exception as error:   # psycopg's errors, the pool's timeout, StoreUnavailable
             self.close()
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise StoreUnavailable(f"cannot use the database {shown_database(url)}: {reason}") from None
+
+    def _migrate_schema(self, db) -> None:
+        db.execute("SELECT pg_advisory_xact_lock(?)", (self._SCHEMA_LOCK,))
+        db.execute("CREATE TABLE IF NOT EXISTS chatbot_schema (version INTEGER NOT NULL)")
+        row = db.execute("SELECT version FROM chatbot_schema").fetchone()
+        found = row[0] if row else 0
+        if found != self._migrate(db, found):
+            db.execute("DELETE FROM chatbot_schema")
+            db.execute("INSERT INTO chatbot_schema (version) VALUES (?)", (SCHEMA_VERSION,))
 
     @contextlib.contextmanager
     def _read(self):

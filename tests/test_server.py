@@ -563,11 +563,13 @@ def test_serve_reports_a_busy_port_in_one_line():
     lambda tmp: str(tmp / "no" / "such" / "folder" / "s.sqlite3"),
     lambda tmp: str(tmp),                                          # a folder, not a file
     lambda tmp: (tmp / "text.sqlite3").write_text("not a database " * 100) and str(tmp / "text.sqlite3"),
+    lambda tmp: f"postgresql://chat:s3cret@/chatbot?host={tmp}&port=5999",   # no server there
 ])
 def test_serve_reports_an_unusable_database_in_one_line(tmp_path, make_db):
     status, _, errors = serve_command("--db", make_db(tmp_path), "--port", "1")
     assert status == cli.ExitStatus.ERROR
     assert errors.count("\n") == 1 and "cannot use the database" in errors
+    assert "s3cret" not in errors
 
 
 @pytest.mark.parametrize("setup, words", [
