@@ -183,34 +183,74 @@ class _server:
         self.folder.cleanup()
 
 
+class _Connection:
+    """One kept-alive HTTP/1.1 connection, written by hand: a load generator's own CPU time is taken
+    from the server it measures (they share the cores), and httpx spends several times more per
+    request than this."""
+
+    def __init__(self, url: str):
+        self.host, _, port = url.removeprefix("http://").partition(":")
+        self.port = int(port)
+        self.reader = self.writer = None
+
+    async def post(self, path: str, body: dict) -> tuple[int, bytes]:
+        data = json.dumps(body).encode()
+        request = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json"
+                   f"\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data
+        for attempt in (1, 2):
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            try:
+                self.writer.write(request)
+                head = await self.reader.readuntil(b"\r\n\r\n")
+                break
+            except (ConnectionError, asyncio.IncompleteReadError):
+                # The server closed an idle connection (its keep-alive timeout is 5 s, and the
+                # clients wait for each other's warm-up): send again on a new one.
+                self.close()
+                if attempt == 2:
+                    raise
+        lines = head.decode("latin-1").split("\r\n")
+        length = next(int(line.partition(":")[2]) for line in lines
+                      if line.lower().startswith("content-length:"))
+        return int(lines[0].split()[1]), await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 async def _single_client(url: str) -> dict:
     latencies, errors = [], 0
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
-        session_id = (await http.post("/v1/sessions", json={})).json()["id"]
+    connection = _Connection(url)
+    try:
+        session_id = json.loads((await connection.post("/v1/sessions", {}))[1])["id"]
         for turn in range(WARMUP_TURNS + SINGLE_CLIENT_TURNS):
             text = SCRIPT[turn % len(SCRIPT)]
             began = time.perf_counter()
-            response = await http.post(f"/v1/sessions/{session_id}/messages", json={"text": text})
+            status, _ = await connection.post(f"/v1/sessions/{session_id}/messages", {"text": text})
             took = time.perf_counter() - began
-            if response.status_code != 200:
+            if status != 200:
                 errors += 1
             elif turn >= WARMUP_TURNS:
                 latencies.append(took)
+    finally:
+        connection.close()
     return {"turns": len(latencies), "errors": errors, "p50_ms": statistics.median(latencies) * 1000}
 
 
 async def _load(url: str, clients: int) -> dict:
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
-        warmed: list[int] = []
-        all_warm, start, deadline = asyncio.Event(), asyncio.Event(), [float("inf")]
+    warmed: list[int] = []
+    all_warm, start, deadline = asyncio.Event(), asyncio.Event(), [float("inf")]
 
-        async def client(number: int) -> None:
-            nonlocal errors
-            session_id = (await http.post("/v1/sessions", json={})).json()["id"]
+    async def client(number: int) -> None:
+        nonlocal errors
+        connection = _Connection(url)
+        try:
+            session_id = json.loads((await connection.post("/v1/sessions", {}))[1])["id"]
             for turn in range(WARMUP_TURNS + TURNS_PER_CLIENT):
                 if turn == WARMUP_TURNS:
                     warmed.append(number)
@@ -221,28 +261,22 @@ async def _load(url: str, clients: int) -> dict:
                     return
                 text = SCRIPT[(number + turn) % len(SCRIPT)]
                 began = time.perf_counter()
-                try:
-                    response = await http.post(f"/v1/sessions/{session_id}/messages", json={"text": text})
-                except httpx.TransportError:
-                    if turn != WARMUP_TURNS:
-                        raise
-                    # Waiting for the others to warm up may outlast the server's keep-alive
-                    # timeout (5 s), which then closes this idle connection: send on a new one.
-                    began = time.perf_counter()
-                    response = await http.post(f"/v1/sessions/{session_id}/messages", json={"text": text})
+                status, _ = await connection.post(f"/v1/sessions/{session_id}/messages", {"text": text})
                 took = time.perf_counter() - began
-                if response.status_code != 200:
+                if status != 200:
                     errors += 1
                 elif turn >= WARMUP_TURNS:
                     latencies.append(took)
+        finally:
+            connection.close()
 
-        tasks = [asyncio.create_task(client(n)) for n in range(clients)]
-        await asyncio.wait_for(all_warm.wait(), timeout=START_TIMEOUT)   # measured turns start together
-        began, client_cpu = time.perf_counter(), time.process_time()
-        deadline[0] = began + TIME_LIMIT
-        start.set()
-        await asyncio.gather(*tasks)
-        seconds, client_cpu = time.perf_counter() - began, time.process_time() - client_cpu
+    tasks = [asyncio.create_task(client(n)) for n in range(clients)]
+    await asyncio.wait_for(all_warm.wait(), timeout=START_TIMEOUT)   # measured turns start together
+    began, client_cpu = time.perf_counter(), time.process_time()
+    deadline[0] = began + TIME_LIMIT
+    start.set()
+    await asyncio.gather(*tasks)
+    seconds, client_cpu = time.perf_counter() - began, time.process_time() - client_cpu
     ordered = sorted(latencies)
     return {"turns": len(ordered), "seconds": seconds, "errors": errors, "client_cpu": client_cpu,
             "turns_per_second": len(ordered) / seconds,
