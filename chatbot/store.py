@@ -409,9 +409,10 @@ class PostgresStore(_SQLStore):
             timeout = max(1, round(connect_timeout))
             with psycopg.connect(url, autocommit=True, connect_timeout=timeout) as first, first.transaction():
                 self._migrate_schema(_Postgres(first))
+            # No check on every checkout (a round trip per query): a connection that broke is
+            # discarded when it comes back in a bad state, and that request is a 500.
             self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False,
-                                        kwargs={"autocommit": True}, check=ConnectionPool.check_connection,
-                                        name="chatbot")
+                                        kwargs={"autocommit": True}, name="chatbot")
             self._pool.open(wait=True, timeout=connect_timeout)
         except Exception as error:   # psycopg's errors, the pool's timeout, StoreUnavailable
             self.close()
