@@ -203,8 +203,9 @@ def test_the_api_key_comes_from_the_environment(servers):
     assert response.status_code == 201
 
 
-def test_sigterm_stops_the_server_cleanly(servers):
-    server = servers()
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_stops_the_server_cleanly(servers, workers):
+    server = servers("--workers", workers)
     server.kill(signal.SIGTERM)
     assert server.process.returncode in (0, -signal.SIGTERM)
     assert "Traceback" not in server.output()
@@ -410,3 +411,13 @@ def test_two_servers_on_one_postgresql_lose_no_turn_when_one_is_killed(servers, 
             said = [text for text, _ in kept]
             assert len(said) == len(set(said))
             assert said == sorted(said, key=lambda text: int(text.split()[3].rstrip(":")))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the workers through /proc")
+def test_sigterm_to_the_parent_alone_stops_its_workers_cleanly(servers):
+    server = servers("--workers", "2")
+    workers = children(server.process.pid)
+    os.kill(server.process.pid, signal.SIGTERM)
+    assert server.process.wait(timeout=60) in (0, -signal.SIGTERM)
+    assert not any(alive(pid) for pid in workers)
+    assert "Traceback" not in server.output()
