@@ -154,6 +154,16 @@ def test_follow_up_questions_get_quick_replies_and_a_handoff_shows_the_banner(pa
     assert "handoff" in stop.get_attribute("class")
 
 
+def test_a_did_you_mean_question_offers_its_topics_as_buttons(page):
+    ask(page, "how many sessions will i need")
+    assert page.locator("#choices").is_visible() and page.locator("#quick").is_hidden()
+    offered = page.locator("#choices button")
+    assert offered.count() == 3
+    answer = click_quick_reply(page, "how long the appointment takes")
+    assert re.search(r"10 minutes", answer.locator(".text").text_content())
+    assert page.locator("#choices").is_hidden()
+
+
 def test_message_text_is_never_rendered_as_html(page):
     attack = '<img src=x onerror="window.pwned = 1"><b>bold</b><script>window.pwned = 2</script>'
     ask(page, attack)

@@ -10,6 +10,7 @@
   const input = document.getElementById("text");
   const sendButton = document.getElementById("send");
   const quick = document.getElementById("quick");
+  const choices = document.getElementById("choices");
   const banner = document.getElementById("handoff");
   const problem = document.getElementById("problem");
   const keyForm = document.getElementById("key");
@@ -91,7 +92,7 @@
       banner.hidden = false;
     }
     if (reply.sources && reply.sources.length) message.append(sourcesList(reply.sources));
-    showQuickReplies(reply.follow_up);
+    showQuickReplies(reply.follow_up, reply.choices);
     reveal(message);
   }
 
@@ -129,8 +130,19 @@
     }
   }
 
-  function showQuickReplies(followUp) {
-    quick.hidden = !followUp || ANSWERED_IN_WORDS.has(followUp);
+  function showQuickReplies(followUp, offered) {
+    // "Did you mean ...?" offers its topics as buttons; a yes/no question gets Yes / No / Not sure.
+    for (const button of choices.querySelectorAll("button")) button.remove();
+    const picks = Array.isArray(offered) ? offered : [];
+    for (const choice of picks) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.say = choice;
+      button.textContent = choice;
+      choices.append(button);
+    }
+    choices.hidden = picks.length === 0;
+    quick.hidden = picks.length > 0 || !followUp || ANSWERED_IN_WORDS.has(followUp);
   }
 
   function showProblem(text) {
@@ -169,6 +181,7 @@
     busy = true;
     sendButton.disabled = true;
     quick.hidden = true;
+    choices.hidden = true;
     showProblem("");
     const mine = show("user", text);
     const placeholder = show("bot", words.thinking);
@@ -217,6 +230,7 @@
     for (const message of [...log.querySelectorAll(".message:not(.intro)")]) message.remove();
     banner.hidden = true;
     quick.hidden = true;
+    choices.hidden = true;
     showProblem("");
     input.focus();
     if (!deleteOld || !old) return;
@@ -240,6 +254,10 @@
       event.preventDefault();
       form.requestSubmit();
     }
+  });
+  choices.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-say]");
+    if (button) send(button.dataset.say);
   });
   quick.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-say]");
