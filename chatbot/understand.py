@@ -128,8 +128,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         return result
     result.answering_for_client = context.get("pending") in SCREENING_KEYS
     result.treated_already = bool(context.get("treated_already")) or any(
-        set(c.words) & {"had", "was", "got", "did"} and (c.of("treatments") or c.of("brands"))
-        and not c.of("plans") for c in clauses)
+        _treated(c) and not c.of("plans") for c in clauses)
     previous: list[Question] = []
     for clause in clauses:
         before = len(result.questions)
@@ -182,6 +181,15 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
             result.told["treatment"] = _one_treatment(result.treatments)   # "botox dec 4th"
     _carry_over(clauses, context, result, lexicon)
     return result
+
+
+def _treated(clause: _Clause) -> bool:
+    """ "I had botox", "got my fillers done": a treatment just behind a past verb (not "she had wine
+    last night and has botox today")."""
+    past = [i for i, word in enumerate(clause.words) if word in ("had", "was", "got", "did")]
+    named = clause.of("treatments") + clause.of("brands")
+    return any(0 < m.start - i <= 3 or (i == m.end and clause.words[i] == "was")   # "botox was on"
+               for m in named for i in past)
 
 
 def _only_names_a_treatment(clause: _Clause) -> bool:
@@ -708,11 +716,11 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
                            and not whole):
             return
         spoken = " ".join(w for c in clauses for w in c.words)
-        if any(marker in f" {spoken} " for marker in NOT_AN_ANSWER):
-            return   # "no wait, it's the 13th": a correction, not an answer to the question asked
         answer = max(answers, key=lambda m: (m.end - m.start, -m.start)).key
-        if answer in ("yes", "no") and doubt:
-            answer = "unknown"   # "no, not 100% sure", "yes I might be": doubt, never a yes or a no
+        if answer in ("yes", "no") and (doubt or (len(spoken.split()) <= 2 and first.question)):
+            answer = "unknown"   # "no, not 100% sure", "yes I might be", "no?": never a yes or a no
+        elif any(marker in f" {spoken} " for marker in NOT_AN_ANSWER):
+            return   # "no wait, it's the 13th": a correction, not an answer to the question asked
     result.answer = answer
     pending = context.get("pending")
     if not pending or pending in result.told:
