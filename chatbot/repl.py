@@ -12,6 +12,8 @@ from prompt_toolkit.styles import Style
 
 from chatbot.commands import COMMANDS, handle
 from chatbot.environment import Environment
+from chatbot.status import ExitStatus
+from chatbot.terminal import safe
 
 TOPIC_WORDS = ["Botox", "fillers", "cost", "alcohol", "ibuprofen", "Advil", "Aleve", "Motrin",
                "supplements", "ginkgo", "ginseng", "retinol", "tretinoin", "glycolic", "pregnant",
@@ -75,7 +77,7 @@ def _wrapped(text: str) -> str:
                      if line else "" for line in text.split("\n"))
 
 
-def run(bot, env: Environment, prompt: PromptSession | None = None) -> int:
+def run(bot, env: Environment, prompt: PromptSession | None = None) -> ExitStatus:
     """The read-answer-print loop; returns the exit status."""
     session = bot.session()
     prompt = prompt or make_prompt(session, env)
@@ -96,11 +98,10 @@ def run(bot, env: Environment, prompt: PromptSession | None = None) -> int:
             continue
         if outcome.quit:
             break
-        from chatbot.cli import _safe
         reply = outcome.reply
-        env.write(_wrapped(_safe(reply.text)))
+        env.write(_wrapped(safe(reply.text)))
         if reply.sources:
             env.write(f"Sources: {', '.join(reply.sources)}")
         env.write()
     env.write("Goodbye.")
-    return 0
+    return ExitStatus.OK
