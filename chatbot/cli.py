@@ -257,7 +257,11 @@ def _question(words: list[str], env: Environment) -> str:
 def _chatbot(env: Environment, as_json: bool):
     from chatbot.session import Chatbot
     env.today()   # a bad CHATBOT_TODAY is reported before any work
-    return Chatbot(today=env.today)
+    bot = Chatbot(today=env.today)
+    # Read on a screen, an answer is plain sentences and its IDs come in one line at the end
+    # (`_show`); the JSON `text` keeps them inline, as the web page and API clients expect.
+    bot.renderer.inline_ids = as_json
+    return bot
 
 
 def _show(env: Environment, reply, as_json: bool) -> None:
