@@ -218,7 +218,7 @@ def program(args: argparse.Namespace, env: Environment) -> ExitStatus:
     if command == "chat":
         if env.stdin_is_terminal and not as_json:
             from chatbot import repl
-            return repl.run(_chatbot(env, as_json), env)
+            return repl.run(_chatbot(env, as_json), env, keep_history=not args.no_history)
         return _piped(_chatbot(env, as_json), env, as_json)
     if command == "quiz":
         from chatbot import quiz
