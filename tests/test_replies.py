@@ -50,3 +50,12 @@ def test_the_renderer_tags_cited_facts_only_when_asked(inline_ids, shown):
 
 def test_ids_inline_is_the_default_so_the_api_text_does_not_change():
     assert Renderer().inline_ids is True
+
+
+@pytest.mark.parametrize("messages, said, never", [
+    (["I take warfarin"], "Warfarin is a blood thinner that a doctor prescribes.", "is here a"),
+    (["thanks", "why?"], "A thank-you with no question gets a short reply.", "Thanks with no question get"),
+])
+def test_replies_read_as_plain_english(session, messages, said, never):
+    text = [session.ask(message) for message in messages][-1].text
+    assert said in text and never not in text
