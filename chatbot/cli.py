@@ -203,42 +203,55 @@ def main(argv: list[str] | None = None, env: Environment | None = None,
 
 
 def program(args: argparse.Namespace, env: Environment) -> ExitStatus:
-    """The program: run the command `args` name, with its output through `env`."""
-    as_json = args.json
-    command = args.command or "chat"
-    if command == "kb":
-        return _kb(env, as_json)
-    if command == "ask":
-        from chatbot.commands import handle
-        question = _question(args.text, env)
-        outcome = handle(_chatbot(env, as_json).session(), question)   # "/help" works here too
-        if outcome.reply is not None:
-            _show(env, outcome.reply, as_json)
-        return ExitStatus.OK
-    if command == "chat":
-        if env.stdin_is_terminal and not as_json:
-            from chatbot import repl
-            return repl.run(_chatbot(env, as_json), env, keep_history=not args.no_history)
-        return _piped(_chatbot(env, as_json), env, as_json)
-    if command == "quiz":
-        from chatbot import quiz
-        return quiz.run(args, env, as_json)
-    if command == "roleplay":
-        from chatbot import roleplay
-        return roleplay.run(args, env, as_json)
-    if command == "records":
-        from chatbot import records
-        return records.run(args, env)
-    if command == "handout":
-        from chatbot import handout
-        return handout.run(args, env)
-    if command == "serve":
-        from chatbot import server
-        return server.run(args, env)
-    if command == "eval":
-        from chatbot import evaluate
-        return evaluate.run(args, env)
-    raise UsageError(f"chatbot: unknown command {command!r} (try --help)")  # pragma: no cover
+    """The program: run the command that `args` names (chat by default), output through `env`."""
+    return COMMANDS[args.command or "chat"](args, env)
+
+
+# One function per command; each imports what only it needs, so `ask` stays quick to start.
+def _ask(args, env: Environment) -> ExitStatus:
+    from chatbot.commands import handle
+    question = _question(args.text, env)
+    outcome = handle(_chatbot(env, args.json).session(), question)   # "/help" works here too
+    if outcome.reply is not None:
+        _show(env, outcome.reply, args.json)
+    return ExitStatus.OK
+
+
+def _chat(args, env: Environment) -> ExitStatus:
+    if env.stdin_is_terminal and not args.json:
+        from chatbot import repl
+        return repl.run(_chatbot(env, args.json), env, keep_history=not args.no_history)
+    return _piped(_chatbot(env, args.json), env, args.json)
+
+
+def _quiz(args, env: Environment) -> ExitStatus:
+    from chatbot import quiz
+    return quiz.run(args, env, args.json)
+
+
+def _roleplay(args, env: Environment) -> ExitStatus:
+    from chatbot import roleplay
+    return roleplay.run(args, env, args.json)
+
+
+def _records(args, env: Environment) -> ExitStatus:
+    from chatbot import records
+    return records.run(args, env)
+
+
+def _handout(args, env: Environment) -> ExitStatus:
+    from chatbot import handout
+    return handout.run(args, env)
+
+
+def _serve(args, env: Environment) -> ExitStatus:
+    from chatbot import server
+    return server.run(args, env)
+
+
+def _eval(args, env: Environment) -> ExitStatus:
+    from chatbot import evaluate
+    return evaluate.run(args, env)
 
 
 def _question(words: list[str], env: Environment) -> str:
@@ -290,10 +303,10 @@ def _piped(bot, env: Environment, as_json: bool) -> ExitStatus:
     return ExitStatus.OK
 
 
-def _kb(env: Environment, as_json: bool) -> ExitStatus:
+def _kb(args, env: Environment) -> ExitStatus:
     from chatbot.knowledge import inventory
     entries = inventory.facts().values()
-    if as_json:
+    if args.json:
         env.write(json.dumps([{"id": e.id, "line": e.line, "treatment": e.treatment, "topic": e.topic,
                                "text": e.text} for e in entries], indent=2, ensure_ascii=False))
         return ExitStatus.OK
@@ -301,6 +314,10 @@ def _kb(env: Environment, as_json: bool) -> ExitStatus:
         env.write(f"{entry.id:<20} line {entry.line:<6} {entry.treatment:<8} {entry.text}")
     env.write(f"\n{len(entries)} facts.")
     return ExitStatus.OK
+
+
+COMMANDS = {"chat": _chat, "ask": _ask, "kb": _kb, "quiz": _quiz, "records": _records,
+            "roleplay": _roleplay, "handout": _handout, "serve": _serve, "eval": _eval}
 
 
 if __name__ == "__main__":  # pragma: no cover

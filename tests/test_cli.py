@@ -184,3 +184,8 @@ def test_output_into_a_closed_pipe_ends_quietly(args):
         os.close(writer)
     assert result.stderr == ""
     assert result.returncode == 141   # 128 + SIGPIPE, as `yes | head` reports
+
+
+def test_every_command_of_the_parser_has_a_function_and_no_function_lacks_a_command():
+    from chatbot.cli import COMMANDS, build_parser
+    assert set(build_parser()._subparsers._group_actions[0].choices) == set(COMMANDS)
