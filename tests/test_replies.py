@@ -59,3 +59,19 @@ def test_ids_inline_is_the_default_so_the_api_text_does_not_change():
 def test_replies_read_as_plain_english(session, messages, said, never):
     text = [session.ask(message) for message in messages][-1].text
     assert said in text and never not in text
+
+
+def test_no_python_list_or_dict_reaches_the_screen_in_any_conversation(bot):
+    """Every conversation of tests/conversations, then /facts and the toolbar on what it left."""
+    from pathlib import Path
+
+    from chatbot import conversations, repl
+    from chatbot.commands import handle
+    python_repr = re.compile(r"\['|'\]|\{'|\[\]|\{\}")
+    shown = []
+    for conversation in conversations.load([Path(__file__).parent / "conversations"]):
+        session = bot.session()
+        shown += [session.ask(turn.user).text for turn in conversation.turns]
+        shown += [handle(session, "/facts").reply.text, repl.known_line(session.facts)]
+    assert len(shown) > 1000
+    assert not [text for text in shown if python_repr.search(text)]
