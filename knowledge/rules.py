@@ -671,7 +671,7 @@ class Expert(Engine):
 
     @Rule(Move(name="thanks"), NOT(Question()))
     def you_are_welcome(self):
-        """Thanks with no question get a short reply."""
+        """A thank-you with no question gets a short reply."""
         self._reply("thanks", "thanks")
 
     @Rule(Move(name="bye"), NOT(Question()), NOT(Told(new=True)))
