@@ -177,6 +177,10 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     if "recommend" in result.intents and result.lines:
         # "lines that stay when my face is still, what treats that?": the recommendation answers
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
+    if "recommend" in result.intents and result.treatments and not result.lines and not any(
+            c.of("line_behaviour") or c.of("areas") for c in clauses):
+        # "what time of day is best for fillers?": the treatment is chosen; no lines described
+        result.intents.remove("recommend")
     if "why" in result.intents and (result.questions or result.treatments or result.lines):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
     _read_answer(clauses, context, result, lexicon)
@@ -255,7 +259,9 @@ def _about_an_appointment(clauses: list[_Clause], context: dict, result: Underst
     if any(c.of("plans") or any(m.key in ("checklist", "eligibility") for m in c.of("intents"))
            for c in clauses):
         return True
-    return sum(len(c.words) for c in clauses) <= 4 and not result.told
+    # "friday" on its own, once a treatment or a check is under way (not "what's the weather today?")
+    under_way = context.get("screening") or context.get("last_treatment") or context.get("has_appointment")
+    return bool(under_way) and sum(len(c.words) for c in clauses) <= 4 and not result.told
 
 
 # -- clauses ---------------------------------------------------------------------------------------
@@ -517,6 +523,13 @@ def _settle_topics(reading: _Reading) -> None:
         if len({m.key for m in clause.of("brands")}) > 1 or (clause.of("brands") and clause.of("treatments")):
             topics["brands"] = topics["difference"]   # "Juvederm or Restylane?": not in the article
         del topics["difference"]  # "Dysport vs Botox": the brand note answers, not Botox vs fillers
+    if len({m.key for m in clause.of("brands")}) > 1 and set(topics) <= set(WEAK_TOPICS):
+        first = clause.of("brands")[0]
+        topics.clear()
+        topics["brands"] = first   # "what about Juvederm or Restylane?": comparing brands
+    if len(set(treatments)) > 1 and clause.words[0] == "when" and set(clause.words) & AFTER_WORDS:
+        topics.clear()
+        topics["interval"] = clause.of("treatments")[0]   # "when can I get filler after my botox?"
     if "safety" in topics and clause.of("conditions"):
         del topics["safety"]      # "is botox safe when breastfeeding?" is about breastfeeding
     topic_spans = {i for m in clause.of("topics") for i in range(m.start, m.end)}
