@@ -7,6 +7,7 @@ restored and moved between processes.
 from __future__ import annotations
 
 import copy
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from chatbot.knowledge import inventory, snapshot
 from chatbot.knowledge.facts import (
     Appointment,
     Candidate,
+    Drink,
     Focus,
     Known,
     Lines,
@@ -27,13 +29,16 @@ from chatbot.knowledge.facts import (
     Passed,
     Previous,
     Question,
+    Screened,
     Screening,
     Takes,
     Today,
     Told,
 )
+from chatbot.knowledge.facts import Reply as ReplyFact
 from chatbot.knowledge.rules import Expert
 from chatbot.render import Renderer
+from chatbot.state import ConversationState
 from chatbot.understand import ANY_TOPICS, SCREENING_KEYS, Understanding, understand
 from chatbot.understand import Question as AskedQuestion
 
@@ -117,14 +122,16 @@ class Chatbot:
     def today(self) -> date:
         return self._today()
 
-    def run(self, facts: list) -> list[dict]:
-        """Declare one turn's facts into a pooled engine, run the rules, return the Replies."""
+    def run(self, facts: list) -> tuple[list[dict], list]:
+        """Declare one turn's facts into a pooled engine, run the rules; return the Replies (as
+        plain dicts) and the decisions the session is to carry out (Screened facts)."""
         engine, mark = self._pool.borrow()
         try:
             engine.declare(*facts)
             engine.run()
-            replies = [_plain(f) for idx, f in engine.facts.items()
-                       if idx > mark and type(f).__name__ == "Reply"]
+            turn = [f for idx, f in engine.facts.items() if idx > mark]
+            replies = [_plain(f) for f in turn if isinstance(f, ReplyFact)]
+            decisions = [f["treatment"] for f in turn if isinstance(f, Screened)]
         except BaseException:
             # A failed turn may leave the engine half-way: it is not given back, so the pool makes
             # a fresh one next time.
@@ -132,27 +139,39 @@ class Chatbot:
         else:
             engine.retract_all([idx for idx in engine.facts.keys() if idx > mark])
             self._pool.give_back(engine, mark)
-        return replies
+        return replies, decisions
 
 
 class Session:
-    """One conversation: the person's facts and the conversation context, as plain data."""
+    """One conversation: a `ConversationState` and the turns that change it.
+
+    `state` is the state's JSON form (plain data, with its schema version): the server stores it
+    between turns and `Chatbot.session(state)` restores it, upgrading an older version."""
 
     def __init__(self, bot: Chatbot, state: dict | None = None):
         self.bot = bot
-        self.state = state or {"facts": {}, "context": {}, "lines": {}}
+        self.memory = ConversationState.from_json(state)
         self._lock = threading.Lock()
 
     @property
+    def state(self) -> dict:
+        return self.memory.to_json()
+
+    @state.setter
+    def state(self, value: dict | None) -> None:
+        self.memory = ConversationState.from_json(value)
+
+    @property
     def facts(self) -> dict:
-        return self.state["facts"]
+        return self.memory.facts
 
     def reset(self) -> None:
-        self.state = {"facts": {}, "context": {}, "lines": {}}
+        self.memory = ConversationState()
 
     def forget(self, key: str) -> bool:
         """Drop one fact ("/forget pregnancy"); True when there was something to drop."""
         key = _FORGET_ALIASES.get(key, key)
+        memory = self.memory
         found = self.facts.pop(key, None) is not None
         for name in LIST_KEYS:   # "/forget retinol": one item of a list
             items = self.facts.get(name)
@@ -160,10 +179,16 @@ class Session:
                 items.remove(key.replace("_", " "))
                 found = True
         if key == "treatment":
-            self.state["context"].pop("screening", None)
+            memory.context.screening = []
+            memory.context.screened = []
+        if key == "appointment_date":
+            found = bool(memory.appointments) or found
+            memory.unbook()
+        if key == "alcohol_date":
+            memory.drinks = []
         if key == "lines":
-            found = bool(self.state.pop("lines", None))
-            self.state["lines"] = {}
+            found = bool(memory.lines)
+            memory.lines = {}
         return found
 
     def ask(self, text: str) -> Reply:
@@ -173,21 +198,22 @@ class Session:
 
     # -- one turn ---------------------------------------------------------------------------------
     def _turn(self, text: str) -> Reply:
-        bot, context = self.bot, self.state["context"]
+        bot, memory, context = self.bot, self.memory, self.memory.context
         today = bot.today()
-        context["has_appointment"] = "appointment_date" in self.facts
-        context["appointment_date"] = self.facts.get("appointment_date")
-        heard = understand(text, bot.lexicon, today, context)
+        heard = understand(text, bot.lexicon, today, memory.for_understanding())
         facts = [Today(date=today.isoformat())]
         if heard.too_long or heard.empty:
             facts.append(Move(name="too_long" if heard.too_long else "empty"))
-            replies = bot.run(facts)
+            replies, _ = bot.run(facts)
             return self._reply(heard, replies, [])
 
-        changed = self._remember(heard)
+        booked, second = self._book(text, heard)
+        changed = self._remember(heard) | booked
         focus = self._focus(heard)
         questions = self._questions(heard, focus)
-        screening_started = self._screening(heard, focus, questions)
+        screening_started = self._screening(heard, focus, questions, second)
+        if screening_started and self._about_a_client(text):
+            memory.about = "client"
         recommend = self._recommendation(heard)
 
         about_self = bool({"eligibility", "checklist"} & set(heard.intents)) or "treatment" in heard.told
@@ -211,18 +237,18 @@ class Session:
                             negated=m.negated, told=m.told) for m in heard.mentions]
         facts += self._takes()
         moves = [name for name in heard.intents if name in CONVERSATION_MOVES]
-        if heard.answer and not (context.get("pending") or questions or heard.told or moves
+        if heard.answer and not (context.pending or questions or heard.told or moves
                                  or heard.lines):
             moves.append("bare_answer")   # a "no" or "ok" when nothing was asked
         if "greeting" in moves and (questions or heard.told or heard.lines or len(moves) > 1
                                     or heard.date_problem):
             moves.remove("greeting")   # "hi, how long does botox take?" gets the answer, not a hello
-        if "why" in moves and context.get("pending") in SCREENING_KEYS and context.get("screening"):
+        if "why" in moves and context.pending in SCREENING_KEYS and context.screening:
             moves[moves.index("why")] = "why_asked"   # "why does that matter?" about the question
-        facts += [Move(name=name, value=context.get("pending") or "") for name in moves]
+        facts += [Move(name=name, value=context.pending or "") for name in moves]
         if changed or screening_started:
             facts.append(Move(name="changed"))
-        if context.get("pending") in heard.told and context.get("screening"):
+        if context.pending in heard.told and context.screening:
             # An answer to the bot's own screening question goes into the checklist, not a lecture.
             facts.append(Move(name="answering"))
         if (heard.unread or heard.candidates) and not questions:
@@ -232,51 +258,108 @@ class Session:
             facts += [Candidate(topic=topic, treatment=_treatment_of(topic, focus), rank=rank)
                       for rank, topic in enumerate(heard.candidates, 1)]
         facts += self._missed(heard, moves)
-        facts += [Move(name="corrected", value=key) for key in context.pop("corrected", [])]
+        facts += [Move(name="corrected", value=key) for key in context.corrected]
+        context.corrected = []
         if heard.date_problem:
             facts.append(Move(name="date_problem", value=heard.date_problem))
         if recommend:
             facts.append(Move(name="recommend_now"))
-            lines = self.state["lines"]
+            lines = memory.lines
             facts.append(Lines(areas=lines.get("areas", []), hints=lines.get("hints", []),
                                behaviours=lines.get("behaviours", [])))
         if "urgent" not in moves and "staff" not in moves:
             # an urgent message gets the urgent advice alone; a request for staff pauses the check
-            facts += [Screening(treatment=t) for t in context.get("screening", [])]
-            facts += [Passed(key=key) for key in context.get("passed_over", [])]
-        if "appointment_date" in self.facts:
-            when = date.fromisoformat(self.facts["appointment_date"])
-            facts.append(Appointment(date=when.isoformat(), days_away=(when - today).days))
-        trace = context.get("last_trace")
-        if trace:
-            facts.append(Previous(**trace))
+            facts += [Screening(treatment=t, about=memory.about) for t in context.screening]
+            facts += [Screened(treatment=t) for t in context.screened if t in context.screening]
+            facts += [Passed(key=key) for key in context.passed_over]
+        facts += self._appointments(today, bool(booked))
+        facts += [Drink(date=when, new=when == heard.told.get("alcohol_date"))
+                  for when in memory.drinks]
+        if context.last_trace:
+            facts.append(Previous(**context.last_trace))
 
-        replies = bot.run(facts)
+        replies, screened = bot.run(facts)
         reply = self._reply(heard, replies, questions)
-        self._update_context(heard, questions, focus, reply)
+        self._update_context(heard, questions, reply)
+        context.screened = list(dict.fromkeys(context.screened + screened))
         return reply
+
+    def _appointments(self, today: date, new: bool) -> list[Appointment]:
+        """One Appointment fact per treatment that has a date (several bookings side by side)."""
+        found = []
+        for treatment in TREATMENTS:
+            booking = self.memory.appointment_for(treatment)
+            if booking is not None:
+                when = date.fromisoformat(booking.date)
+                found.append(Appointment(treatment=treatment, date=booking.date,
+                                         days_away=(when - today).days, new=new,
+                                         named=booking.treatment == treatment,
+                                         several=len(self.memory.appointments) > 1))
+        return found
+
+    def _book(self, text: str, heard: Understanding) -> tuple[set[str], bool]:
+        """Record the appointments the message names: the changed keys, and whether a second
+        treatment was booked beside one already booked ("Botox on Thursday", then "and fillers on
+        Friday": both are kept, not one corrected into the other)."""
+        told = heard.told
+        if "appointment_date" not in told:
+            return set(), False
+        memory = self.memory
+        before = list(memory.appointments)
+        planned = told.get("treatment") or self.facts.get("treatment") or ""
+        second = False
+        dated = self._dates_per_treatment(text) if planned == "both" and len(heard.treatments) > 1 else {}
+        if len(dated) == 2:
+            for treatment, when in dated.items():
+                memory.book(treatment, when)
+        else:
+            second = any(b.treatment in TREATMENTS and b.treatment != planned and b.date != told[
+                "appointment_date"] for b in memory.appointments) and planned in TREATMENTS
+            memory.book(planned if planned in TREATMENTS + ("both",) else "", told["appointment_date"])
+        if second:
+            told["treatment"] = "both"   # a second booking, not a correction of the first
+            if self.facts.get("treatment") in TREATMENTS:
+                self.facts["treatment"] = "both"
+        return ({"appointment_date"} if memory.appointments != before else set()), second
+
+    def _dates_per_treatment(self, text: str) -> dict[str, str]:
+        """Each treatment's date when one message books both on different days."""
+        dated = {}
+        for part in _CLAUSE_BREAK.split(text):
+            heard = understand(part, self.bot.lexicon, self.bot.today(), {})
+            treatments = set(heard.treatments)
+            if len(treatments) == 1 and "appointment_date" in heard.told:
+                dated[treatments.pop()] = heard.told["appointment_date"]
+        return dated if len(set(dated.values())) == len(dated) else {}
+
+    def _about_a_client(self, text: str) -> bool:
+        """Whether a check is asked for someone else ("check my client", "is she ready?")."""
+        words = f" {' '.join(_WORD.findall(text.lower()))} "
+        others = self.bot.lexicon.data.get("others", {}).get("words", [])
+        return any(f" {phrase} " in words for phrase in others)
 
     def _missed(self, heard: Understanding, moves: list[str]) -> list[Move]:
         """A reply to a screening question that says nothing readable: the first time it is asked
         again, the second time the check is passed over with nothing recorded."""
-        context = self.state["context"]
-        pending = context.get("pending")
-        if pending not in SCREENING_KEYS or not context.get("screening"):
+        context = self.memory.context
+        pending = context.pending
+        if pending not in SCREENING_KEYS or not context.screening:
             return []
         if heard.answer or heard.told or heard.questions or heard.lines or heard.treatments or moves \
                 or heard.intents or heard.date_problem:
-            context.pop("missed", None)
+            context.missed = None
             return []
-        if context.get("missed") != pending:
-            context["missed"] = pending
+        if context.missed != pending:
+            context.missed = pending
             return [Move(name="missed_answer", value=pending)]
-        context.pop("missed")
-        context.setdefault("passed_over", []).append(pending)
+        context.missed = None
+        context.passed_over.append(pending)
         return [Move(name="passed_over", value=pending), Move(name="changed")]
 
     def _remember(self, heard: Understanding) -> set[str]:
         """Merge what was told into the session's facts; a later statement replaces an earlier one."""
         changed = set()
+        memory = self.memory
         for key, value in heard.told.items():
             if key.endswith("_stopped"):
                 base = key[: -len("_stopped")]
@@ -296,6 +379,12 @@ class Session:
                     self.facts["blood_thinners"] = False   # the blood thinner they took is stopped
                     changed.add("blood_thinners")
                 continue
+            if key == "alcohol_date":
+                if memory.drink(value):
+                    changed.add(key)
+                continue
+            if key == "appointment_date":
+                continue   # booked by _book
             if key in LIST_KEYS and isinstance(value, list) and value:
                 current = self.facts.get(key)
                 current = current if isinstance(current, list) else []
@@ -306,13 +395,12 @@ class Session:
                     merged = [i for i in merged if i != "unspecified"]   # "meds: advil, tylenol"
                 value = merged
             if self.facts.get(key) != value:
-                if key in self.facts and key not in LIST_KEYS and key not in ("appointment_date",
-                                                                               "alcohol_date"):
-                    self.state["context"].setdefault("corrected", []).append(key)
+                if key in self.facts and key not in LIST_KEYS:
+                    memory.context.corrected.append(key)
                 self.facts[key] = value
                 changed.add(key)
         if heard.lines:
-            lines = self.state.setdefault("lines", {})
+            lines = memory.lines
             for area in heard.lines.get("areas", []):
                 lines.setdefault("areas", [])
                 if area not in lines["areas"]:
@@ -320,7 +408,7 @@ class Session:
             hints = lines.setdefault("hints", [])
             hints += [hint for hint in heard.lines.get("hints", []) if hint not in hints]   # once each
             if heard.lines.get("behaviours"):
-                if self.state["context"].get("pending") == "lines_at_rest":
+                if memory.context.pending == "lines_at_rest":
                     lines["behaviours"] = list(heard.lines["behaviours"])   # the deciding answer
                 else:
                     lines["behaviours"] = list(dict.fromkeys(
@@ -335,7 +423,7 @@ class Session:
         planned = self.facts.get("treatment")
         if planned in TREATMENTS:
             return [planned]
-        last = self.state["context"].get("last_treatment")
+        last = self.memory.context.last_treatment
         if last in TREATMENTS:
             return [last]
         return list(TREATMENTS)
@@ -359,12 +447,12 @@ class Session:
                     resolved.append(candidate)
         return resolved
 
-    def _screening(self, heard: Understanding, focus: list[str], questions: list) -> bool:
+    def _screening(self, heard: Understanding, focus: list[str], questions: list, second: bool) -> bool:
         """Start a screening on "check me", "am I ready", or an appointment named with a treatment."""
-        context = self.state["context"]
+        context = self.memory.context
         booked = "appointment_date" in heard.told and self.facts.get("treatment")
-        if context.get("screening") and "treatment" in heard.told and heard.told["treatment"] not in (
-                context["screening"] if len(context["screening"]) > 1 else context["screening"][:1]):
+        if context.screening and "treatment" in heard.told and heard.told["treatment"] not in (
+                context.screening if len(context.screening) > 1 else context.screening[:1]):
             booked = True
         # "am I ok for Botox?" starts a check, unless the message itself rules the person out
         # ("I'm pregnant, can I get fillers?" is answered by the contraindication directly).
@@ -378,24 +466,25 @@ class Session:
             and not choosing)
         if not (wants or booked):
             return False
-        if context.get("screening") and "treatment" in heard.told:
+        if context.screening and "treatment" in heard.told:
             # "actually I meant Botox, not fillers": the check moves to the treatment now planned.
             planned = heard.told["treatment"]
-            context["screening"] = list(TREATMENTS) if planned == "both" else [planned]
+            context.screening = list(TREATMENTS) if planned == "both" else [planned]
             return True
         planned = self.facts.get("treatment")
         treatments = [planned] if planned in TREATMENTS else (
             list(TREATMENTS) if planned == "both" else [t for t in focus if t in heard.treatments])
         if not treatments:
             treatments = [t for t in focus]
-        if set(treatments) == set(context.get("screening", [])):
+        if set(treatments) == set(context.screening):
             return False
-        context["screening"] = treatments
-        context.pop("passed_over", None)
+        context.screening = treatments
+        context.screened = []
+        context.passed_over = []
         return True
 
     def _recommendation(self, heard: Understanding) -> bool:
-        pending = self.state["context"].get("pending")
+        pending = self.memory.context.pending
         answered_lines = pending == "lines_at_rest" and heard.lines.get("behaviours")
         if "business" in heard.intents:
             return False
@@ -446,38 +535,34 @@ class Session:
                      intents=intents, used=list(dict.fromkeys(u for r in replies for u in r["used"])),
                      choices=list(follow_ups[0]["data"].get("choices", [])) if follow_ups else [])
 
-    def _update_context(self, heard: Understanding, questions: list, focus: list[str],
-                        reply: Reply) -> None:
-        context = self.state["context"]
+    def _update_context(self, heard: Understanding, questions: list, reply: Reply) -> None:
+        context = self.memory.context
         told_topics = [_TOLD_TOPICS[k] for k in heard.told if k in _TOLD_TOPICS]
         if questions or told_topics:
-            context["last_topics"] = list(dict.fromkeys([q.topic for q in questions] + told_topics))
+            context.last_topics = list(dict.fromkeys([q.topic for q in questions] + told_topics))
             named = [q.treatment for q in questions if q.treatment in TREATMENTS]
             if named and len(set(named)) == 1:
-                context["last_treatment"] = named[0]
+                context.last_treatment = named[0]
         if heard.treatments and len(set(heard.treatments)) == 1:
-            context["last_treatment"] = heard.treatments[0]
-        context["pending"] = reply.follow_up
+            context.last_treatment = heard.treatments[0]
+        context.pending = reply.follow_up
         if reply.follow_up == "topic":   # "Do you mean ...?": a choice picked next is that topic
-            context["choices"] = {label: _TOPIC_OF_LABEL[label] for label in reply.choices}
+            context.choices = {label: _TOPIC_OF_LABEL[label] for label in reply.choices}
         else:
-            context.pop("choices", None)
+            context.choices = {}
         if heard.treated_already:
-            context["treated_already"] = True
+            context.treated_already = True
         brands = [m for m in heard.mentions if m.kind == "brand" and not m.listed]
         if brands:
             brand = brands[0]
-            context["last_brand"] = {"word": brand.word, "item": brand.item, "treatment": brand.category,
-                                     "says": brand.says, "listed": brand.listed}
+            context.last_brand = {"word": brand.word, "item": brand.item, "treatment": brand.category,
+                                  "says": brand.says, "listed": brand.listed}
         elif heard.treatments:
-            context.pop("last_brand", None)
-        context["last_urgent"] = reply.intent == "urgent"
+            context.last_brand = None
+        context.last_urgent = reply.intent == "urgent"
         if reply.intent != "why":
-            context["last_trace"] = {"fired": reply.fired, "sources": reply.sources,
-                                     "used": reply.used, "intent": reply.intent}
-        if any(r in reply.fired for r in ("not_advisable", "ready_with_a_checklist",
-                                          "settle_with_the_injector_first")):
-            context["screened"] = context.get("screening", [])
+            context.last_trace = {"fired": reply.fired, "sources": reply.sources,
+                                  "used": reply.used, "intent": reply.intent}
 
 
 _TOLD_TOPICS = inventory.screening()["told_topics"]
@@ -488,6 +573,10 @@ _FORGET_ALIASES = {"pregnancy": "pregnant", "allergy": "allergic", "allergies": 
                    "medicine": "medicines", "medication": "medicines", "medications": "medicines",
                    "supplement": "supplements", "date": "appointment_date", "appointment": "appointment_date",
                    "wrinkles": "lines", "alcohol": "alcohol", "hair": "hair_removal"}
+
+
+_CLAUSE_BREAK = re.compile(r",|;|\band\b|\bthen\b", re.IGNORECASE)
+_WORD = re.compile(r"[a-z]+")
 
 
 def _treatment_of(topic: str, focus: list[str]) -> str:

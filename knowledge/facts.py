@@ -124,9 +124,11 @@ class Previous(Fact):
 
 
 class Screening(Fact):
-    """The person wants to be checked before `treatment` (an appointment, "am I ready?")."""
+    """The person wants to be checked before `treatment` (an appointment, "am I ready?"); `about`
+    says whom the check is for: the person themselves or a client of the staff member asking."""
 
     treatment = Field(str, mandatory=True)
+    about = Field(str, default="self")   # self | client
 
 
 class Check(Fact):
@@ -155,11 +157,35 @@ class Concern(Fact):
     sources = Field(list, mandatory=True)
 
 
-class Appointment(Fact):
-    """The person's appointment, `days_away` from today."""
+class Screened(Fact):
+    """A verdict on the check before `treatment` has been given (this turn, or an earlier one)."""
 
+    treatment = Field(str, mandatory=True)
+
+
+class VerdictDue(Fact):
+    """The check before `treatment` is to end with a verdict this turn: it has none yet, or an
+    answer it rests on changed."""
+
+    treatment = Field(str, mandatory=True)
+
+
+class Appointment(Fact):
+    """The appointment for `treatment`, `days_away` from today; one per treatment booked."""
+
+    treatment = Field(str, mandatory=True)
     date = Field(str, mandatory=True)
     days_away = Field(int, mandatory=True)
+    new = Field(bool, default=False)       # a date was booked or changed this turn
+    named = Field(bool, default=True)      # booked for this treatment (not a date with none named)
+    several = Field(bool, default=False)   # more than one appointment is booked
+
+
+class Drink(Fact):
+    """A drink the person had or plans, on `date`; `new` when told this turn."""
+
+    date = Field(str, mandatory=True)
+    new = Field(bool, default=False)
 
 
 class Lines(Fact):

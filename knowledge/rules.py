@@ -5,7 +5,6 @@ never formats text. Salience stays 0 except where a rule must win, and that rule
 """
 from __future__ import annotations
 
-import sys
 from datetime import date, timedelta
 
 from chatbot.knowledge import inventory
@@ -19,6 +18,7 @@ from chatbot.knowledge.facts import (
     Cleared,
     Concern,
     Coverage,
+    Drink,
     Focus,
     Gap,
     Known,
@@ -29,10 +29,12 @@ from chatbot.knowledge.facts import (
     Previous,
     Question,
     Reply,
+    Screened,
     Screening,
     Takes,
     Today,
     Told,
+    VerdictDue,
     WrinkleKind,
 )
 
@@ -56,9 +58,8 @@ class Expert(Engine):
 
     # -- helpers (not rules) -----------------------------------------------------------------------
     def _reply(self, template, intent, scope="answered", sources=(), handoff=False, follow_up="",
-               used=(), **data):
-        """Declare a Reply; the rule that called this is recorded as the reply's `rule`."""
-        rule = sys._getframe(1).f_code.co_name  # the calling rule method: its name is its identity
+               used=(), *, rule, **data):
+        """Declare a Reply from the rule named `rule` (the rule's method name: its identity)."""
         self.declare(Reply(template=template, intent=intent, scope=scope, sources=list(sources),
                            handoff=handoff, follow_up=follow_up, data=data, rule=rule, used=list(used)))
 
@@ -93,7 +94,7 @@ class Expert(Engine):
     def urgent_symptoms_first(self):
         """A message that sounds urgent (breathing, swallowing, vision, drooping, swelling after an
         injection) is told at once to contact the injector or emergency services."""
-        self._reply("urgent", "urgent", scope="out_of_scope", handoff=True)
+        self._reply("urgent", "urgent", scope="out_of_scope", handoff=True, rule="urgent_symptoms_first")
 
     # -- questions about the treatments ---------------------------------------------------------
     @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment, item=MATCH.item, when=""),
@@ -106,7 +107,8 @@ class Expert(Engine):
         question about a contraindication (pregnancy, breastfeeding, allergy) is also handed to an
         injector, who decides for the person."""
         self._reply("answer", _intent(treatment, topic), sources=sources, topic=topic,
-                    treatment=treatment, item=item, gap="", handoff=contraindication)
+                    treatment=treatment, item=item, gap="", handoff=contraindication,
+                    rule="answer_from_the_article")
 
     @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment),
           Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources),
@@ -115,7 +117,8 @@ class Expert(Engine):
         """A question the article answers only in part is answered with what it says, names what it
         leaves out and hands over to a licensed injector."""
         self._reply("answer", _intent(treatment, topic), scope="partial", sources=sources,
-                    handoff=True, topic=topic, treatment=treatment, gap=gap, item="")
+                    handoff=True, topic=topic, treatment=treatment, gap=gap, item="",
+                    rule="answer_what_the_article_covers")
 
     @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment, item=MATCH.item, when=""),
           NOT(Coverage(topic=MATCH.topic, treatment=MATCH.treatment)),
@@ -131,7 +134,7 @@ class Expert(Engine):
         self._reply("other_treatment_only", _intent(treatment, topic), scope="partial",
                     sources=list(sources) + list(related), handoff=True, topic=topic,
                     treatment=treatment, other=other, stated=list(sources), related=list(related),
-                    precaution=precaution)
+                    precaution=precaution, rule="stated_for_the_other_treatment_only")
 
     @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment),
           NOT(Coverage(topic=MATCH.topic, treatment=MATCH.treatment)),
@@ -143,7 +146,8 @@ class Expert(Engine):
             "botox", "fillers") else []
         self._reply("not_covered", _intent(treatment, topic),
                     scope="partial" if related else "out_of_scope", sources=related, handoff=True,
-                    topic=topic, treatment=treatment, gap=gap, related=list(related))
+                    topic=topic, treatment=treatment, gap=gap, related=list(related),
+                    rule="the_article_is_silent")
 
     @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment, item=MATCH.item, when=""),
           Mentioned(item=MATCH.item, listed=False, kind=MATCH.kind),
@@ -154,7 +158,8 @@ class Expert(Engine):
         topic_data = inventory.topics()[topic]
         stated = topic_data.sources.get(treatment) or topic_data.related.get(treatment, [])
         self._reply("unlisted_item", _intent(treatment, topic), scope="partial", sources=stated,
-                    handoff=True, topic=topic, treatment=treatment, item=item)
+                    handoff=True, topic=topic, treatment=treatment, item=item,
+                    rule="item_the_article_does_not_name")
 
     @Rule(Question(when="after", topic=MATCH.topic, treatment=MATCH.treatment),
           Coverage(topic=MATCH.topic, precaution=True, treatment=MATCH.stated_for,
@@ -164,7 +169,8 @@ class Expert(Engine):
         *before* an appointment: say the advice is about before, that the article says nothing about
         afterwards, and hand over to the injector."""
         self._reply("before_only", _intent(treatment, topic), scope="partial", sources=sources,
-                    handoff=True, topic=topic, treatment=treatment, stated_for=stated_for)
+                    handoff=True, topic=topic, treatment=treatment, stated_for=stated_for,
+                    rule="precaution_is_about_before_only")
 
     @Rule(Mentioned(item=MATCH.item, listed=False, kind=MATCH.kind, negated=False, told=True),
           TEST(lambda kind: kind in ("medicine", "supplement", "skincare", "hair_removal")),
@@ -178,14 +184,15 @@ class Expert(Engine):
         topic_data = inventory.topics()[topic]
         stated = topic_data.sources.get(treatment) or topic_data.related.get(treatment, [])
         self._reply("unlisted_item", _intent(treatment, topic), scope="partial", sources=stated,
-                    handoff=True, used=[topic], topic=topic, treatment=treatment, item=item)
+                    handoff=True, used=[topic], topic=topic, treatment=treatment, item=item,
+                    rule="you_take_something_the_article_does_not_name")
 
     @Rule(Mentioned(kind="brand", listed=False, item=MATCH.item, category=MATCH.treatment))
     def brand_the_article_does_not_discuss(self, item, treatment):
         """A product the article does not discuss by name: what is said holds for the treatment in
         general, and the product's specifics are the injector's to explain."""
         self._reply("other_brand", f"{treatment}_brand", scope="partial", handoff=True, item=item,
-                    treatment=treatment)
+                    treatment=treatment, rule="brand_the_article_does_not_discuss")
 
     # -- what the person told us ----------------------------------------------------------------
     # A told fact is "live" in a turn when it was said in that turn, or when the person names a
@@ -201,7 +208,8 @@ class Expert(Engine):
         """Someone pregnant, breastfeeding or allergic to the filler's ingredients is told the
         article rules fillers out, and to talk to their injector."""
         self._reply("contraindication", f"{treatment}_contraindication", sources=sources,
-                    handoff=True, used=[key], key=key, treatment=treatment)
+                    handoff=True, used=[key], key=key, treatment=treatment,
+                    rule="contraindication_applies")
 
     @Rule(AS.told << Told(live=True, value=L("unknown") | L("skipped"), topic=MATCH.topic,
                           key=MATCH.key),
@@ -214,7 +222,8 @@ class Expert(Engine):
         with their injector before going ahead."""
         value = told["value"]
         self._reply("contraindication_unsure", f"{treatment}_contraindication", sources=sources,
-                    handoff=True, used=[key], key=key, treatment=treatment, value=value)
+                    handoff=True, used=[key], key=key, treatment=treatment, value=value,
+                    rule="contraindication_unsure")
 
     @Rule(Told(live_for_self=True, topic=MATCH.topic, value=MATCH.value, key=MATCH.key),
           TEST(lambda value: _truthy(value)),
@@ -228,7 +237,8 @@ class Expert(Engine):
         (ibuprofen, ginkgo, retinol, waxing before fillers; drinking before Botox) gets that
         precaution."""
         self._reply("personal_precaution", _intent(treatment, topic), sources=sources, used=[key],
-                    key=key, topic=topic, treatment=treatment, value=value)
+                    key=key, topic=topic, treatment=treatment, value=value,
+                    rule="precaution_applies_to_you")
 
     @Rule(Told(live_for_self=True, topic=MATCH.topic, value=MATCH.value, key=MATCH.key),
           TEST(lambda value: _truthy(value)),
@@ -246,7 +256,8 @@ class Expert(Engine):
         self._reply("other_treatment_only", _intent(treatment, topic), scope="partial",
                     sources=list(sources) + list(related), handoff=True, used=[key], topic=topic,
                     treatment=treatment, other=other, stated=list(sources), related=list(related),
-                    precaution=True, personal=key)
+                    precaution=True, personal=key,
+                    rule="your_precaution_is_stated_for_the_other_treatment")
 
     # -- screening before an appointment ---------------------------------------------------------
     @Rule(Screening(treatment=MATCH.treatment))
@@ -285,7 +296,7 @@ class Expert(Engine):
     def did_not_catch_the_answer(self, key):
         """An answer to a screening question that could not be read is not guessed: the person is
         asked once more for yes, no or not sure, and nothing is recorded."""
-        self._reply("missed_answer", "missed_answer", key=key)
+        self._reply("missed_answer", "missed_answer", key=key, rule="did_not_catch_the_answer")
 
     @Rule(Move(name="why_asked", value=MATCH.key),
           Screening(treatment=MATCH.treatment),
@@ -295,13 +306,13 @@ class Expert(Engine):
         """A question about the screening question ("what has that got to do with it?") is
         answered with the article's reason for asking; nothing is recorded."""
         self._reply("why_asked", f"{treatment}_screening", sources=sources, key=key,
-                    treatment=treatment)
+                    treatment=treatment, rule="why_the_question_is_asked")
 
     @Rule(Move(name="passed_over", value=MATCH.key), Screening())
     def move_on_after_a_second_miss(self, key):
         """A second answer that could not be read moves the screening on; nothing is recorded for
         that question, and it is left for the injector."""
-        self._reply("passed_over", "passed_over", handoff=True, key=key)
+        self._reply("passed_over", "passed_over", handoff=True, key=key, rule="move_on_after_a_second_miss")
 
     # The screening rules start from the told fact, filtered by its value, so that the joins with
     # the checks and the coverage stay small (experta joins pattern by pattern, in order).
@@ -346,27 +357,25 @@ class Expert(Engine):
         self.declare(Concern(treatment="fillers", key="prescribed_blood_thinner", level="ask",
                              sources=["FIL-BLOOD-THINNERS"]))
 
-    @Rule(Told(key="alcohol_date", value=MATCH.drink, new=True),
-          Appointment(date=MATCH.appointment),
+    @Rule(Drink(date=MATCH.drink, new=True),
+          Appointment(treatment="botox", date=MATCH.appointment),
           Focus(treatment="botox"))
     def when_the_drink_falls_against_the_appointment(self, drink, appointment):
         """A drink on a known day before a Botox appointment is set against the article's two to
         three days without alcohol: inside them, tell the injector; outside, it is clear of them."""
-        self._drink_against(drink, appointment)
+        self._drink_against("when_the_drink_falls_against_the_appointment", drink, appointment)
 
-    @Rule(Told(key="alcohol_date", value=MATCH.drink, new=False),
-          Told(key="appointment_date", new=True),
-          Appointment(date=MATCH.appointment),
+    @Rule(Drink(date=MATCH.drink, new=False),
+          Appointment(treatment="botox", date=MATCH.appointment, new=True),
           Focus(treatment="botox"))
     def a_drink_told_before_the_appointment_date(self, drink, appointment):
         """A drink told before the Botox appointment's date is set against that date as soon as it
         is known: the order the two were mentioned in does not matter."""
-        self._drink_against(drink, appointment)
+        self._drink_against("a_drink_told_before_the_appointment_date", drink, appointment)
 
-    def _drink_against(self, drink, appointment):
+    def _drink_against(self, rule, drink, appointment):
         days = (date.fromisoformat(appointment) - date.fromisoformat(drink)).days
         inside = 0 <= days <= _ALCOHOL_DAYS   # the article says two to three: the safe end
-        rule = sys._getframe(1).f_code.co_name
         self.declare(Reply(template="alcohol_timing", intent="botox_alcohol", scope="answered",
                            sources=["BTX-ALCOHOL"], handoff=inside, follow_up="", rule=rule,
                            used=["alcohol_date", "appointment_date"],
@@ -374,7 +383,7 @@ class Expert(Engine):
                                  "inside": inside}))
 
     @Rule(Question(topic="alcohol", treatment="botox", when=""),
-          Appointment(date=MATCH.appointment, days_away=MATCH.days),
+          Appointment(treatment="botox", date=MATCH.appointment, days_away=MATCH.days),
           TEST(lambda days: days >= 0))
     def the_day_to_stop_drinking(self, appointment, days):
         """Asked about alcohol before Botox with the appointment's date known, the person is given
@@ -383,11 +392,12 @@ class Expert(Engine):
         start = date.fromisoformat(appointment) - timedelta(days=_ALCOHOL_DAYS)
         self._reply("alcohol_from", "botox_alcohol", sources=["BTX-ALCOHOL"],
                     used=["appointment_date"], start=start.isoformat(), appointment=appointment,
-                    begun=days <= _ALCOHOL_DAYS)
+                    begun=days <= _ALCOHOL_DAYS, rule="the_day_to_stop_drinking")
 
     @Rule(Screening(treatment="botox"), Told(key="alcohol", value=True),
-          Appointment(days_away=MATCH.days), TEST(lambda days: 0 <= days <= _ALCOHOL_DAYS),
-          NOT(Told(key="alcohol_date")))
+          Appointment(treatment="botox", days_away=MATCH.days),
+          TEST(lambda days: 0 <= days <= _ALCOHOL_DAYS),
+          NOT(Drink()))
     def drinking_inside_the_alcohol_window(self, days):
         """Drinking with the Botox appointment three days away or less falls inside the article's
         two-to-three-day window: the injector should hear about it before going ahead."""
@@ -403,31 +413,59 @@ class Expert(Engine):
 
     @Rule(Cleared(treatment=MATCH.treatment, key=MATCH.after),
           Check(treatment=MATCH.treatment, key=MATCH.key, after=MATCH.after, topic=MATCH.topic),
-          Screening(treatment=MATCH.treatment),
+          Screening(treatment=MATCH.treatment, about=MATCH.about),
           NOT(Told(key=MATCH.key)),
           NOT(Passed(key=MATCH.key)),
           NOT(Concern(treatment=MATCH.treatment, level="stop")))
-    def ask_the_next_check(self, treatment, key, topic, after):
-        """During a screening, the first check without an answer is asked, one at a time."""
+    def ask_the_next_check(self, treatment, key, topic, after, about):
+        """During a screening, the first check without an answer is asked, one at a time, of the
+        person or about their client."""
         sources = inventory.topics()[topic].sources.get(treatment, [])
         self._reply("screening_question", f"{treatment}_screening", sources=sources,
-                    follow_up=key, key=key, treatment=treatment, first=after == "start")
+                    follow_up=key, key=key, treatment=treatment, first=after == "start",
+                    about=about, rule="ask_the_next_check")
+
+    @Rule(Screening(treatment=MATCH.treatment), NOT(Screened(treatment=MATCH.treatment)))
+    def a_check_without_a_verdict_is_due_one(self, treatment):
+        """A check that has not ended with a verdict yet ends with one once it is complete."""
+        self.declare(VerdictDue(treatment=treatment))
+
+    @Rule(Screening(treatment=MATCH.treatment), Screened(treatment=MATCH.treatment),
+          Told(key=MATCH.key, new=True), Check(treatment=MATCH.treatment, key=MATCH.key))
+    def a_changed_answer_reopens_the_verdict(self, treatment):
+        """A check already decided is decided again when one of its answers changes."""
+        self.declare(VerdictDue(treatment=treatment))
+
+    @Rule(Screening(treatment=MATCH.treatment), Screened(treatment=MATCH.treatment),
+          Appointment(treatment=MATCH.treatment, new=True))
+    def a_new_date_reopens_the_verdict(self, treatment):
+        """A check already decided is given again, with new dates, when its appointment moves."""
+        self.declare(VerdictDue(treatment=treatment))
+
+    @Rule(Screening(treatment=MATCH.treatment), Screened(treatment=MATCH.treatment),
+          Move(name="passed_over"))
+    def a_passed_over_check_reopens_the_verdict(self, treatment):
+        """A check passed over changes what the verdict rests on, so it is given again."""
+        self.declare(VerdictDue(treatment=treatment))
 
     @Rule(Screening(treatment=MATCH.treatment), Concern(treatment=MATCH.treatment, level="stop"),
-          Move(name="changed"))
+          Move(name="changed"), VerdictDue(treatment=MATCH.treatment))
     def not_advisable(self, treatment):
         """A contraindication found during screening ends it: not advisable, talk to the injector."""
         concerns = self._all(Concern, treatment=treatment, level="stop")
         self._reply("verdict_stop", f"{treatment}_verdict", handoff=True,
                     sources=_sources_of(concerns), used=[c["key"] for c in concerns],
-                    treatment=treatment, keys=[c["key"] for c in concerns])
+                    treatment=treatment, keys=[c["key"] for c in concerns],
+                    rule="not_advisable")
+        self.declare(Screened(treatment=treatment))
+
 
     @Rule(Screening(treatment=MATCH.treatment),
           Check(treatment=MATCH.treatment, key=MATCH.key, last=True),
           Cleared(treatment=MATCH.treatment, key=MATCH.key),
           NOT(Concern(treatment=MATCH.treatment, level="stop")),
           Concern(treatment=MATCH.treatment, level="ask"),
-          Move(name="changed"))
+          Move(name="changed"), VerdictDue(treatment=MATCH.treatment))
     def settle_with_the_injector_first(self, treatment):
         """A completed screening with an open question (an unsure contraindication, a prescribed
         blood thinner) ends with: settle this with your injector before the appointment."""
@@ -437,14 +475,17 @@ class Expert(Engine):
         self._reply("verdict_ask", f"{treatment}_verdict", handoff=True, scope="answered",
                     sources=list(dict.fromkeys(sources)), used=[c["key"] for c in concerns],
                     treatment=treatment, asks=[c["key"] for c in concerns if c["level"] == "ask"],
-                    steps=steps)
+                    steps=steps, appointment=self._appointment_of(treatment),
+                    rule="settle_with_the_injector_first")
+        self.declare(Screened(treatment=treatment))
+
 
     @Rule(Screening(treatment=MATCH.treatment),
           Check(treatment=MATCH.treatment, key=MATCH.key, last=True),
           Cleared(treatment=MATCH.treatment, key=MATCH.key),
           NOT(Concern(treatment=MATCH.treatment, level="stop")),
           NOT(Concern(treatment=MATCH.treatment, level="ask")),
-          Move(name="changed"))
+          Move(name="changed"), VerdictDue(treatment=MATCH.treatment))
     def ready_with_a_checklist(self, treatment):
         """A completed screening with no contraindication ends with a personal, dated checklist
         built from the article's precautions for that treatment."""
@@ -452,23 +493,29 @@ class Expert(Engine):
         steps = self._steps(treatment, concerns)
         sources = _sources_of(concerns) + [s for step in steps for s in step["sources"]]
         self._reply("verdict_ready", f"{treatment}_verdict", sources=list(dict.fromkeys(sources)),
-                    used=[c["key"] for c in concerns], treatment=treatment, steps=steps)
+                    used=[c["key"] for c in concerns], treatment=treatment, steps=steps,
+                    appointment=self._appointment_of(treatment),
+                    rule="ready_with_a_checklist")
+        self.declare(Screened(treatment=treatment))
+
 
     @Rule(Screening(treatment="botox"), Screening(treatment="fillers"),
           Check(treatment="botox", key=MATCH.botox_last, last=True),
           Cleared(treatment="botox", key=MATCH.botox_last),
           Check(treatment="fillers", key=MATCH.fillers_last, last=True),
           Cleared(treatment="fillers", key=MATCH.fillers_last),
-          Move(name="changed"))
+          Move(name="changed"), VerdictDue())
     def both_planned_botox_first(self, botox_last, fillers_last):
         """Someone checked for both treatments is reminded, once both checks are done, that they
         are separate procedures on the same face, with Botox first."""
-        self._reply("both_planned", "combining", sources=["CMB-SAME-FACE", "CMB-ORDER",
-                                                          "CMB-WHY-ORDER"])
+        botox, fillers = self._appointment_of("botox"), self._appointment_of("fillers")
+        self._reply("both_planned", "combining", sources=["CMB-SAME-FACE", "CMB-ORDER", "CMB-WHY-ORDER"],
+                    botox=botox, fillers=fillers, reversed=bool(botox and fillers and fillers < botox),
+                    rule="both_planned_botox_first")
 
     def _steps(self, treatment, concerns):
         """The checklist: the person's own steps first, then the article's standing reminders."""
-        appointments = self._all(Appointment)
+        appointments = self._all(Appointment, treatment=treatment)
         when = date.fromisoformat(appointments[0]["date"]) if appointments else None
         timing = inventory.screening()["timing"]
         personal = {c["key"]: c for c in concerns if c["level"] in ("prepare", "unsure")}
@@ -490,6 +537,11 @@ class Expert(Engine):
                           "contraindication": inventory.topics()[check["topic"]].contraindication})
         return [s for s in steps if not s["contraindication"]]
 
+    def _appointment_of(self, treatment):
+        """The ISO date of the appointment for `treatment`, or "" when none is known."""
+        appointments = self._all(Appointment, treatment=treatment)
+        return appointments[0]["date"] if appointments else ""
+
     def _today(self):
         today = self._all(Today)
         return date.fromisoformat(today[0]["date"]) if today else date.today()
@@ -498,7 +550,8 @@ class Expert(Engine):
     @Rule(Move(name="date_problem", value=MATCH.problem))
     def unclear_date_gets_a_question(self, problem):
         """A date that is past, ambiguous or vague gets a clarifying question."""
-        self._reply("date_question", "appointment_date", follow_up="appointment_date", problem=problem)
+        self._reply("date_question", "appointment_date", follow_up="appointment_date", problem=problem,
+                    rule="unclear_date_gets_a_question")
 
     # -- recommendation from how the lines behave ------------------------------------------------
     @Rule(Lines(behaviours=MATCH.behaviours), TEST(lambda behaviours: "moves" in behaviours))
@@ -522,43 +575,44 @@ class Expert(Engine):
     def recommend_botox(self):
         """Dynamic wrinkles only: the article's treatment for them is Botox."""
         self._reply("recommendation", "recommend_botox", sources=["WRK-DYNAMIC", "BTX-AREAS"],
-                    handoff=True, used=["lines"], treatment="botox", kinds=["dynamic"])
+                    handoff=True, used=["lines"], treatment="botox", kinds=["dynamic"],
+                    rule="recommend_botox")
 
     @Rule(Move(name="recommend_now"), WrinkleKind(kind="static"), NOT(WrinkleKind(kind="dynamic")),
           salience=DECIDE)
     def recommend_fillers_for_static_lines(self):
         """Static wrinkles (there at rest), with no dynamic ones: the article's treatment is fillers."""
         volume = bool(self._all(WrinkleKind, kind="volume"))
-        self._reply("recommendation", "recommend_fillers",
-                    sources=["WRK-STATIC"] + (["FIL-BENEFITS"] if volume else []), handoff=True,
-                    used=["lines"], treatment="fillers", kinds=["static"] + (["volume"] if volume else []))
+        self._reply("recommendation", "recommend_fillers", sources=["WRK-STATIC"] + (["FIL-BENEFITS"] if volume else []), handoff=True,
+                    used=["lines"], treatment="fillers", kinds=["static"] + (["volume"] if volume else []),
+                    rule="recommend_fillers_for_static_lines")
 
     @Rule(Move(name="recommend_now"), WrinkleKind(kind="volume"), NOT(WrinkleKind(kind="dynamic")),
           NOT(WrinkleKind(kind="static")), salience=DECIDE)
     def recommend_fillers_for_volume(self):
         """A wish for fuller lips or sculpted cheekbones: the article credits fillers with both."""
         self._reply("recommendation", "recommend_fillers", sources=["FIL-BENEFITS", "CMB-AREAS"],
-                    handoff=True, used=["lines"], treatment="fillers", kinds=["volume"])
+                    handoff=True, used=["lines"], treatment="fillers", kinds=["volume"],
+                    rule="recommend_fillers_for_volume")
 
     @Rule(Move(name="recommend_now"), WrinkleKind(kind="dynamic"), WrinkleKind(kind="static"),
           salience=DECIDE)
     def recommend_both_botox_first(self):
         """Dynamic and static wrinkles together: both treatments, Botox first, because each treats a
         different kind and fillers look more natural and last longer after Botox."""
-        self._reply("recommendation", "recommend_both",
-                    sources=["WRK-DYNAMIC", "WRK-STATIC", "CMB-BOTH-WORLDS", "CMB-ORDER",
+        self._reply("recommendation", "recommend_both", sources=["WRK-DYNAMIC", "WRK-STATIC", "CMB-BOTH-WORLDS", "CMB-ORDER",
                              "CMB-WHY-ORDER"], handoff=True, used=["lines"], treatment="both",
-                    kinds=["dynamic", "static"])
+                    kinds=["dynamic", "static"], rule="recommend_both_botox_first")
 
     @Rule(Move(name="recommend_now"), WrinkleKind(kind="dynamic"), WrinkleKind(kind="volume"),
           NOT(WrinkleKind(kind="static")), salience=DECIDE)
     def recommend_both_for_movement_and_volume(self):
         """Lines that come with movement plus a wish for volume: Botox for the lines, fillers for the
         volume, Botox first."""
-        self._reply("recommendation", "recommend_both",
-                    sources=["WRK-DYNAMIC", "FIL-BENEFITS", "CMB-BOTH-WORLDS", "CMB-ORDER",
+        self._reply("recommendation", "recommend_both", sources=["WRK-DYNAMIC", "FIL-BENEFITS", "CMB-BOTH-WORLDS", "CMB-ORDER",
                              "CMB-WHY-ORDER"], handoff=True, used=["lines"], treatment="both",
-                    kinds=["dynamic", "volume"])
+                    kinds=["dynamic", "volume"],
+                    rule="recommend_both_for_movement_and_volume")
 
     @Rule(Move(name="recommend_now"), NOT(WrinkleKind()), salience=DECIDE)
     def ask_how_the_lines_behave(self):
@@ -566,7 +620,8 @@ class Expert(Engine):
         that does: are the lines still there when the face is relaxed?"""
         areas = [a for line in self._all(Lines) for a in line["areas"]]
         self._reply("recommend_question", "recommend", sources=["WRK-DYNAMIC", "WRK-STATIC"],
-                    follow_up="lines_at_rest", areas=areas)
+                    follow_up="lines_at_rest", areas=areas,
+                    rule="ask_how_the_lines_behave")
 
     # -- the conversation -------------------------------------------------------------------------
     @Rule(Move(name="why"), Previous(fired=MATCH.fired, sources=MATCH.sources, used=MATCH.used,
@@ -575,17 +630,18 @@ class Expert(Engine):
         """"Why?" after an answer shows the rules that produced it, the person's facts they used and
         the inventory facts with their article lines."""
         self._reply("why", "why", sources=sources, fired_before=list(fired), used_before=list(used),
-                    intent_before=intent)
+                    intent_before=intent, rule="explain_the_last_answer")
 
     @Rule(Move(name="why"), NOT(Previous()))
     def nothing_to_explain_yet(self):
         """"Why?" before any answer: there is nothing to explain yet."""
-        self._reply("why", "why", fired_before=[], used_before=[], intent_before="")
+        self._reply("why", "why", fired_before=[], used_before=[], intent_before="",
+                    rule="nothing_to_explain_yet")
 
     @Rule(Move(name="facts"), Known(facts=MATCH.facts))
     def show_what_we_know(self, facts):
         """"What do you know about me?" lists the facts the session holds."""
-        self._reply("facts", "facts", known=facts)
+        self._reply("facts", "facts", known=facts, rule="show_what_we_know")
 
     @Rule(Move(name="unclear"), Candidate(rank=1, topic=MATCH.topic, treatment=MATCH.treatment),
           NOT(Candidate(rank=2)), Gap(topic=MATCH.topic), NOT(Coverage(topic=MATCH.topic)),
@@ -600,19 +656,18 @@ class Expert(Engine):
     def ask_which_they_mean(self):
         """A message with words no phrase explained and several topics about as close is not
         answered with the nearest one: the person is asked which of the closest topics they mean."""
-        self._clarify()
+        self._clarify("ask_which_they_mean")
 
     @Rule(Move(name="unclear"), Candidate(rank=1, topic=MATCH.topic), NOT(Candidate(rank=2)),
           Coverage(topic=MATCH.topic), NOT(Move(name="urgent")))
     def ask_whether_they_mean_it(self, topic):
         """A message with words no phrase explained and one topic the article covers not quite
         close enough is asked back: did you mean that topic?"""
-        self._clarify()
+        self._clarify("ask_whether_they_mean_it")
 
-    def _clarify(self):
+    def _clarify(self, rule):
         candidates = sorted(self._all(Candidate), key=lambda c: c["rank"])
         topics = inventory.topics()
-        rule = sys._getframe(1).f_code.co_name
         self.declare(Reply(template="clarify", intent="clarify", scope="partial", sources=[],
                            handoff=False, follow_up="topic", rule=rule, used=[],
                            data={"choices": [topics[c["topic"]].label for c in candidates],
@@ -625,76 +680,78 @@ class Expert(Engine):
         to is told, in its own words, that the article does not cover it, and pointed to a licensed
         injector."""
         focus = [f["treatment"] for f in self._all(Focus) if f["new"]]
-        self._reply("unread", "out_of_scope", scope="out_of_scope", words=words, treatments=focus)
+        self._reply("unread", "out_of_scope", scope="out_of_scope", words=words, treatments=focus,
+                    rule="not_in_the_article")
 
     @Rule(Move(name="staff"))
     def hand_over_to_staff(self):
         """Someone who asks for a person (a call back, a member of staff) is told that staff will
         take the conversation over."""
-        self._reply("staff", "staff", handoff=True)
+        self._reply("staff", "staff", handoff=True, rule="hand_over_to_staff")
 
     @Rule(Move(name="business"))
     def no_business_recommendations(self):
         """Asked where to go or whom to book: the chatbot names no business."""
-        self._reply("business", "business", scope="out_of_scope", handoff=True)
+        self._reply("business", "business", scope="out_of_scope", handoff=True,
+                    rule="no_business_recommendations")
 
     @Rule(Move(name="diagnosis"))
     def no_diagnosis(self):
         """Asked to judge a symptom or condition: the chatbot does not diagnose."""
-        self._reply("diagnosis", "diagnosis", scope="out_of_scope", handoff=True)
+        self._reply("diagnosis", "diagnosis", scope="out_of_scope", handoff=True, rule="no_diagnosis")
 
     @Rule(Move(name="too_long"), salience=URGENT)
     def message_too_long(self):
         """A message over the length limit is asked to be shortened; nothing else is read."""
-        self._reply("too_long", "too_long", scope="out_of_scope")
+        self._reply("too_long", "too_long", scope="out_of_scope", rule="message_too_long")
 
     @Rule(Move(name="empty"))
     def empty_message(self):
         """An empty or blank message gets a prompt to ask something."""
-        self._reply("empty", "empty", scope="out_of_scope")
+        self._reply("empty", "empty", scope="out_of_scope", rule="empty_message")
 
     @Rule(Move(name="greeting"), NOT(Question()))
     def greet(self):
         """A greeting with no question is greeted back, with what the chatbot can do."""
-        self._reply("greeting", "greeting")
+        self._reply("greeting", "greeting", rule="greet")
 
     @Rule(Move(name="thanks"), NOT(Question()))
     def you_are_welcome(self):
         """Thanks with no question get a short reply."""
-        self._reply("thanks", "thanks")
+        self._reply("thanks", "thanks", rule="you_are_welcome")
 
     @Rule(Move(name="bye"), NOT(Question()), NOT(Told(new=True)))
     def goodbye(self):
         """A goodbye with no question, and nothing new said, ends politely."""
-        self._reply("bye", "bye")
+        self._reply("bye", "bye", rule="goodbye")
 
     @Rule(Move(name="bare_answer"), NOT(Question()))
     def acknowledge_a_bare_answer(self):
         """A yes, no or "ok" when the chatbot asked nothing is acknowledged with an invitation."""
-        self._reply("acknowledge", "acknowledge")
+        self._reply("acknowledge", "acknowledge", rule="acknowledge_a_bare_answer")
 
     @Rule(Move(name="help"))
     def offer_help(self):
         """A request for help lists what the chatbot can answer and do."""
-        self._reply("help", "help")
+        self._reply("help", "help", rule="offer_help")
 
     @Rule(Move(name="corrected", value=MATCH.key), Told(key=MATCH.key, value=MATCH.value))
     def acknowledge_a_correction(self, key, value):
         """A fact the person corrects ("actually I'm not pregnant") is confirmed back, and everything
         that depended on it is worked out again from the new value."""
-        self._reply("corrected", "corrected", used=[key], told={key: value})
+        self._reply("corrected", "corrected", used=[key], told={key: value}, rule="acknowledge_a_correction")
 
     @Rule(AS.told << Told(new=True, key=MATCH.key), NOT(Reply()), salience=LAST + 1)
     def acknowledge_what_was_told(self, key):
         """Something told that no other rule answered is acknowledged, so the person sees it was
         understood."""
         told = {t["key"]: t["value"] for t in self._all(Told, new=True)}
-        self._reply("noted", "noted", used=list(told), told=told)
+        self._reply("noted", "noted", used=list(told), told=told, rule="acknowledge_what_was_told")
 
     @Rule(NOT(Reply()), salience=LAST)
     def not_understood(self):
         """A message no rule could answer gets an honest "I did not understand" and examples."""
-        self._reply("not_understood", "out_of_scope", scope="out_of_scope")
+        self._reply("not_understood", "out_of_scope", scope="out_of_scope", rule="not_understood")
 
 
 _ALCOHOL_DAYS = inventory.screening()["timing"]["alcohol"]["days"]
