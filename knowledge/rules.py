@@ -355,7 +355,7 @@ class Expert(Engine):
         """A prescribed blood thinner is not among the over-the-counter medicines the article names:
         the injector (and the prescriber) decide, so it is a question to settle first."""
         self.declare(Concern(treatment="fillers", key="prescribed_blood_thinner", level="ask",
-                             sources=["FIL-BLOOD-THINNERS"]))
+                             sources=inventory.sources_of("prescribed_blood_thinner_is_for_the_injector")))
 
     @Rule(Drink(date=MATCH.drink, new=True),
           Appointment(treatment="botox", date=MATCH.appointment),
@@ -377,7 +377,7 @@ class Expert(Engine):
         days = (date.fromisoformat(appointment) - date.fromisoformat(drink)).days
         inside = 0 <= days <= _ALCOHOL_DAYS   # the article says two to three: the safe end
         self.declare(Reply(template="alcohol_timing", intent="botox_alcohol", scope="answered",
-                           sources=["BTX-ALCOHOL"], handoff=inside, follow_up="", rule=rule,
+                           sources=inventory.sources_of(rule), handoff=inside, follow_up="", rule=rule,
                            used=["alcohol_date", "appointment_date"],
                            data={"drink": drink, "appointment": appointment, "days": days,
                                  "inside": inside}))
@@ -390,7 +390,7 @@ class Expert(Engine):
         the day the article's alcohol-free days begin (three days before: the safe end of two to
         three), or told they have begun."""
         start = date.fromisoformat(appointment) - timedelta(days=_ALCOHOL_DAYS)
-        self._reply("alcohol_from", "botox_alcohol", sources=["BTX-ALCOHOL"],
+        self._reply("alcohol_from", "botox_alcohol", sources=inventory.sources_of("the_day_to_stop_drinking"),
                     used=["appointment_date"], start=start.isoformat(), appointment=appointment,
                     begun=days <= _ALCOHOL_DAYS, rule="the_day_to_stop_drinking")
 
@@ -402,14 +402,14 @@ class Expert(Engine):
         """Drinking with the Botox appointment three days away or less falls inside the article's
         two-to-three-day window: the injector should hear about it before going ahead."""
         self.declare(Concern(treatment="botox", key="alcohol_window", level="ask",
-                             sources=["BTX-ALCOHOL"]))
+                             sources=inventory.sources_of("drinking_inside_the_alcohol_window")))
 
     @Rule(Screening(treatment="botox"), Told(key="medicines", value=MATCH.value),
           TEST(lambda value: _truthy(value) or _unsure(value)))
     def medicines_go_to_the_injector(self, value):
         """Before Botox, the medicines a person takes are for their injector to hear about."""
         self.declare(Concern(treatment="botox", key="medicines", level="prepare",
-                             sources=["BTX-HISTORY"]))
+                             sources=inventory.sources_of("medicines_go_to_the_injector")))
 
     @Rule(Cleared(treatment=MATCH.treatment, key=MATCH.after),
           Check(treatment=MATCH.treatment, key=MATCH.key, after=MATCH.after, topic=MATCH.topic),
@@ -509,7 +509,7 @@ class Expert(Engine):
         """Someone checked for both treatments is reminded, once both checks are done, that they
         are separate procedures on the same face, with Botox first."""
         botox, fillers = self._appointment_of("botox"), self._appointment_of("fillers")
-        self._reply("both_planned", "combining", sources=["CMB-SAME-FACE", "CMB-ORDER", "CMB-WHY-ORDER"],
+        self._reply("both_planned", "combining", sources=inventory.sources_of("both_planned_botox_first"),
                     botox=botox, fillers=fillers, reversed=bool(botox and fillers and fillers < botox),
                     rule="both_planned_botox_first")
 
@@ -565,7 +565,7 @@ class Expert(Engine):
         self.declare(WrinkleKind(kind="static"))
 
     @Rule(Lines(areas=MATCH.areas),
-          TEST(lambda areas: "lips" in areas or "cheekbones" in areas))
+          TEST(lambda areas: bool(set(areas) & set(_VOLUME["areas"]))))
     def lips_and_cheekbones_call_for_volume(self, areas):
         """Fuller lips or sculpted cheekbones are about volume, which the article credits to fillers."""
         self.declare(WrinkleKind(kind="volume"))
@@ -574,54 +574,51 @@ class Expert(Engine):
           NOT(WrinkleKind(kind="static")), NOT(WrinkleKind(kind="volume")), salience=DECIDE)
     def recommend_botox(self):
         """Dynamic wrinkles only: the article's treatment for them is Botox."""
-        self._reply("recommendation", "recommend_botox", sources=["WRK-DYNAMIC", "BTX-AREAS"],
-                    handoff=True, used=["lines"], treatment="botox", kinds=["dynamic"],
-                    rule="recommend_botox")
+        self._recommend("recommend_botox", "botox", ["dynamic"])
 
     @Rule(Move(name="recommend_now"), WrinkleKind(kind="static"), NOT(WrinkleKind(kind="dynamic")),
           salience=DECIDE)
     def recommend_fillers_for_static_lines(self):
         """Static wrinkles (there at rest), with no dynamic ones: the article's treatment is fillers."""
         volume = bool(self._all(WrinkleKind, kind="volume"))
-        self._reply("recommendation", "recommend_fillers", sources=["WRK-STATIC"] + (["FIL-BENEFITS"] if volume else []), handoff=True,
-                    used=["lines"], treatment="fillers", kinds=["static"] + (["volume"] if volume else []),
-                    rule="recommend_fillers_for_static_lines")
+        self._recommend("recommend_fillers_for_static_lines", "fillers",
+                        ["static"] + (["volume"] if volume else []),
+                        also=[_VOLUME["source"]] if volume else [])
 
     @Rule(Move(name="recommend_now"), WrinkleKind(kind="volume"), NOT(WrinkleKind(kind="dynamic")),
           NOT(WrinkleKind(kind="static")), salience=DECIDE)
     def recommend_fillers_for_volume(self):
         """A wish for fuller lips or sculpted cheekbones: the article credits fillers with both."""
-        self._reply("recommendation", "recommend_fillers", sources=["FIL-BENEFITS", "CMB-AREAS"],
-                    handoff=True, used=["lines"], treatment="fillers", kinds=["volume"],
-                    rule="recommend_fillers_for_volume")
+        self._recommend("recommend_fillers_for_volume", "fillers", ["volume"])
 
     @Rule(Move(name="recommend_now"), WrinkleKind(kind="dynamic"), WrinkleKind(kind="static"),
           salience=DECIDE)
     def recommend_both_botox_first(self):
         """Dynamic and static wrinkles together: both treatments, Botox first, because each treats a
         different kind and fillers look more natural and last longer after Botox."""
-        self._reply("recommendation", "recommend_both", sources=["WRK-DYNAMIC", "WRK-STATIC", "CMB-BOTH-WORLDS", "CMB-ORDER",
-                             "CMB-WHY-ORDER"], handoff=True, used=["lines"], treatment="both",
-                    kinds=["dynamic", "static"], rule="recommend_both_botox_first")
+        self._recommend("recommend_both_botox_first", "both", ["dynamic", "static"])
 
     @Rule(Move(name="recommend_now"), WrinkleKind(kind="dynamic"), WrinkleKind(kind="volume"),
           NOT(WrinkleKind(kind="static")), salience=DECIDE)
     def recommend_both_for_movement_and_volume(self):
         """Lines that come with movement plus a wish for volume: Botox for the lines, fillers for the
         volume, Botox first."""
-        self._reply("recommendation", "recommend_both", sources=["WRK-DYNAMIC", "FIL-BENEFITS", "CMB-BOTH-WORLDS", "CMB-ORDER",
-                             "CMB-WHY-ORDER"], handoff=True, used=["lines"], treatment="both",
-                    kinds=["dynamic", "volume"],
-                    rule="recommend_both_for_movement_and_volume")
+        self._recommend("recommend_both_for_movement_and_volume", "both", ["dynamic", "volume"])
+
+    def _recommend(self, rule, treatment, kinds, also=()):
+        """A recommendation from the kinds of wrinkle found, resting on the rule's sources."""
+        self._reply("recommendation", f"recommend_{treatment}",
+                    sources=inventory.sources_of(rule) + list(also), handoff=True, used=["lines"],
+                    treatment=treatment, kinds=kinds, rule=rule)
 
     @Rule(Move(name="recommend_now"), NOT(WrinkleKind()), salience=DECIDE)
     def ask_how_the_lines_behave(self):
         """When the description does not decide between dynamic and static, ask the one question
         that does: are the lines still there when the face is relaxed?"""
         areas = [a for line in self._all(Lines) for a in line["areas"]]
-        self._reply("recommend_question", "recommend", sources=["WRK-DYNAMIC", "WRK-STATIC"],
-                    follow_up="lines_at_rest", areas=areas,
-                    rule="ask_how_the_lines_behave")
+        self._reply("recommend_question", "recommend",
+                    sources=inventory.sources_of("ask_how_the_lines_behave"),
+                    follow_up="lines_at_rest", areas=areas, rule="ask_how_the_lines_behave")
 
     # -- the conversation -------------------------------------------------------------------------
     @Rule(Move(name="why"), Previous(fired=MATCH.fired, sources=MATCH.sources, used=MATCH.used,
@@ -755,6 +752,7 @@ class Expert(Engine):
 
 
 _ALCOHOL_DAYS = inventory.screening()["timing"]["alcohol"]["days"]
+_VOLUME = inventory.reasoning()["volume"]
 
 
 def _intent(treatment: str, topic: str) -> str:
