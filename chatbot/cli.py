@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Print every fact of the knowledge base with its ID and "
                              "article line (--json: a list of objects).")
     kb.add_argument("--json", action="store_true", dest="json_here", help="as a JSON list")
+    rules = commands.add_parser("rules", help="print every rule in plain words",
+                                description="Print every rule of the knowledge base: when it fires, "
+                                "what it concludes, which facts it rests on (--json: a list).")
+    rules.add_argument("--json", action="store_true", dest="json_here", help="as a JSON list")
 
     quiz = commands.add_parser("quiz", help="a training quiz for front-desk staff",
                                description="A multiple-choice quiz generated from the knowledge base.")
@@ -148,7 +152,7 @@ def _port(text: str) -> int:
     return value
 
 
-ONE_SHOT = ("ask", "kb")
+ONE_SHOT = ("ask", "kb", "rules")
 
 
 def run() -> None:
@@ -191,6 +195,11 @@ def program(args: argparse.Namespace, env: Environment) -> int:
     command = args.command or "chat"
     if command == "kb":
         return _kb(env, as_json)
+    if command == "rules":
+        from chatbot.knowledge import catalogue
+        env.write(json.dumps([e.to_dict() for e in catalogue.entries()], indent=2) if as_json
+                  else catalogue.text())
+        return ExitStatus.OK
     if command == "ask":
         from chatbot.commands import handle
         outcome = handle(_chatbot(env).session(), " ".join(args.text))   # "/help" works here too
