@@ -100,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Run the HTTP API (v1) and the web chat page.")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
-    serve.add_argument("--db", metavar="PATH", default="chatbot.sqlite3",
-                       help="SQLite file for sessions (default chatbot.sqlite3)")
+    serve.add_argument("--db", metavar="PATH|URL", default="chatbot.sqlite3",
+                       help="SQLite file for sessions (default chatbot.sqlite3), or a "
+                            "postgresql://user@host/dbname URL (pip install '.[postgres]')")
     serve.add_argument("--templates", metavar="DIR",
                        help="a folder of templates that override the built-in ones")
     serve.add_argument("--clinic", metavar="NAME", help="the clinic's name, shown on the page")

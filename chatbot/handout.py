@@ -7,11 +7,10 @@ lay them out (the HTML carries its own print CSS and fits two A4 or Letter pages
 """
 from __future__ import annotations
 
-import os
-
 from chatbot import lexicon as lexicon_module
 from chatbot.environment import Environment
 from chatbot.knowledge import inventory
+from chatbot.output import deliver
 from chatbot.render import Renderer
 
 TREATMENTS = ("botox", "fillers")
@@ -162,16 +161,6 @@ def render(fmt: str = "md", today=None, wall_sheet: bool = False) -> str:
 def run(args, env: Environment) -> int:
     """`chatbot handout`: write the cheat sheet to stdout or to -o FILE."""
     text = render(args.format, today=env.today(), wall_sheet=getattr(args, "wall", False))
-    if not args.output:
-        env.stdout.write(text)
-        env.stdout.flush()
-        return 0
-    if os.path.isdir(args.output):
-        raise IsADirectoryError(f"cannot write the handout to {args.output}: it is a folder")
-    try:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as error:
-        raise OSError(f"cannot write the handout to {args.output}: {error.strerror or error}") from None
-    env.error(f"Handout written to {args.output}.")
+    if deliver(env, text, args.output, "the handout"):
+        env.error(f"Handout written to {args.output}.")
     return 0

@@ -6,6 +6,7 @@ words), and tolerates small typos in words the lexicon knows.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -318,7 +319,10 @@ def _edit_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
-SOURCES = ("lexicon.toml", "ordinary_words.txt", "lexicon.py")
+SOURCES = ("lexicon.toml", "ordinary_words.txt")
+# The code that made a kept lexicon is part of its name, digested when this module is imported: a
+# process still running older code never keeps its lexicon under the newer code's name.
+CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
 @lru_cache(maxsize=1)
@@ -326,7 +330,7 @@ def load() -> Lexicon:
     """The lexicon shipped with the package (loaded once per process, from the cache when kept)."""
     from chatbot import cache
     folder = Path(__file__).parent
-    name = cache.key([folder / source for source in SOURCES])
+    name = cache.key([folder / source for source in SOURCES], CODE)
     lexicon, _ = cache.kept("lexicon", name, read, loads=_loads)
     return lexicon
 

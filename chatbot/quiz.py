@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import random
 import re
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from chatbot import lexicon as lexicon_module
 from chatbot.environment import Environment
 from chatbot.knowledge import inventory
 from chatbot.lexicon import _edit_distance, normalise
+from chatbot.output import deliver
 from chatbot.render import Renderer
 
 TREATMENTS = ("botox", "fillers")
@@ -773,19 +773,8 @@ def _export(args, env: Environment) -> int:
     seed = args.seed if args.seed is not None else 0
     questions = [q for q in bank(seed) if args.topic is None or args.topic in q.tags]
     text = gift.export(questions, seed)
-    if not args.output:
-        env.stdout.write(text)
-        env.stdout.flush()
-        return 0
-    if os.path.isdir(args.output):
-        raise IsADirectoryError(f"cannot write the questions to {args.output}: it is a folder")
-    try:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as error:
-        raise OSError(f"cannot write the questions to {args.output}: "
-                      f"{error.strerror or error}") from None
-    env.error(f"{len(questions)} questions written to {args.output} (GIFT, seed {seed}).")
+    if deliver(env, text, args.output, "the questions"):
+        env.error(f"{len(questions)} questions written to {args.output} (GIFT, seed {seed}).")
     return 0
 
 

@@ -14,6 +14,7 @@ matches, so a message with many words no example knows scores low, as it should.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -112,6 +113,7 @@ def _words(text: str, lexicon: Lexicon) -> list[str]:
 
 
 SOURCES = ("examples.toml",)
+CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]   # see lexicon.CODE
 
 
 @lru_cache(maxsize=1)
@@ -122,9 +124,8 @@ def load(lexicon: Lexicon) -> Ranker:
     from chatbot import lexicon as lexicon_module
     knowledge = _knowledge()
     here = Path(__file__).parent
-    sources = [knowledge / name for name in SOURCES] + [here / "ranker.py"] + [
-        here / name for name in lexicon_module.SOURCES]
-    ranker, _ = cache.kept("ranker", cache.key(sources), lambda: build(lexicon))
+    sources = [knowledge / name for name in SOURCES] + [here / name for name in lexicon_module.SOURCES]
+    ranker, _ = cache.kept("ranker", cache.key(sources, CODE, lexicon_module.CODE), lambda: build(lexicon))
     return ranker
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from chatbot.environment import Environment
+from chatbot.output import deliver
 
 SCHEMA_VERSION = 1
 APP_NAME = "botox-filler-chatbot"
@@ -135,20 +135,8 @@ def run(args, env: Environment) -> int:
     """`chatbot records`: list the stored records, or export them as CSV."""
     records = load(env, args.name)
     if args.csv or args.output:
-        text = as_csv(records)
-        if not args.output:
-            env.stdout.write(text)
-            env.stdout.flush()
-            return 0
-        if os.path.isdir(args.output):
-            raise IsADirectoryError(f"cannot write the records to {args.output}: it is a folder")
-        try:
-            with open(args.output, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
-        except OSError as error:
-            raise OSError(f"cannot write the records to {args.output}: "
-                          f"{error.strerror or error}") from None
-        env.error(f"{len(records)} record{'s' if len(records) != 1 else ''} written to {args.output}.")
+        if deliver(env, as_csv(records), args.output, "the records", newline=""):
+            env.error(f"{len(records)} record{'s' if len(records) != 1 else ''} written to {args.output}.")
         return 0
     if not records:
         env.write("No training records yet" + (f" for {_safe(args.name)}" if args.name else "")

@@ -2,7 +2,8 @@
 
 The person's words are only ever data passed to a template, never compiled as one. A clinic can
 put its own templates in a folder (`--templates DIR`): they are looked up first and rendered in
-Jinja's sandbox, so a template cannot reach into Python.
+Jinja's sandbox, so a template cannot reach into Python, with limits on render time and output
+size (chatbot/sandbox.py).
 """
 from __future__ import annotations
 
@@ -69,10 +70,11 @@ class Renderer:
                        lstrip_blocks=True, keep_trailing_newline=False,
                        bytecode_cache=_bytecode_cache())
         if templates:
-            from jinja2.sandbox import SandboxedEnvironment  # only for a clinic's own templates
+            from chatbot.sandbox import LimitedSandbox  # only for a clinic's own templates
             loaders.insert(0, jinja2.FileSystemLoader(templates))
-            self.env: jinja2.Environment = SandboxedEnvironment(loader=jinja2.ChoiceLoader(loaders),
-                                                                **options)
+            # No bytecode cache: code compiled without the sandbox's limits must never be loaded here.
+            options["bytecode_cache"] = None
+            self.env: jinja2.Environment = LimitedSandbox(loader=jinja2.ChoiceLoader(loaders), **options)
         else:
             self.env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), **options)
         self.env.filters.update(label=treatment_label, long_date=long_date, listing=listing,

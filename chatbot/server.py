@@ -15,8 +15,12 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import secrets
+import signal
 import socket
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -35,7 +39,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from chatbot import commands
-from chatbot.store import SQLiteStore, Store, StoreUnavailable, Turn, utc_now
+from chatbot.store import Store, StoreUnavailable, Turn, open_store, shown_database, utc_now
 
 MAX_BODY = 16 * 1024              # bytes of a request body; more is refused with 413
 OPTIMISTIC_ATTEMPTS = 3           # lost races with other processes before a turn takes the lock
@@ -44,10 +48,13 @@ HANDOFF_LIMIT, HANDOFF_MAX = 50, 500
 # share the GIL, so every answer comes later; waiting turns queue first come, first served.
 TURN_THREADS = int(os.environ.get("CHATBOT_TURN_THREADS", "2"))
 CONFIG_VARIABLE = "CHATBOT_SERVER_CONFIG"   # how `serve --workers N` hands its options to workers
+PARENT_VARIABLE = "CHATBOT_SERVE_PARENT"    # ... and its process id, so that they die with it
 STATIC = resources.files("chatbot") / "static"
 # The page loads nothing but its own script and style, and talks only to its own origin.
+# No other site may show it in a frame (clickjacking).
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-               "img-src 'self'; base-uri 'none'; form-action 'none'")
+               "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+SESSION_IN_PATH = re.compile(r"(/v1/sessions/)[^/?#\s]+")
 log = logging.getLogger("chatbot.server")
 
 
@@ -91,7 +98,8 @@ def create_app(config: ServerConfig, bot=None, store: Store | None = None,
         bot = Chatbot(today=today, templates=config.templates, clinic=config.clinic)
     owns_store = store is None
     if store is None:
-        store = SQLiteStore(config.db, clock=clock)
+        store = open_store(config.db, clock=clock)
+    _mask_session_ids_in_access_log()
     api = _Api(config, bot, store, clock)
 
     @contextlib.asynccontextmanager
@@ -127,6 +135,7 @@ def create_app(config: ServerConfig, bot=None, store: Store | None = None,
                                      allow_headers=["Authorization", "Content-Type"], max_age=600))
     if config.api_key:
         middleware.append(Middleware(_RequireKey, key=config.api_key))
+    middleware.append(Middleware(_ServerErrors))   # innermost: its 500s get every header above
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                      exception_handlers={HTTPException: _http_error, Exception: _server_error})
 
@@ -136,6 +145,7 @@ def app_from_environment() -> Starlette:
     its own app, from CHATBOT_SERVER_CONFIG (JSON of ServerConfig), CHATBOT_API_KEY and
     CHATBOT_TODAY."""
     from chatbot.environment import today_from_env
+    _die_with_parent(os.environ.get(PARENT_VARIABLE))
     config = ServerConfig.from_json(os.environ.get(CONFIG_VARIABLE, "{}"), os.environ)
     return create_app(config, today=lambda: today_from_env(os.environ))
 
@@ -165,6 +175,7 @@ class _Api:
         return JSONResponse(self._openapi)
 
     async def create_session(self, request: Request) -> Response:
+        _require_json(request)   # the body may be empty: nothing in it is used
         session_id = await run_in_threadpool(self.store.create, self.bot.session().state)
         return JSONResponse({"id": session_id}, status_code=201,
                             headers={"Location": f"/v1/sessions/{session_id}"})
@@ -184,6 +195,7 @@ class _Api:
         return Response(status_code=204)
 
     async def post_message(self, request: Request) -> Response:
+        _require_json(request)
         text = _message_text(await _json_body(request))
         session_id = request.path_params["id"]
         async with self.queues.hold(session_id):
@@ -228,7 +240,8 @@ class _Api:
         session = self.bot.session(stored.state)
         reply = _respond(session, text)
         turn = Turn(user_text=text, user_at=received, bot_text=reply["text"], bot_at=self.clock(),
-                    handoff=bool(reply["handoff"]))
+                    handoff=bool(reply["handoff"]), sources=list(reply["sources"]),
+                    follow_up=reply["follow_up"])
         return reply, self.store.save_turn(session_id, stored.version, session.state, turn)
 
     async def sweep_forever(self) -> None:
@@ -274,9 +287,23 @@ class _SessionQueues:
 
 
 # -- requests -----------------------------------------------------------------------------------
+def _require_json(request: Request) -> None:
+    """POST bodies must be declared JSON. A form or text/plain POST is a "simple" request that any
+    website can make from its visitors' browsers without a CORS preflight; application/json is not."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise HTTPException(415, 'Send the body as JSON, with the header "Content-Type: application/json".')
+
+
+def _number(raw: str) -> int | None:
+    """A whole number written in ASCII digits, or None: str.isdigit() also accepts "²" and "①",
+    which int() then refuses."""
+    return int(raw) if raw.isascii() and raw.isdigit() else None
+
+
 async def _json_body(request: Request):
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    declared = _number(request.headers.get("content-length", ""))
+    if declared is not None and declared > MAX_BODY:
         raise _too_large()
     body = bytearray()
     async for chunk in request.stream():   # a chunked body has no length to check up front
@@ -299,15 +326,27 @@ def _message_text(body) -> str:
         raise HTTPException(422, f'"text" must be a string, {example}.')
     if not text.strip():
         raise HTTPException(422, f'"text" must not be empty, {example}.')
+    if "\x00" in text or not _encodable(text):
+        raise HTTPException(422, '"text" must be Unicode text without NUL characters or lone surrogates '
+                                 '(such as "\\ud800"), which no database can store.')
     return text
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:   # a lone surrogate: JSON allows "\ud800", UTF-8 does not
+        return False
+    return True
 
 
 def _limit(raw: str | None) -> int:
     if raw is None:
         return HANDOFF_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= HANDOFF_MAX:
+    limit = _number(raw)
+    if limit is None or not 1 <= limit <= HANDOFF_MAX:
         raise HTTPException(422, f'"limit" must be a whole number from 1 to {HANDOFF_MAX}.')
-    return int(raw)
+    return limit
 
 
 def _no_such_session() -> HTTPException:
@@ -324,10 +363,62 @@ async def _http_error(request: Request, error: HTTPException) -> Response:
                         headers=getattr(error, "headers", None))
 
 
+SERVER_ERROR = "Something went wrong on the server; the problem has been logged."
+
+
 async def _server_error(request: Request, error: Exception) -> Response:
-    # Starlette logs the traceback after this; the client learns nothing about the inside.
-    return JSONResponse({"error": "Something went wrong on the server; the problem has been logged."},
-                        status_code=500)
+    # Only for a failure in the middleware above _ServerErrors; Starlette logs the traceback.
+    return JSONResponse({"error": SERVER_ERROR}, status_code=500)
+
+
+class _ServerErrors:
+    """A failure below becomes a JSON 500 here, inside the other middleware, so that it carries the
+    same security and CORS headers as any answer, and without reaching uvicorn, which would close
+    the connection (and so fail the client's next requests on it). The traceback is logged."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_and_note(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+        try:
+            await self.app(scope, receive, send_and_note)
+        except Exception:
+            log.exception("%s %s failed", scope["method"], mask_session_ids(scope["path"]))
+            if started:   # too late for a clean answer: let the server close the connection
+                raise
+            await JSONResponse({"error": SERVER_ERROR}, status_code=500)(scope, receive, send)
+
+
+# -- the access log: paths without session ids ------------------------------------------------------
+def mask_session_ids(path: str) -> str:
+    """/v1/sessions/q3KX0nXa.../messages -> /v1/sessions/{id}/messages: an id is the key to a
+    conversation, and logs are read by more people than conversations are."""
+    return SESSION_IN_PATH.sub(r"\1{id}", path)
+
+
+class _MaskSessionIds(logging.Filter):
+    """On uvicorn's access logger, whose records carry (client, method, path, version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], mask_session_ids(args[2]), *args[3:])
+        return True
+
+
+def _mask_session_ids_in_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(existing, _MaskSessionIds) for existing in access.filters):
+        access.addFilter(_MaskSessionIds())
 
 
 # -- middleware (plain ASGI, so it also covers errors raised below it) -----------------------------
@@ -392,7 +483,7 @@ def run(args, env) -> int:
     env.today()   # a bad CHATBOT_TODAY is reported before any work
     bot = _chatbot(config, env)
     try:
-        store = SQLiteStore(config.db)
+        store = open_store(config.db)
     except StoreUnavailable as error:
         raise CommandError(str(error)) from None
     listener = _listen(args.host, args.port)
@@ -400,7 +491,8 @@ def run(args, env) -> int:
         env.error(f"chatbot: warning: no CHATBOT_API_KEY, so anyone who can reach {args.host}:{args.port} "
                   "can read the handoff queue and the facts people gave")
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
-    env.write(f"Serving the chatbot on http://{shown_host}:{args.port}/ with sessions in {config.db} "
+    env.write(f"Serving the chatbot on http://{shown_host}:{args.port}/ with sessions in "
+              f"{shown_database(config.db)} "
               f"({args.workers} worker{'s' if args.workers > 1 else ''}; Ctrl-C stops it).")
     options = dict(host=args.host, port=args.port, log_level="info", proxy_headers=True,
                    server_header=False, timeout_graceful_shutdown=10)
@@ -413,15 +505,41 @@ def run(args, env) -> int:
             store.close()   # the lifespan closes only stores the app opened itself
         return ExitStatus.OK
     # Several workers: each process imports the app factory and builds its own Chatbot and store
-    # from the environment; uvicorn binds the port again (it was free a moment ago).
+    # from the environment, and accepts on this same listening socket (so its TCP_NODELAY holds).
+    from uvicorn.supervisors import Multiprocess
     store.close()
-    listener.close()
     os.environ[CONFIG_VARIABLE] = config.to_json()
+    os.environ[PARENT_VARIABLE] = str(os.getpid())
     for name in ("CHATBOT_API_KEY", "CHATBOT_TODAY"):
         if name in env.environ:
             os.environ[name] = env.environ[name]
-    uvicorn.run("chatbot.server:app_from_environment", factory=True, workers=args.workers, **options)
+    uvicorn_config = uvicorn.Config("chatbot.server:app_from_environment", factory=True,
+                                    workers=args.workers, **options)
+    with contextlib.closing(listener), contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(uvicorn_config, sockets=[listener]).run()
     return ExitStatus.OK
+
+
+def _die_with_parent(parent: str | None) -> None:
+    """In a worker of `serve --workers N`: end when the parent ends, even by kill -9, so that no
+    orphaned worker goes on holding the port. On Linux the kernel sends SIGTERM (a clean stop:
+    requests in flight are answered) when the parent dies; elsewhere a thread watches."""
+    if not parent or not parent.isdigit():
+        return
+    parent_pid = int(parent)
+    if sys.platform.startswith("linux"):
+        import ctypes
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    else:
+        def watch():
+            while os.getppid() == parent_pid:
+                threading.Event().wait(1.0)
+            os.kill(os.getpid(), signal.SIGTERM)
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    if os.getppid() != parent_pid:   # it died before the signal was arranged
+        log.error("the serve process %d has gone; this worker stops", parent_pid)
+        os._exit(1)
 
 
 def _chatbot(config: ServerConfig, env):
@@ -454,8 +572,11 @@ def _listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so that a busy port is one clear error line."""
     from chatbot.cli import CommandError
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        listener = socket.socket(family, socket.SOCK_STREAM)
+        family, kind, protocol, _, _ = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                          proto=socket.IPPROTO_TCP)[0]
+        # With the protocol named (IPPROTO_TCP, not 0), asyncio sets TCP_NODELAY on every accepted
+        # connection; without it each answer on a kept-alive connection waits for a delayed ACK.
+        listener = socket.socket(family, kind, protocol)
     except OSError as error:
         raise CommandError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     try:

@@ -1,9 +1,10 @@
 """Where sessions live between turns: their state, their transcript and the staff's handoff queue.
 
 `Store` is the whole interface the HTTP server uses; `SQLiteStore` implements it on one SQLite
-file in WAL mode, which several worker processes on one machine can share. A shared database
-(PostgreSQL, say) can take its place by implementing the same methods with the same SQL shapes:
-nothing else in the server knows which database it talks to.
+file in WAL mode, which several worker processes on one machine can share, and `PostgresStore`
+on a PostgreSQL database, which several machines can share; `open_store()` picks one from
+`--db`. Both run the same statements, and nothing else in the server knows which it talks to.
+The schema has a version and migration steps, run at start-up.
 
 Concurrency: a turn reads a session (`get`), answers outside any transaction, then `save_turn`
 writes the new state only if the session's `version` is still the one it read (optimistic
@@ -23,13 +24,16 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
+# The schema, as the steps that build it: step N takes a database from version N - 1 to N. Every
+# store runs the missing steps at start-up, in one transaction, so a database written by an older
+# release is upgraded in place. The statements are plain SQL that SQLite and PostgreSQL both take.
+MIGRATIONS = {
+    1: ["""CREATE TABLE IF NOT EXISTS sessions (
     id           TEXT PRIMARY KEY,
     state        TEXT NOT NULL,      -- Session.state as JSON
     version      INTEGER NOT NULL,   -- +1 per saved turn: the optimistic lock
@@ -37,18 +41,23 @@ CREATE TABLE IF NOT EXISTS sessions (
     updated_at   TEXT NOT NULL,
     handoff_at   TEXT,               -- the latest reply that asked for a human, if any
     handoff_text TEXT
-);
-CREATE INDEX IF NOT EXISTS sessions_by_update ON sessions (updated_at);
-CREATE INDEX IF NOT EXISTS sessions_by_handoff ON sessions (handoff_at) WHERE handoff_at IS NOT NULL;
-CREATE TABLE IF NOT EXISTS messages (
+)""",
+        "CREATE INDEX IF NOT EXISTS sessions_by_update ON sessions (updated_at)",
+        "CREATE INDEX IF NOT EXISTS sessions_by_handoff ON sessions (handoff_at) "
+        "WHERE handoff_at IS NOT NULL",
+        """CREATE TABLE IF NOT EXISTS messages (
     session_id TEXT NOT NULL,
     seq        INTEGER NOT NULL,
     role       TEXT NOT NULL CHECK (role IN ('user', 'bot')),
     text       TEXT NOT NULL,
     at         TEXT NOT NULL,
     PRIMARY KEY (session_id, seq)
-);
-"""
+)"""],
+    # A bot message keeps what a page needs to redraw it after a reload: its sources, whether it
+    # asked for a human, and the question it left open (JSON; NULL for the person's messages).
+    2: ["ALTER TABLE messages ADD COLUMN details TEXT"],
+}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 class StoreUnavailable(Exception):
@@ -89,6 +98,12 @@ class Turn:
     bot_text: str
     bot_at: datetime
     handoff: bool
+    sources: list[str] = field(default_factory=list)
+    follow_up: str | None = None
+
+    def details(self) -> str:
+        """What the bot message keeps besides its text, as stored (JSON)."""
+        return _dump({"sources": list(self.sources), "handoff": self.handoff, "follow_up": self.follow_up})
 
 
 class Store(Protocol):
@@ -109,7 +124,9 @@ class Store(Protocol):
         other writers wait for until the block ends; `save_turn` inside it joins that transaction."""
 
     def transcript(self, session_id: str) -> list[dict]:
-        """The session's messages in order: {"role": "user"|"bot", "text", "at"}."""
+        """The session's messages in order: {"role": "user"|"bot", "text", "at"}; a bot message also
+        has "sources", "handoff" and "follow_up" (empty, false and null for messages saved before
+        schema version 2)."""
 
     def delete(self, session_id: str) -> bool:
         """Delete the session and its transcript; False when there was none."""
@@ -127,7 +144,119 @@ class Store(Protocol):
         """Release connections; the store is not used afterwards."""
 
 
-class SQLiteStore:
+def open_store(database: str, clock: Callable[[], datetime] = utc_now) -> Store:
+    """The store for `--db`: `postgresql://...` (or `postgres://`) is PostgreSQL, anything else a
+    SQLite file (`sqlite:PATH` and `sqlite:///PATH` name one explicitly; `:memory:` is a throwaway)."""
+    if database.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(database, clock=clock)
+    if database.startswith("sqlite:"):
+        database = database[len("sqlite:"):]
+        database = database[2:] if database.startswith("//") else database
+    return SQLiteStore(database, clock=clock)
+
+
+def shown_database(database: str) -> str:
+    """The database as it may be shown or logged: a URL's password is replaced by ***."""
+    if "://" not in database:
+        return database
+    parts = urlsplit(database)
+    if parts.password is None:
+        return database
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+class _SQLStore:
+    """What the SQLite and PostgreSQL stores share: every statement. A subclass supplies `_read()`
+    and `_write()` (context managers giving something with execute/executemany taking `?`
+    placeholders; `_write()` is one transaction) and `exclusive()`."""
+
+    _clock: Callable[[], datetime]
+
+    def create(self, state: dict) -> str:
+        session_id, now = new_session_id(), timestamp(self._clock())
+        with self._write() as db:
+            db.execute("INSERT INTO sessions (id, state, version, created_at, updated_at) "
+                       "VALUES (?, ?, 0, ?, ?)", (session_id, _dump(state), now, now))
+        return session_id
+
+    def get(self, session_id: str) -> StoredSession | None:
+        with self._read() as db:
+            row = db.execute("SELECT id, state, version, created_at, updated_at FROM sessions WHERE id = ?",
+                             (session_id,)).fetchone()
+        if row is None:
+            return None
+        return StoredSession(row[0], json.loads(row[1]), row[2], row[3], row[4])
+
+    def save_turn(self, session_id: str, version: int, state: dict, turn: Turn) -> bool:
+        bot_at = timestamp(turn.bot_at)
+        with self._write() as db:
+            updated = db.execute(
+                "UPDATE sessions SET state = ?, version = version + 1, updated_at = ?, "
+                "handoff_at = CASE WHEN ? THEN ? ELSE handoff_at END, "
+                "handoff_text = CASE WHEN ? THEN ? ELSE handoff_text END "
+                "WHERE id = ? AND version = ?",
+                (_dump(state), bot_at, turn.handoff, bot_at, turn.handoff, turn.bot_text,
+                 session_id, version)).rowcount
+            if not updated:
+                return False
+            # The row is now write-locked by this transaction, so no other turn of this session
+            # can number its messages until this one commits.
+            (last,) = db.execute("SELECT COALESCE(MAX(seq), -1) FROM messages WHERE session_id = ?",
+                                 (session_id,)).fetchone()
+            db.executemany(
+                "INSERT INTO messages (session_id, seq, role, text, at, details) VALUES (?, ?, ?, ?, ?, ?)",
+                [(session_id, last + 1, "user", turn.user_text, timestamp(turn.user_at), None),
+                 (session_id, last + 2, "bot", turn.bot_text, bot_at, turn.details())])
+        return True
+
+    def transcript(self, session_id: str) -> list[dict]:
+        with self._read() as db:
+            rows = db.execute("SELECT role, text, at, details FROM messages WHERE session_id = ? "
+                              "ORDER BY seq", (session_id,)).fetchall()
+        return [_message(*row) for row in rows]
+
+    def delete(self, session_id: str) -> bool:
+        with self._write() as db:
+            db.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
+            return db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
+
+    def handoffs(self, limit: int) -> list[dict]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT id, handoff_at, handoff_text, state FROM sessions WHERE handoff_at IS NOT NULL "
+                "ORDER BY handoff_at DESC, id LIMIT ?", (limit,)).fetchall()
+        return [{"id": session_id, "at": at, "text": text, "facts": json.loads(state).get("facts", {})}
+                for session_id, at, text, state in rows]
+
+    def purge(self, idle_for: timedelta) -> int:
+        cutoff = timestamp(self._clock() - idle_for)
+        with self._write() as db:
+            db.execute("DELETE FROM messages WHERE session_id IN "
+                       "(SELECT id FROM sessions WHERE updated_at < ?)", (cutoff,))
+            return db.execute("DELETE FROM sessions WHERE updated_at < ?", (cutoff,)).rowcount
+
+    def _migrate(self, db, found: int) -> int:
+        """Run the steps after version `found` (inside the caller's transaction); the new version."""
+        if found > SCHEMA_VERSION:
+            raise StoreUnavailable(f"the database has schema version {found}, newer than this release "
+                                   f"knows ({SCHEMA_VERSION}): upgrade the chatbot")
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[version]:
+                db.execute(statement)
+        return SCHEMA_VERSION
+
+
+def _message(role: str, text: str, at: str, details: str | None) -> dict:
+    message = {"role": role, "text": text, "at": at}
+    if role == "bot":
+        kept = json.loads(details) if details else {}
+        message.update(sources=kept.get("sources", []), handoff=kept.get("handoff", False),
+                       follow_up=kept.get("follow_up"))
+    return message
+
+
+class SQLiteStore(_SQLStore):
     """The Store on one SQLite file (WAL): one connection per thread, writes in short transactions."""
 
     def __init__(self, path: str, clock: Callable[[], datetime] = utc_now, busy_timeout: float = 10.0):
@@ -148,10 +277,15 @@ class SQLiteStore:
             os.close(descriptor)
         self._target = self._temporary or path
         try:   # fail now, with a clear error, if the file cannot be opened or written
-            connection = self._connection()
-            connection.executescript(_SCHEMA)
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except sqlite3.Error as error:
+            with self._write() as db:
+                (found,) = db.execute("PRAGMA user_version").fetchone()
+                if found != self._migrate(db, found):
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._identity = _identity(os.stat(self._target))
+        except (sqlite3.Error, OSError) as error:
+            self.close()
+            raise StoreUnavailable(f"cannot use the database {path}: {error}") from None
+        except StoreUnavailable as error:
             self.close()
             raise StoreUnavailable(f"cannot use the database {path}: {error}") from None
 
@@ -174,71 +308,34 @@ class SQLiteStore:
     def _write(self):
         return _Transaction(self._connection(), self._write_lock)
 
-    def create(self, state: dict) -> str:
-        session_id, now = new_session_id(), timestamp(self._clock())
-        with self._write() as db:
-            db.execute("INSERT INTO sessions (id, state, version, created_at, updated_at) "
-                       "VALUES (?, ?, 0, ?, ?)", (session_id, _dump(state), now, now))
-        return session_id
+    @contextlib.contextmanager
+    def _read(self):
+        yield self._connection()
 
     @contextlib.contextmanager
     def exclusive(self, session_id: str):
         with self._write():
             yield self.get(session_id)
 
-    def get(self, session_id: str) -> StoredSession | None:
-        row = self._connection().execute(
-            "SELECT id, state, version, created_at, updated_at FROM sessions WHERE id = ?",
-            (session_id,)).fetchone()
-        if row is None:
-            return None
-        return StoredSession(row[0], json.loads(row[1]), row[2], row[3], row[4])
-
-    def save_turn(self, session_id: str, version: int, state: dict, turn: Turn) -> bool:
-        bot_at = timestamp(turn.bot_at)
-        with self._write() as db:
-            updated = db.execute(
-                "UPDATE sessions SET state = ?, version = version + 1, updated_at = ?, "
-                "handoff_at = CASE WHEN ? THEN ? ELSE handoff_at END, "
-                "handoff_text = CASE WHEN ? THEN ? ELSE handoff_text END "
-                "WHERE id = ? AND version = ?",
-                (_dump(state), bot_at, turn.handoff, bot_at, turn.handoff, turn.bot_text,
-                 session_id, version)).rowcount
-            if not updated:
-                return False
-            (last,) = db.execute("SELECT COALESCE(MAX(seq), -1) FROM messages WHERE session_id = ?",
-                                 (session_id,)).fetchone()
-            db.executemany("INSERT INTO messages (session_id, seq, role, text, at) VALUES (?, ?, ?, ?, ?)",
-                           [(session_id, last + 1, "user", turn.user_text, timestamp(turn.user_at)),
-                            (session_id, last + 2, "bot", turn.bot_text, bot_at)])
-        return True
-
-    def transcript(self, session_id: str) -> list[dict]:
-        rows = self._connection().execute(
-            "SELECT role, text, at FROM messages WHERE session_id = ? ORDER BY seq", (session_id,))
-        return [{"role": role, "text": text, "at": at} for role, text, at in rows]
-
-    def delete(self, session_id: str) -> bool:
-        with self._write() as db:
-            db.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
-            return db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
-
-    def handoffs(self, limit: int) -> list[dict]:
-        rows = self._connection().execute(
-            "SELECT id, handoff_at, handoff_text, state FROM sessions WHERE handoff_at IS NOT NULL "
-            "ORDER BY handoff_at DESC, id LIMIT ?", (limit,))
-        return [{"id": session_id, "at": at, "text": text, "facts": json.loads(state).get("facts", {})}
-                for session_id, at, text, state in rows]
-
-    def purge(self, idle_for: timedelta) -> int:
-        cutoff = timestamp(self._clock() - idle_for)
-        with self._write() as db:
-            db.execute("DELETE FROM messages WHERE session_id IN "
-                       "(SELECT id FROM sessions WHERE updated_at < ?)", (cutoff,))
-            return db.execute("DELETE FROM sessions WHERE updated_at < ?", (cutoff,)).rowcount
-
     def check(self) -> None:
-        self._connection().execute("SELECT 1 FROM sessions LIMIT 1").fetchall()
+        """The file is still the one opened (not deleted or replaced), still starts as an SQLite
+        database (not truncated or overwritten), and both tables read from a fresh connection,
+        which has no cached pages to answer from."""
+        try:
+            found = os.stat(self._target)
+        except FileNotFoundError:
+            raise StoreUnavailable(f"the database file {self.path} is gone") from None
+        if _identity(found) != self._identity:
+            raise StoreUnavailable(f"the database file {self.path} was replaced")
+        with open(self._target, "rb") as file:
+            if file.read(16) != b"SQLite format 3\x00":
+                raise StoreUnavailable(f"the database file {self.path} is no longer an SQLite database")
+        fresh = sqlite3.connect(self._target, timeout=self._busy_timeout)
+        try:
+            fresh.execute("SELECT id FROM sessions ORDER BY id DESC LIMIT 1").fetchall()
+            fresh.execute("SELECT seq FROM messages ORDER BY session_id DESC, seq DESC LIMIT 1").fetchall()
+        finally:
+            fresh.close()
 
     def close(self) -> None:
         with self._connections_lock:
@@ -250,6 +347,10 @@ class SQLiteStore:
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(self._temporary + suffix)
+
+
+def _identity(found: os.stat_result) -> tuple[int, int]:
+    return found.st_dev, found.st_ino
 
 
 class _Transaction:
@@ -277,6 +378,108 @@ class _Transaction:
                 self.connection.execute("COMMIT" if kind is None else "ROLLBACK")
         finally:
             self.lock.release()
+
+
+class PostgresStore(_SQLStore):
+    """The Store on PostgreSQL (psycopg 3 and its pool; `pip install '.[postgres]'`), for several
+    machines on one database. Same tables, same statements, same optimistic lock; `exclusive()`
+    locks the session's row (SELECT ... FOR UPDATE), where SQLite locks the whole file. Commits
+    wait for the WAL flush (PostgreSQL's default, synchronous_commit=on), so an answered turn is
+    on disk."""
+
+    _SCHEMA_LOCK = 0x63686174   # pg_advisory_xact_lock key: one process migrates at a time
+
+    def __init__(self, url: str, clock: Callable[[], datetime] = utc_now, max_connections: int = 8,
+                 connect_timeout: float = 10.0):
+        self.url = url
+        self._clock = clock
+        self._local = threading.local()   # the connection of an exclusive() block in this thread
+        self._pool = None
+        try:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+        except ImportError:
+            raise StoreUnavailable(f"cannot use the database {shown_database(url)}: PostgreSQL needs psycopg "
+                                   "and psycopg-pool: pip install 'botox-filler-chatbot[postgres]' (or "
+                                   "'.[postgres]' in a clone)") from None
+        try:
+            # One connection first: a wrong address or password is reported at once, in libpq's
+            # words (the pool would only retry until its timeout), and the schema is brought up
+            # to date on it, one process at a time.
+            timeout = max(1, round(connect_timeout))
+            with psycopg.connect(url, autocommit=True, connect_timeout=timeout) as first, first.transaction():
+                self._migrate_schema(_Postgres(first))
+            # No check on every checkout (a round trip per query): a connection that broke is
+            # discarded when it comes back in a bad state, and that request is a 500.
+            self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False,
+                                        kwargs={"autocommit": True}, name="chatbot")
+            self._pool.open(wait=True, timeout=connect_timeout)
+        except Exception as error:   # psycopg's errors, the pool's timeout, StoreUnavailable
+            self.close()
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise StoreUnavailable(f"cannot use the database {shown_database(url)}: {reason}") from None
+
+    def _migrate_schema(self, db) -> None:
+        db.execute("SELECT pg_advisory_xact_lock(?)", (self._SCHEMA_LOCK,))
+        db.execute("CREATE TABLE IF NOT EXISTS chatbot_schema (version INTEGER NOT NULL)")
+        row = db.execute("SELECT version FROM chatbot_schema").fetchone()
+        found = row[0] if row else 0
+        if found != self._migrate(db, found):
+            db.execute("DELETE FROM chatbot_schema")
+            db.execute("INSERT INTO chatbot_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+
+    @contextlib.contextmanager
+    def _read(self):
+        current = getattr(self._local, "connection", None)
+        if current is not None:
+            yield _Postgres(current)
+            return
+        with self._pool.connection() as connection:
+            yield _Postgres(connection)
+
+    @contextlib.contextmanager
+    def _write(self):
+        current = getattr(self._local, "connection", None)
+        if current is not None:   # inside exclusive(): join its transaction, which commits at its end
+            yield _Postgres(current)
+            return
+        with self._pool.connection() as connection, connection.transaction():
+            yield _Postgres(connection)
+
+    @contextlib.contextmanager
+    def exclusive(self, session_id: str):
+        with self._pool.connection() as connection, connection.transaction():
+            self._local.connection = connection
+            try:
+                row = connection.execute("SELECT id FROM sessions WHERE id = %s FOR UPDATE",
+                                         (session_id,)).fetchone()
+                yield self.get(session_id) if row else None
+            finally:
+                self._local.connection = None
+
+    def check(self) -> None:
+        with self._read() as db:
+            db.execute("SELECT id FROM sessions ORDER BY id DESC LIMIT 1").fetchall()
+            db.execute("SELECT seq FROM messages ORDER BY session_id DESC, seq DESC LIMIT 1").fetchall()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+
+class _Postgres:
+    """A psycopg connection that takes the shared statements' `?` placeholders."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def execute(self, statement: str, parameters=()):
+        return self.connection.execute(statement.replace("?", "%s"), parameters)
+
+    def executemany(self, statement: str, rows):
+        cursor = self.connection.cursor()
+        cursor.executemany(statement.replace("?", "%s"), rows)
+        return cursor
 
 
 def _dump(state: dict) -> str:

@@ -128,8 +128,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         return result
     result.answering_for_client = context.get("pending") in SCREENING_KEYS
     result.treated_already = bool(context.get("treated_already")) or any(
-        set(c.words) & {"had", "was", "got", "did"} and (c.of("treatments") or c.of("brands"))
-        and not c.of("plans") for c in clauses)
+        _treated(c) and not c.of("plans") for c in clauses)
     previous: list[Question] = []
     for clause in clauses:
         before = len(result.questions)
@@ -182,6 +181,15 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
             result.told["treatment"] = _one_treatment(result.treatments)   # "botox dec 4th"
     _carry_over(clauses, context, result, lexicon)
     return result
+
+
+def _treated(clause: _Clause) -> bool:
+    """ "I had botox", "got my fillers done": a treatment just behind a past verb (not "she had wine
+    last night and has botox today")."""
+    past = [i for i, word in enumerate(clause.words) if word in ("had", "was", "got", "did")]
+    named = clause.of("treatments") + clause.of("brands")
+    return any(0 < m.start - i <= 3 or (i == m.end and clause.words[i] == "was")   # "botox was on"
+               for m in named for i in past)
 
 
 def _only_names_a_treatment(clause: _Clause) -> bool:
@@ -708,11 +716,11 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
                            and not whole):
             return
         spoken = " ".join(w for c in clauses for w in c.words)
-        if any(marker in f" {spoken} " for marker in NOT_AN_ANSWER):
-            return   # "no wait, it's the 13th": a correction, not an answer to the question asked
         answer = max(answers, key=lambda m: (m.end - m.start, -m.start)).key
-        if answer in ("yes", "no") and doubt:
-            answer = "unknown"   # "no, not 100% sure", "yes I might be": doubt, never a yes or a no
+        if answer in ("yes", "no") and (doubt or (len(spoken.split()) <= 2 and first.question)):
+            answer = "unknown"   # "no, not 100% sure", "yes I might be", "no?": never a yes or a no
+        elif any(marker in f" {spoken} " for marker in NOT_AN_ANSWER):
+            return   # "no wait, it's the 13th": a correction, not an answer to the question asked
     result.answer = answer
     pending = context.get("pending")
     if not pending or pending in result.told:
@@ -879,32 +887,32 @@ def _read_by_examples(clauses: list[_Clause], lexicon: Lexicon, result: Understa
         return False
     settings = lexicon.data["ranker"]
     every = ranker.rank(ranker.terms([w for c in clauses for w in c.words], lexicon), limit=None)
-    scored = every[:4]
-    best = scored[0] if scored else None
-    runner_up = scored[1].score if len(scored) > 1 else 0.0
+    best = every[0] if every else None
+    runner_up = every[1].score if len(every) > 1 else 0.0
+    confident = bool(best) and best.score >= settings["accept"] and (
+        best.score >= settings["lead"] * runner_up)
     asked = list(dict.fromkeys(q.topic for q in result.questions))   # only ever weak topics
     if best and best.topic in asked:
         return True   # the examples agree with the phrases
-    if asked and asked != ["what"] and best and best.score >= settings["offer"] and not (
-            best.score >= settings["accept"] and best.score >= settings["lead"] * runner_up):
-        phrased = max((s.score for s in every if s.topic in asked), default=0.0)
-        if best.score < settings["lead"] * phrased:
-            return True   # "where do you put botox": the phrases' topic is about as close
-        # "would a thread lift be better than botox": not the difference between them, surely
-        result.questions = []
-        result.unread = " ".join(unread)
-        result.candidates = list(dict.fromkeys([best.topic] + asked))[:3]
-        return True
-    if best and best.score >= settings["accept"] and best.score >= settings["lead"] * runner_up:
+    if confident:
         result.ranked = best.topic
         treatment = _one_treatment(result.treatments)
         result.questions = [Question(best.topic, "any" if best.topic in ANY_TOPICS else treatment)]
         return True
-    candidates = [s.topic for s in scored if s.score >= settings["offer"] and s.score * 3 >= best.score]
-    if asked and (not candidates or asked != ["what"]):
-        return True   # "tell me about botox, my wedding is soon": what it is, after all; "where do
-        # you put botox": the phrases' topic stands unless the examples clearly say otherwise
+    if asked and asked != ["what"]:
+        # "where do you put botox": the phrases' weak topic stands, unless the examples put another
+        # topic far ahead of it ("would a thread lift be better than botox" is not the difference)
+        phrased = max((s.score for s in every if s.topic in asked), default=0.0)
+        if not best or best.score < settings["offer"] or best.score < settings["lead"] * phrased:
+            return True
+        candidates = [best.topic]
+    else:
+        candidates = [s.topic for s in every[:4]
+                      if s.score >= settings["offer"] and s.score * 3 >= best.score]
+        if asked and not candidates:
+            return True   # "tell me about botox, my wedding is soon": what it is, after all
     result.questions = []
     result.unread = " ".join(unread)
-    result.candidates = list(dict.fromkeys(asked + candidates))[:3]
+    first = asked + candidates if asked == ["what"] else candidates + asked   # "what it is" leads
+    result.candidates = list(dict.fromkeys(first))[:3]
     return True

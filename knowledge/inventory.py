@@ -84,7 +84,7 @@ def topics() -> dict[str, Topic]:
     result = {}
     for name, value in data["topics"].items():
         sources = {t: value[t] for t in ("botox", "fillers", "any") if t in value}
-        related = {t: value.get(f"related_{t}", []) for t in ("botox", "fillers")}
+        related = {t: value.get(f"related_{t}", []) for t in ("botox", "fillers", "any")}
         result[name] = Topic(name, value["label"], sources, value.get("precaution", False),
                              value.get("contraindication", False), value.get("gap", ""), related,
                              value.get("implies", ""))

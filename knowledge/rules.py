@@ -142,8 +142,7 @@ class Expert(Engine):
     def the_article_is_silent(self, topic, treatment, gap):
         """A question the article does not answer for that treatment: say so, give anything it says
         nearby, and point to a licensed injector."""
-        related = inventory.topics()[topic].related.get(treatment, []) if treatment in (
-            "botox", "fillers") else []
+        related = inventory.topics()[topic].related.get(treatment, [])
         self._reply("not_covered", _intent(treatment, topic),
                     scope="partial" if related else "out_of_scope", sources=related, handoff=True,
                     topic=topic, treatment=treatment, gap=gap, related=list(related),
@@ -348,6 +347,18 @@ class Expert(Engine):
         treatment (or is unsure about) becomes a step of their checklist."""
         self.declare(Concern(treatment=treatment, key=key, sources=sources,
                              level="unsure" if _unsure(value) else "prepare"))
+
+    @Rule(Screening(treatment=MATCH.treatment),
+          Told(key=MATCH.key, topic=MATCH.topic, value=MATCH.value),
+          TEST(lambda value: value is True or _unsure(value)),
+          NOT(Coverage(topic=MATCH.topic, treatment=MATCH.treatment)),
+          Coverage(topic=MATCH.topic, contraindication=True),
+          salience=CONTRAINDICATION)
+    def a_condition_named_only_for_the_other_treatment(self, treatment, key):
+        """Someone checked for Botox who is (or may be) pregnant, breastfeeding or allergic, which
+        the article names only against fillers, is not cleared: the article is silent for Botox, the
+        filler rule is not carried over, and the injector settles it first."""
+        self.declare(Concern(treatment=treatment, key=key, level="ask", sources=["FIL-CONTRA"]))
 
     @Rule(Screening(treatment="fillers"),
           Takes(kind="medicine", category="prescribed_blood_thinner"))

@@ -154,6 +154,16 @@ def test_follow_up_questions_get_quick_replies_and_a_handoff_shows_the_banner(pa
     assert "handoff" in stop.get_attribute("class")
 
 
+def test_a_did_you_mean_question_offers_its_topics_as_buttons(page):
+    ask(page, "how many sessions will i need")
+    assert page.locator("#choices").is_visible() and page.locator("#quick").is_hidden()
+    offered = page.locator("#choices button")
+    assert offered.count() == 3
+    answer = click_quick_reply(page, "how long the appointment takes")
+    assert re.search(r"10 minutes", answer.locator(".text").text_content())
+    assert page.locator("#choices").is_hidden()
+
+
 def test_message_text_is_never_rendered_as_html(page):
     attack = '<img src=x onerror="window.pwned = 1"><b>bold</b><script>window.pwned = 2</script>'
     ask(page, attack)
@@ -172,6 +182,7 @@ def test_a_reload_keeps_the_conversation_and_new_conversation_starts_afresh(page
     old_session = page.evaluate("sessionStorage.getItem('chatbot.session')")
 
     page.get_by_role("button", name="New conversation").click()
+    page.get_by_role("button", name="Keep it and start afresh").click()
     # Wait with a locator, not wait_for_function: the page's CSP (no eval) blocks polled predicates.
     page.locator(".message:not(.intro)").first.wait_for(state="detached")
     answer = ask(page, "what do you know about me")
@@ -198,3 +209,117 @@ def test_with_an_api_key_the_page_asks_for_it(browser, tmp_path):
         page.close()
     finally:
         _stop(process)
+
+
+# -- the page's defects of issue 12 ------------------------------------------------------------------
+PHONE = {"width": 360, "height": 640}
+
+
+@pytest.fixture
+def phone(browser, server):
+    """The chat on a phone-sized screen."""
+    context = browser.new_context(viewport=PHONE, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(server + "/")
+    page.wait_for_selector("body.ready")
+    yield page
+    context.close()
+
+
+def _bottom(locator) -> float:
+    box = locator.bounding_box()
+    return box["y"] + box["height"]
+
+
+def test_the_newest_answer_is_never_under_the_message_box(phone):
+    for text in ("How long does Botox take?", "Can I take ibuprofen before fillers?",
+                 "which comes first, Botox or fillers?", "I'm booked for fillers on 2026-12-04"):
+        answer = ask(phone, text)
+        composer_top = phone.locator("#composer").bounding_box()["y"]
+        assert _bottom(answer) <= composer_top + 1, text
+    assert phone.locator("#quick").is_visible()   # the question the Yes/No buttons answer is in sight
+    answer = click_quick_reply(phone, "No")
+    assert _bottom(answer) <= phone.locator("#composer").bounding_box()["y"] + 1
+
+
+def test_a_reload_keeps_sources_quick_replies_and_the_handoff_banner(page):
+    first = ask(page, "I'm booked for fillers on 2026-12-04")
+    sources = first.locator("summary").text_content()
+    page.reload()
+    page.wait_for_selector("body.ready")
+    page.locator("#quick").wait_for()                          # the open question's quick replies
+    assert page.locator(".message.bot:not(.intro) summary").first.text_content() == sources
+    assert page.locator("#handoff").is_hidden()
+
+    click_quick_reply(page, "Yes")
+    assert page.locator("#handoff").is_visible()
+    page.reload()
+    page.wait_for_selector("body.ready")
+    page.locator("#handoff").wait_for()                        # the banner, after the reload too
+    assert "handoff" in page.locator(".message.bot:not(.intro)").last.get_attribute("class")
+
+
+def _luminance(rgb: str) -> float:
+    channels = [int(value) / 255 for value in re.findall(r"\d+", rgb)[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_the_message_box_border_and_focus_ring_contrast_at_least_3_to_1(page):
+    style = "([selector, name]) => getComputedStyle(document.querySelector(selector))[name]"
+    page.focus("#text")
+    border = page.evaluate(style, ["#text", "borderTopColor"])
+    ring = page.evaluate(style, ["#text", "outlineColor"])
+    assert page.evaluate(style, ["#text", "outlineStyle"]) == "solid"
+    inside = page.evaluate(style, ["#text", "backgroundColor"])
+    around = page.evaluate(style, ["#composer", "backgroundColor"])
+    for colour in (border, ring):
+        assert contrast(colour, inside) >= 3 and contrast(colour, around) >= 3, colour
+
+
+def test_new_conversation_can_delete_the_old_one_from_the_server(page, server):
+    ask(page, "I take Advil")
+    old = page.evaluate("sessionStorage.getItem('chatbot.session')")
+    page.get_by_role("button", name="New conversation").click()
+    page.get_by_role("button", name="Delete it and start afresh").click()
+    page.locator(".message:not(.intro)").first.wait_for(state="detached")
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while httpx.get(f"{server}/v1/sessions/{old}").status_code != 404 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert httpx.get(f"{server}/v1/sessions/{old}").status_code == 404
+    assert page.locator("#problem").is_hidden()
+
+
+def test_new_conversation_can_keep_the_old_one_or_be_cancelled(page, server):
+    ask(page, "I take Advil")
+    old = page.evaluate("sessionStorage.getItem('chatbot.session')")
+    page.get_by_role("button", name="New conversation").click()
+    page.get_by_role("button", name="Cancel").click()
+    assert page.locator("#restart-choice").is_hidden() and page.locator(".message.user").count() == 1
+    page.get_by_role("button", name="New conversation").click()
+    page.get_by_role("button", name="Keep it and start afresh").click()
+    page.locator(".message:not(.intro)").first.wait_for(state="detached")
+    assert httpx.get(f"{server}/v1/sessions/{old}").status_code == 200
+
+
+def test_the_placeholder_fits_the_message_box_on_a_phone(browser, server):
+    context = browser.new_context(viewport={"width": 320, "height": 568})
+    page = context.new_page()
+    page.goto(server + "/")
+    page.wait_for_selector("body.ready")
+    width, room = page.evaluate("""() => {
+        const box = document.getElementById("text");
+        const style = getComputedStyle(box);
+        const pen = document.createElement("canvas").getContext("2d");
+        pen.font = style.font;
+        return [pen.measureText(box.placeholder).width,
+                box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)];
+    }""")
+    context.close()
+    assert width <= room, f"the placeholder needs {width:.0f} px, the box has {room:.0f}"

@@ -14,6 +14,7 @@ import warnings
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
+import pgcluster
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,11 +27,12 @@ with warnings.catch_warnings():   # Starlette 1.x nudges from httpx towards http
 from chatbot import Chatbot, cli
 from chatbot.environment import Environment
 from chatbot.server import MAX_BODY, ServerConfig, create_app
-from chatbot.store import SQLiteStore, Turn
+from chatbot.store import SQLiteStore
 
 TODAY = date(2026, 11, 27)
 REPLY_KEYS = {"text", "intent", "scope", "sources", "fired", "follow_up", "handoff", "facts"}
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)   # tests never read the real clock
+JSON = {"content-type": "application/json"}
 UTC_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -58,7 +60,7 @@ def client(serve):
 
 
 def new_session(client, headers=None) -> str:
-    response = client.post("/v1/sessions", headers=headers)
+    response = client.post("/v1/sessions", json={}, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -71,7 +73,7 @@ def say(client, session_id, text, headers=None) -> dict:
 
 # -- the contract ----------------------------------------------------------------------------------
 def test_a_session_is_created_answered_read_and_deleted(client):
-    response = client.post("/v1/sessions")
+    response = client.post("/v1/sessions", json={})
     assert response.status_code == 201
     session_id = response.json()["id"]
     assert response.headers["location"] == f"/v1/sessions/{session_id}"
@@ -168,7 +170,7 @@ def test_a_body_of_exactly_the_limit_is_accepted(client):
     body = json.dumps({"text": ""})
     body = body[:-2] + "b" * (MAX_BODY - len(body)) + body[-2:]
     assert len(body.encode()) == MAX_BODY
-    response = client.post(f"/v1/sessions/{session_id}/messages", content=body)
+    response = client.post(f"/v1/sessions/{session_id}/messages", content=body, headers=JSON)
     assert response.status_code == 200
     assert response.json()["intent"] == "too_long"
 
@@ -181,7 +183,7 @@ def test_a_chunked_body_over_the_limit_is_refused_without_a_length(client):
         for _ in range(40):
             yield b"a" * 1024
         yield b'"}'
-    response = client.post(f"/v1/sessions/{session_id}/messages", content=chunks())
+    response = client.post(f"/v1/sessions/{session_id}/messages", content=chunks(), headers=JSON)
     assert response.status_code == 413
     error_of(response)
 
@@ -231,7 +233,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
                       st.text(max_size=300).map(lambda t: json.dumps({"text": t}).encode())))
 def test_no_body_makes_the_server_fail(shared_client, body):
     session_id = new_session(shared_client)
-    response = shared_client.post(f"/v1/sessions/{session_id}/messages", content=body)
+    response = shared_client.post(f"/v1/sessions/{session_id}/messages", content=body, headers=JSON)
     assert response.status_code in (200, 400, 422), response.text
     if response.status_code != 200:
         error_of(response)
@@ -271,19 +273,19 @@ def test_cors_allows_only_listed_origins_and_preflight_needs_no_key(serve):
     assert allowed.headers["access-control-allow-origin"] == "https://desk.example"
     refused = client.options("/v1/sessions", headers={"Origin": "https://evil.example", **preflight})
     assert "access-control-allow-origin" not in refused.headers
-    real = client.post("/v1/sessions", headers={"Origin": "https://desk.example",
+    real = client.post("/v1/sessions", json={}, headers={"Origin": "https://desk.example",
                                                 "Authorization": "Bearer k"})
     assert real.status_code == 201
     assert real.headers["access-control-allow-origin"] == "https://desk.example"
 
 
 def test_without_a_cors_list_no_origin_is_allowed(client):
-    response = client.post("/v1/sessions", headers={"Origin": "https://desk.example"})
+    response = client.post("/v1/sessions", json={}, headers={"Origin": "https://desk.example"})
     assert "access-control-allow-origin" not in response.headers
 
 
 def test_api_answers_are_not_cached_and_not_sniffed(client):
-    response = client.post("/v1/sessions")
+    response = client.post("/v1/sessions", json={})
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-content-type-options"] == "nosniff"
 
@@ -330,8 +332,14 @@ def test_handoffs_list_the_sessions_waiting_for_a_human_newest_first(client):
 
 
 # -- persistence and concurrency -------------------------------------------------------------------
-def test_a_new_app_on_the_same_database_carries_on_the_conversation(serve, tmp_path):
-    db = str(tmp_path / "kept.sqlite3")
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request, tmp_path):
+    """A new, empty database of each kind: a SQLite path or a PostgreSQL URL (pgcluster.py)."""
+    return pgcluster.fresh_database(request.param, tmp_path)
+
+
+def test_a_new_app_on_the_same_database_carries_on_the_conversation(serve, database):
+    db = database
     first = serve(db=db)
     session_id = new_session(first)
     say(first, session_id, "check me for fillers")
@@ -348,7 +356,7 @@ async def _talk(app, scripts: dict[int, list[str]]) -> dict[int, str]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         async def one(number, texts):
-            session_id = (await http.post("/v1/sessions")).json()["id"]
+            session_id = (await http.post("/v1/sessions", json={})).json()["id"]
             for text in texts:
                 response = await http.post(f"/v1/sessions/{session_id}/messages", json={"text": text})
                 assert response.status_code == 200, response.text
@@ -415,10 +423,10 @@ def test_simultaneous_messages_to_one_session_are_answered_one_at_a_time(bot, tm
     _assert_every_message_counted(session["transcript"], session["facts"])
 
 
-def test_two_workers_on_one_database_lose_no_message_of_a_shared_session(serve, tmp_path):
+def test_two_workers_on_one_database_lose_no_message_of_a_shared_session(serve, database):
     """Two apps (as two worker processes would be) answer one session at once: the store's
     version check makes the loser of each race answer again from the fresh state."""
-    db = str(tmp_path / "shared.sqlite3")
+    db = database
     clients = [serve(db=db), serve(db=db)]   # each with its own event loop and connections
     session_id = new_session(clients[0])
     start = threading.Barrier(len(ITEMS))
@@ -437,53 +445,6 @@ def test_two_workers_on_one_database_lose_no_message_of_a_shared_session(serve, 
     _assert_every_message_counted(session["transcript"], session["facts"])
 
 
-def test_a_stale_save_is_refused_and_writes_nothing(tmp_path):
-    store = SQLiteStore(str(tmp_path / "s.sqlite3"))
-    session_id = store.create({"facts": {}})
-    now = NOW
-    turn = Turn("hi", now, "Hello!", now, handoff=False)
-    assert store.save_turn(session_id, 0, {"facts": {"a": 1}}, turn) is True
-    assert store.save_turn(session_id, 0, {"facts": {"b": 2}}, turn) is False
-    assert store.get(session_id).state == {"facts": {"a": 1}}
-    assert len(store.transcript(session_id)) == 2
-    assert store.save_turn("missing", 0, {}, turn) is False
-    store.close()
-
-
-def test_a_writer_waits_for_an_exclusive_turn_and_then_finds_its_version_stale(tmp_path):
-    db = str(tmp_path / "s.sqlite3")
-    first, second = SQLiteStore(db), SQLiteStore(db)   # as two worker processes would have
-    session_id = first.create({"facts": {}})
-    now = NOW
-    outcome = []
-    with first.exclusive(session_id) as stored:
-        racer = threading.Thread(target=lambda: outcome.append(
-            second.save_turn(session_id, 0, {"facts": {"lost": True}}, Turn("b", now, "B", now, False))))
-        racer.start()
-        racer.join(timeout=0.5)
-        assert racer.is_alive()                               # it waits for the lock ...
-        assert first.save_turn(session_id, stored.version, {"facts": {"won": True}},
-                               Turn("a", now, "A", now, False))
-    racer.join(timeout=30)
-    assert outcome == [False]                                 # ... then finds the session moved on
-    assert second.get(session_id).state == {"facts": {"won": True}}
-    assert [m["text"] for m in second.transcript(session_id)] == ["a", "A"]
-    first.close()
-    second.close()
-
-
-def test_an_error_inside_an_exclusive_turn_saves_nothing(tmp_path):
-    store = SQLiteStore(str(tmp_path / "s.sqlite3"))
-    session_id = store.create({"facts": {}})
-    now = NOW
-    with pytest.raises(ZeroDivisionError):
-        with store.exclusive(session_id) as stored:
-            store.save_turn(session_id, stored.version, {"facts": {"x": 1}}, Turn("a", now, "A", now, False))
-            raise ZeroDivisionError
-    assert store.get(session_id).state == {"facts": {}} and store.transcript(session_id) == []
-    store.close()
-
-
 # -- retention -------------------------------------------------------------------------------------
 class Clock:
     def __init__(self):
@@ -491,23 +452,6 @@ class Clock:
 
     def __call__(self):
         return self.now
-
-
-def test_retention_deletes_only_sessions_idle_for_longer_than_the_limit(tmp_path):
-    clock = Clock()
-    store = SQLiteStore(str(tmp_path / "s.sqlite3"), clock=clock)
-    old, active, fresh = store.create({}), store.create({}), store.create({})
-    clock.now += timedelta(days=20)
-    store.save_turn(active, 0, {}, Turn("hi", clock.now, "Hello!", clock.now, handoff=True))
-    clock.now += timedelta(days=15)
-    store.save_turn(fresh, 0, {}, Turn("hi", clock.now, "Hello!", clock.now, handoff=False))
-    assert store.purge(timedelta(days=30)) == 1
-    assert store.get(old) is None and store.transcript(old) == []
-    assert store.get(active) and store.get(fresh)
-    assert store.purge(timedelta(days=10)) == 1
-    assert store.get(active) is None and store.transcript(active) == []
-    assert store.handoffs(10) == []
-    store.close()
 
 
 def test_the_server_applies_its_retention_setting(serve, tmp_path):
@@ -619,11 +563,13 @@ def test_serve_reports_a_busy_port_in_one_line():
     lambda tmp: str(tmp / "no" / "such" / "folder" / "s.sqlite3"),
     lambda tmp: str(tmp),                                          # a folder, not a file
     lambda tmp: (tmp / "text.sqlite3").write_text("not a database " * 100) and str(tmp / "text.sqlite3"),
+    lambda tmp: f"postgresql://chat:s3cret@/chatbot?host={tmp}&port=5999",   # no server there
 ])
 def test_serve_reports_an_unusable_database_in_one_line(tmp_path, make_db):
     status, _, errors = serve_command("--db", make_db(tmp_path), "--port", "1")
     assert status == cli.ExitStatus.ERROR
     assert errors.count("\n") == 1 and "cannot use the database" in errors
+    assert "s3cret" not in errors
 
 
 @pytest.mark.parametrize("setup, words", [
@@ -652,3 +598,152 @@ def test_serve_reports_a_read_only_database_folder(tmp_path):
 def test_serve_warns_about_a_missing_key_only_beyond_loopback(host, loopback):
     from chatbot.server import _loopback
     assert _loopback(host) is loopback
+
+
+# -- defects found by a clinic's IT person (issue 12) ----------------------------------------------
+@pytest.mark.parametrize("body", [b'{"text": "\\ud800"}', b'{"text": "hi \\udfff there"}',
+                                  b'{"text": "nul \\u0000 inside"}'])
+def test_text_no_database_can_store_is_a_422_not_a_500(client, body):
+    session_id = new_session(client)
+    response = client.post(f"/v1/sessions/{session_id}/messages", content=body, headers=JSON)
+    assert response.status_code == 422
+    assert "surrogate" in error_of(response)
+    assert client.get(f"/v1/sessions/{session_id}").json()["transcript"] == []
+    assert say(client, session_id, "hello")["text"]   # the session is unharmed
+
+
+@pytest.mark.parametrize("limit", ["²", "①", "٣", "１０", "1²"])
+def test_only_ascii_digits_are_a_number(client, limit):
+    response = client.get("/v1/handoffs", params={"limit": limit})
+    assert response.status_code == 422
+    assert "whole number" in error_of(response)
+
+
+@pytest.mark.parametrize("headers", [{}, {"content-type": "text/plain"},
+                                     {"content-type": "application/x-www-form-urlencoded"},
+                                     {"content-type": "multipart/form-data; boundary=x"},
+                                     {"content-type": "application/jsonx"}])
+def test_a_post_that_is_not_declared_json_is_a_415(client, headers):
+    session_id = new_session(client)
+    for path, body in (("/v1/sessions", b"{}"), (f"/v1/sessions/{session_id}/messages", b'{"text": "hi"}')):
+        response = client.post(path, content=body, headers=headers)
+        assert response.status_code == 415, (path, headers)
+        assert "application/json" in error_of(response)
+    assert client.get(f"/v1/sessions/{session_id}").json()["transcript"] == []
+
+
+def test_json_with_a_charset_is_json(client):
+    headers = {"content-type": "Application/JSON; charset=utf-8"}
+    response = client.post("/v1/sessions", content=b"", headers=headers)
+    assert response.status_code == 201
+
+
+def failing_clinic(serve, tmp_path, **options):
+    """A server whose clinic greeting template fails to render: "hello" gets a 500."""
+    folder = tmp_path / "failing"
+    folder.mkdir(exist_ok=True)
+    return serve(bot=clinic_bot(folder, greeting="{{ no_such_variable }}"), **options)
+
+
+def test_a_500_carries_the_security_and_cors_headers(serve, tmp_path):
+    client = failing_clinic(serve, tmp_path, cors=["https://desk.example"])
+    session_id = new_session(client)
+    origin = {"Origin": "https://desk.example"}
+    failed = client.post(f"/v1/sessions/{session_id}/messages", json={"text": "hello"}, headers=origin)
+    fine = client.post(f"/v1/sessions/{session_id}/messages", json={"text": "How long does Botox take?"},
+                       headers=origin)
+    assert (failed.status_code, fine.status_code) == (500, 200)
+    assert error_of(failed) == "Something went wrong on the server; the problem has been logged."
+    for name in ("x-content-type-options", "referrer-policy", "cache-control", "access-control-allow-origin"):
+        assert failed.headers.get(name) == fine.headers.get(name) is not None, name
+
+
+def test_a_failure_is_logged_with_its_traceback_and_without_the_session_id(serve, tmp_path, caplog):
+    client = failing_clinic(serve, tmp_path)
+    session_id = new_session(client)
+    with caplog.at_level("ERROR", logger="chatbot.server"):
+        assert client.post(f"/v1/sessions/{session_id}/messages", json={"text": "hello"}).status_code == 500
+    assert "POST /v1/sessions/{id}/messages failed" in caplog.text
+    assert "no_such_variable" in caplog.text and session_id not in caplog.text
+
+
+@pytest.mark.parametrize("path, masked", [
+    ("/v1/sessions/q3KX0nXaS2mG1Qn2Zb8Gxw/messages", "/v1/sessions/{id}/messages"),
+    ("/v1/sessions/q3KX0nXaS2mG1Qn2Zb8Gxw", "/v1/sessions/{id}"),
+    ("/v1/sessions/q3KX0nXaS2mG1Qn2Zb8Gxw?x=1", "/v1/sessions/{id}?x=1"),
+    ("/v1/sessions", "/v1/sessions"),
+    ("/v1/handoffs?limit=5", "/v1/handoffs?limit=5"),
+])
+def test_session_ids_are_masked_in_logged_paths(path, masked):
+    import logging
+
+    from chatbot.server import _MaskSessionIds
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", path, "1.1", 200), None)
+    assert _MaskSessionIds().filter(record)
+    assert record.getMessage() == f'127.0.0.1:5000 - "GET {masked} HTTP/1.1" 200'
+
+
+@pytest.mark.parametrize("template", [
+    "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+    "{% macro twice(n) %}{% if n %}{{ twice(n - 1) }}{{ twice(n - 1) }}{% endif %}{% endmacro %}"
+    "{{ twice(60) }}",
+    "{{ 'x' * 50000000 }}",
+    "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}"
+    "{{ ns.s }}",
+    "{% for i in range(99999) %}{{ i }} and some more words {% endfor %}",
+    "{{ 'x'|center(50000000) }}",
+    "{{ 10 ** 100000000 }}",
+])
+def test_a_clinic_template_that_runs_long_or_builds_too_much_fails_that_turn_only(serve, tmp_path, template,
+                                                                                   caplog):
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    client = serve(bot=clinic_bot(folder, greeting=template))
+    session_id = new_session(client)
+    with caplog.at_level("ERROR", logger="chatbot.server"):
+        response = client.post(f"/v1/sessions/{session_id}/messages", json={"text": "hello"})
+    assert response.status_code == 500
+    assert "TemplateBudgetExceeded" in caplog.text
+    assert say(client, session_id, "How long does Botox take?")["sources"]   # the server goes on
+    assert len(client.get(f"/v1/sessions/{session_id}").json()["transcript"]) == 2
+
+
+def test_a_clinic_template_within_the_limits_renders_as_usual(serve, tmp_path):
+    greeting = "{% for word in ['Welcome', 'to'] %}{{ word }} {% endfor %}{{ clinic ~ '!' }} {{ '=' * 3 }}"
+    client = serve(bot=clinic_bot(tmp_path, greeting=greeting))
+    assert say(client, new_session(client), "hello")["text"] == "Welcome to Clinic Rosa! ==="
+
+
+@pytest.mark.parametrize("damage", [
+    lambda path: os.remove(path),
+    lambda path: open(path, "wb").close(),                                    # truncated to nothing
+    lambda path: open(path, "r+b").write(b"this is not a database at all"),  # overwritten
+    lambda path: os.replace(path + ".other", path),                          # another file put there
+])
+def test_health_is_503_when_the_database_file_is_damaged(serve, tmp_path, damage):
+    db = str(tmp_path / "health.sqlite3")
+    SQLiteStore(db + ".other").close()
+    client = serve(db=db)
+    say(client, new_session(client), "hello")
+    assert client.get("/healthz").status_code == 200
+    damage(db)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    error_of(response)
+
+
+def test_the_page_may_not_be_framed_by_another_site(client):
+    policy = client.get("/").headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+
+
+def test_a_session_read_back_has_what_a_page_needs_to_redraw_it(client):
+    session_id = new_session(client)
+    asked = say(client, session_id, "I'm booked for fillers on 2026-12-04")
+    stopped = say(client, session_id, "yes, I am pregnant")
+    transcript = client.get(f"/v1/sessions/{session_id}").json()["transcript"]
+    bots = [m for m in transcript if m["role"] == "bot"]
+    assert [(m["sources"], m["handoff"], m["follow_up"]) for m in bots] == [
+        (asked["sources"], False, "pregnant"), (stopped["sources"], True, stopped["follow_up"])]
+    assert all(set(m) == {"role", "text", "at"} for m in transcript if m["role"] == "user")

@@ -10,10 +10,13 @@
   const input = document.getElementById("text");
   const sendButton = document.getElementById("send");
   const quick = document.getElementById("quick");
+  const choices = document.getElementById("choices");
   const banner = document.getElementById("handoff");
   const problem = document.getElementById("problem");
   const keyForm = document.getElementById("key");
   const extras = document.getElementById("bot-extras");
+  const composer = document.getElementById("composer");
+  const restartChoice = document.getElementById("restart-choice");
 
   const SESSION_KEY = "chatbot.session";   // sessionStorage: the conversation survives a reload
   const API_KEY = "chatbot.apiKey";
@@ -58,6 +61,16 @@
   }
 
   // -- showing messages -----------------------------------------------------------------------
+  // The composer stays over the bottom of the page: scrolling stops above it (see chat.css).
+  function fitComposer() {
+    document.documentElement.style.setProperty("--composer-height", `${composer.offsetHeight}px`);
+  }
+
+  function reveal(message) {
+    fitComposer();
+    message.scrollIntoView({ block: "end" });
+  }
+
   function show(role, text) {
     const message = document.createElement("div");
     message.className = "message " + role;
@@ -66,7 +79,7 @@
     paragraph.textContent = text;
     message.append(paragraph);
     log.append(message);
-    message.scrollIntoView({ block: "end" });
+    reveal(message);
     return message;
   }
 
@@ -79,8 +92,8 @@
       banner.hidden = false;
     }
     if (reply.sources && reply.sources.length) message.append(sourcesList(reply.sources));
-    showQuickReplies(reply.follow_up);
-    message.scrollIntoView({ block: "end" });
+    showQuickReplies(reply.follow_up, reply.choices);
+    reveal(message);
   }
 
   function sourcesList(ids) {
@@ -117,8 +130,19 @@
     }
   }
 
-  function showQuickReplies(followUp) {
-    quick.hidden = !followUp || ANSWERED_IN_WORDS.has(followUp);
+  function showQuickReplies(followUp, offered) {
+    // "Did you mean ...?" offers its topics as buttons; a yes/no question gets Yes / No / Not sure.
+    for (const button of choices.querySelectorAll("button")) button.remove();
+    const picks = Array.isArray(offered) ? offered : [];
+    for (const choice of picks) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.say = choice;
+      button.textContent = choice;
+      choices.append(button);
+    }
+    choices.hidden = picks.length === 0;
+    quick.hidden = picks.length > 0 || !followUp || ANSWERED_IN_WORDS.has(followUp);
   }
 
   function showProblem(text) {
@@ -128,17 +152,23 @@
 
   // -- the conversation -----------------------------------------------------------------------
   async function newSession() {
-    const data = await api("POST", "v1/sessions");
+    const data = await api("POST", "v1/sessions", {});
     sessionId = data.id;
     sessionStorage.setItem(SESSION_KEY, sessionId);
   }
 
   async function restore() {
-    // After a reload: redraw the conversation so far, or start afresh if it is gone.
+    // After a reload: redraw the conversation so far (with each answer's sources, the handoff
+    // banner and the quick replies of a question still open), or start afresh if it is gone.
     if (!sessionId) return;
     try {
       const data = await api("GET", `v1/sessions/${encodeURIComponent(sessionId)}`);
-      for (const entry of data.transcript) show(entry.role, entry.text);
+      for (const entry of data.transcript) {
+        if (entry.role === "bot") showReply(entry);
+        else show(entry.role, entry.text);
+      }
+      const last = data.transcript[data.transcript.length - 1];
+      if (last && last.role !== "bot") showQuickReplies(null);
     } catch (error) {
       if (error.status !== 404) throw error;
       sessionId = null;
@@ -151,6 +181,7 @@
     busy = true;
     sendButton.disabled = true;
     quick.hidden = true;
+    choices.hidden = true;
     showProblem("");
     const mine = show("user", text);
     const placeholder = show("bot", words.thinking);
@@ -180,14 +211,34 @@
     }
   }
 
-  async function restart() {
+  function restart() {
+    // With a conversation on the server, ask whether to delete it there too (it may hold health
+    // details); without one there is nothing to ask.
+    if (!sessionId) {
+      startAfresh(false);
+      return;
+    }
+    restartChoice.hidden = false;
+    document.getElementById("restart-keep").focus();
+  }
+
+  async function startAfresh(deleteOld) {
+    const old = sessionId;
+    restartChoice.hidden = true;
     sessionStorage.removeItem(SESSION_KEY);
     sessionId = null;
     for (const message of [...log.querySelectorAll(".message:not(.intro)")]) message.remove();
     banner.hidden = true;
     quick.hidden = true;
+    choices.hidden = true;
     showProblem("");
     input.focus();
+    if (!deleteOld || !old) return;
+    try {
+      await api("DELETE", `v1/sessions/${encodeURIComponent(old)}`);
+    } catch (error) {
+      if (error.status !== 404) showProblem(words.deleteFailed);
+    }
   }
 
   // -- wiring ----------------------------------------------------------------------------------
@@ -204,11 +255,22 @@
       form.requestSubmit();
     }
   });
+  choices.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-say]");
+    if (button) send(button.dataset.say);
+  });
   quick.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-say]");
     if (button) send(button.dataset.say);
   });
   document.getElementById("restart").addEventListener("click", restart);
+  document.getElementById("restart-delete").addEventListener("click", () => startAfresh(true));
+  document.getElementById("restart-keep").addEventListener("click", () => startAfresh(false));
+  document.getElementById("restart-cancel").addEventListener("click", () => {
+    restartChoice.hidden = true;
+    input.focus();
+  });
+  if (window.ResizeObserver) new ResizeObserver(fitComposer).observe(composer);
   keyForm.addEventListener("submit", (event) => {
     event.preventDefault();
     sessionStorage.setItem(API_KEY, document.getElementById("key-value").value.trim());
