@@ -358,7 +358,8 @@ class Expert(Engine):
         """Someone checked for Botox who is (or may be) pregnant, breastfeeding or allergic, which
         the article names only against fillers, is not cleared: the article is silent for Botox, the
         filler rule is not carried over, and the injector settles it first."""
-        self.declare(Concern(treatment=treatment, key=key, level="ask", sources=["FIL-CONTRA"]))
+        self.declare(Concern(treatment=treatment, key=key, level="ask",
+                             sources=inventory.sources_of("a_condition_named_only_for_the_other_treatment")))
 
     @Rule(Screening(treatment="fillers"),
           Takes(kind="medicine", category="prescribed_blood_thinner"))
