@@ -237,12 +237,8 @@ class Session:
                             negated=m.negated, told=m.told) for m in heard.mentions]
         facts += self._takes()
         moves = [name for name in heard.intents if name in CONVERSATION_MOVES]
-        if heard.answer and not (context.pending or questions or heard.told or moves
-                                 or heard.lines):
-            moves.append("bare_answer")   # a "no" or "ok" when nothing was asked
-        if "greeting" in moves and (questions or heard.told or heard.lines or len(moves) > 1
-                                    or heard.date_problem):
-            moves.remove("greeting")   # "hi, how long does botox take?" gets the answer, not a hello
+        if heard.answer:   # a yes, no or "ok"; value: the question it may answer
+            facts.append(Move(name="answer", value=context.pending or ""))
         if "why" in moves and context.pending in SCREENING_KEYS and context.screening:
             moves[moves.index("why")] = "why_asked"   # "why does that matter?" about the question
         facts += [Move(name=name, value=context.pending or "") for name in moves]
@@ -526,8 +522,6 @@ class Session:
         scopes = {r["scope"] for r in replies}
         scope = ("answered" if scopes == {"answered"} else
                  "out_of_scope" if scopes == {"out_of_scope"} else "partial")
-        if any(m.kind == "brand" and not m.listed for m in heard.mentions) and scope == "answered":
-            scope = "partial"
         return Reply(text=text, intent=intents[0] if intents else "out_of_scope", scope=scope,
                      sources=sources, fired=list(dict.fromkeys(r["rule"] for r in replies)),
                      follow_up=follow_ups[0]["follow_up"] if follow_ups else None,

@@ -42,6 +42,9 @@ URGENT = 100        # an urgent message is answered before anything else
 CONTRAINDICATION = 10   # a reason not to be treated outranks any other advice
 DECIDE = -1         # a recommendation waits until every wrinkle kind has been derived
 LAST = -100         # the fallback speaks only when no other rule did
+# Replies that speak only when no other rule answered, in this order: what was told is noted before
+# a greeting is returned, and a greeting before a bare "ok" is acknowledged.
+NOTED, GREETING, BARE_ANSWER = LAST + 3, LAST + 2, LAST + 1
 
 
 def _truthy(value) -> bool:
@@ -719,9 +722,10 @@ class Expert(Engine):
         """An empty or blank message gets a prompt to ask something."""
         self._reply("empty", "empty", scope="out_of_scope", rule="empty_message")
 
-    @Rule(Move(name="greeting"), NOT(Question()))
+    @Rule(Move(name="greeting"), NOT(Question()), NOT(Reply()), salience=GREETING)
     def greet(self):
-        """A greeting with no question is greeted back, with what the chatbot can do."""
+        """A greeting that comes with nothing else to answer is greeted back, with what the chatbot
+        can do ("hi, how long does botox take?" gets the answer, not a hello)."""
         self._reply("greeting", "greeting", rule="greet")
 
     @Rule(Move(name="thanks"), NOT(Question()))
@@ -734,9 +738,10 @@ class Expert(Engine):
         """A goodbye with no question, and nothing new said, ends politely."""
         self._reply("bye", "bye", rule="goodbye")
 
-    @Rule(Move(name="bare_answer"), NOT(Question()))
+    @Rule(Move(name="answer", value=""), NOT(Question()), NOT(Reply()), salience=BARE_ANSWER)
     def acknowledge_a_bare_answer(self):
-        """A yes, no or "ok" when the chatbot asked nothing is acknowledged with an invitation."""
+        """A yes, no or "ok" when the chatbot asked nothing, and nothing else to answer, is
+        acknowledged with an invitation."""
         self._reply("acknowledge", "acknowledge", rule="acknowledge_a_bare_answer")
 
     @Rule(Move(name="help"))
@@ -750,7 +755,7 @@ class Expert(Engine):
         that depended on it is worked out again from the new value."""
         self._reply("corrected", "corrected", used=[key], told={key: value}, rule="acknowledge_a_correction")
 
-    @Rule(AS.told << Told(new=True, key=MATCH.key), NOT(Reply()), salience=LAST + 1)
+    @Rule(AS.told << Told(new=True, key=MATCH.key), NOT(Reply()), salience=NOTED)
     def acknowledge_what_was_told(self, key):
         """Something told that no other rule answered is acknowledged, so the person sees it was
         understood."""
