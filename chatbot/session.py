@@ -512,9 +512,7 @@ class Session:
     # -- the answer -------------------------------------------------------------------------------
     def _reply(self, heard: Understanding, replies: list[dict], questions: list) -> Reply:
         replies = _ordered(replies)
-        follow_ups = [r for r in replies if r["follow_up"]]
-        if len(follow_ups) > 1:   # one question at a time: keep the first, drop the rest
-            replies = [r for r in replies if not r["follow_up"] or r is follow_ups[0]]
+        follow_ups = [r for r in replies if r["follow_up"]]   # one at most: one_question_at_a_time
         text = self.bot.renderer.turn(replies, heard=heard, person=self.facts,
                                       rule_docs=self.bot.rule_docs)
         sources = list(dict.fromkeys(s for r in replies for s in r["sources"]))

@@ -45,6 +45,7 @@ LAST = -100         # the fallback speaks only when no other rule did
 # Replies that speak only when no other rule answered, in this order: what was told is noted before
 # a greeting is returned, and a greeting before a bare "ok" is acknowledged.
 NOTED, GREETING, BARE_ANSWER = LAST + 3, LAST + 2, LAST + 1
+ONE_QUESTION = LAST - 1   # the questions of a turn are compared once every answer has been given
 
 
 def _truthy(value) -> bool:
@@ -762,6 +763,14 @@ class Expert(Engine):
         told = {t["key"]: t["value"] for t in self._all(Told, new=True)}
         self._reply("noted", "noted", used=list(told), told=told, rule="acknowledge_what_was_told")
 
+    @Rule(AS.asked << Reply(follow_up=MATCH.asked_for), AS.other << Reply(follow_up=MATCH.other_for),
+          TEST(lambda asked_for, other_for: bool(asked_for) and bool(other_for)),
+          TEST(lambda asked, other: _asked_first(asked, other)), salience=ONE_QUESTION)
+    def one_question_at_a_time(self, other):
+        """When several answers of one turn end with a question, only one is asked: a date to
+        clarify before the check's next question, the check before how the lines behave."""
+        self.retract(other)
+
     @Rule(NOT(Reply()), salience=LAST)
     def not_understood(self):
         """A message no rule could answer gets an honest "I did not understand" and examples."""
@@ -770,6 +779,18 @@ class Expert(Engine):
 
 _ALCOHOL_DAYS = inventory.screening()["timing"]["alcohol"]["days"]
 _VOLUME = inventory.reasoning()["volume"]
+
+
+_QUESTION_ORDER = inventory.reasoning()["questions"]["order"]
+
+
+def _asked_first(asked, other) -> bool:
+    """Whether the answer `asked` puts its question before that of `other`."""
+    def rank(reply):
+        template = reply["template"]
+        order = _QUESTION_ORDER.index(template) if template in _QUESTION_ORDER else len(_QUESTION_ORDER)
+        return order, reply.__factid__
+    return rank(asked) < rank(other)
 
 
 def _intent(treatment: str, topic: str) -> str:

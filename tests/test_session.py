@@ -75,3 +75,18 @@ def test_concurrent_sessions_never_see_each_others_facts(bot):
         assert stored is pregnant
         assert intent == ("fillers_verdict" if pregnant else "fillers_screening")
         assert handoff is pregnant
+
+
+def test_one_question_at_a_time_is_decided_by_a_rule(bot):
+    engine, mark = bot._pool.borrow()
+    try:
+        from chatbot.knowledge.facts import Move, Screening, Today
+        engine.declare(Today(date="2026-11-27"), Screening(treatment="botox"),
+                       Screening(treatment="fillers"), Move(name="changed"))
+        engine.run()
+        asked = [f["follow_up"] for i, f in engine.facts.items()
+                 if i > mark and type(f).__name__ == "Reply" and f["follow_up"]]
+        engine.retract_all([i for i in engine.facts.keys() if i > mark])
+    finally:
+        bot._pool.give_back(engine, mark)
+    assert asked == ["alcohol"] or asked == ["pregnant"]   # one of the two checks' first questions
