@@ -1,8 +1,10 @@
 """Sessions around the knowledge base: one turn from text to a Reply.
 
-The Rete network is built once per engine and engines are reused across sessions (a small pool, one
-engine per concurrent turn); a session itself is plain data (`state`), so it can be stored,
-restored and moved between processes.
+A session is split along its concerns: what it remembers is a `ConversationState`
+(chatbot/state.py) changed by chatbot/memory.py; this module turns one message into the facts
+the rules reason over and carries out what they decide; chatbot/answer.py assembles their
+pieces into the Reply. The Rete network is built once per engine and engines are reused across
+sessions (a small pool, one engine per concurrent turn).
 """
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from chatbot import cache
 from chatbot import lexicon as lexicon_module
+from chatbot import memory as memory_module
+from chatbot.answer import Reply, assemble, plain
 from chatbot.knowledge import inventory, snapshot
 from chatbot.knowledge.facts import (
     Appointment,
@@ -37,6 +40,7 @@ from chatbot.knowledge.facts import (
 )
 from chatbot.knowledge.facts import Reply as ReplyFact
 from chatbot.knowledge.rules import Expert
+from chatbot.memory import LIST_KEYS
 from chatbot.render import Renderer
 from chatbot.state import ConversationState
 from chatbot.understand import ANY_TOPICS, SCREENING_KEYS, Understanding, understand
@@ -45,32 +49,7 @@ from chatbot.understand import Question as AskedQuestion
 TREATMENTS = ("botox", "fillers")
 CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
                       "urgent", "staff")
-LIST_KEYS = ("medicines", "supplements", "skincare", "prescribed")
-# The order the pieces of one answer are shown in (templates not listed come in between).
-FIRST = ("too_long", "urgent", "corrected", "contraindication", "contraindication_unsure", "verdict_stop")
-LAST = ("date_question", "screening_question", "verdict_ask", "verdict_ready", "both_planned",
-        "recommend_question",
-        "noted", "not_understood")
 
-
-@dataclass
-class Reply:
-    """One answer: the contract of DESIGN.md (`to_dict()` is the --json object)."""
-
-    text: str
-    intent: str
-    scope: str
-    sources: list[str]
-    fired: list[str]
-    follow_up: str | None
-    handoff: bool
-    facts: dict
-    intents: list[str] = field(default_factory=list)
-    used: list[str] = field(default_factory=list)
-    choices: list[str] = field(default_factory=list)   # short answers to offer, e.g. as buttons
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class _EnginePool:
@@ -130,7 +109,7 @@ class Chatbot:
             engine.declare(*facts)
             engine.run()
             turn = [f for idx, f in engine.facts.items() if idx > mark]
-            replies = [_plain(f) for f in turn if isinstance(f, ReplyFact)]
+            replies = [plain(f) for f in turn if isinstance(f, ReplyFact)]
             decisions = [f["treatment"] for f in turn if isinstance(f, Screened)]
         except BaseException:
             # A failed turn may leave the engine half-way: it is not given back, so the pool makes
@@ -170,26 +149,7 @@ class Session:
 
     def forget(self, key: str) -> bool:
         """Drop one fact ("/forget pregnancy"); True when there was something to drop."""
-        key = _FORGET_ALIASES.get(key, key)
-        memory = self.memory
-        found = self.facts.pop(key, None) is not None
-        for name in LIST_KEYS:   # "/forget retinol": one item of a list
-            items = self.facts.get(name)
-            if isinstance(items, list) and key.replace("_", " ") in items:
-                items.remove(key.replace("_", " "))
-                found = True
-        if key == "treatment":
-            memory.context.screening = []
-            memory.context.screened = []
-        if key == "appointment_date":
-            found = bool(memory.appointments) or found
-            memory.unbook()
-        if key == "alcohol_date":
-            memory.drinks = []
-        if key == "lines":
-            found = bool(memory.lines)
-            memory.lines = {}
-        return found
+        return memory_module.forget(self.memory, key)
 
     def ask(self, text: str) -> Reply:
         """Answer one message."""
@@ -205,10 +165,10 @@ class Session:
         if heard.too_long or heard.empty:
             facts.append(Move(name="too_long" if heard.too_long else "empty"))
             replies, _ = bot.run(facts)
-            return self._reply(heard, replies, [])
+            return self._reply(heard, replies)
 
-        booked, second = self._book(text, heard)
-        changed = self._remember(heard) | booked
+        booked, second = memory_module.book(memory, text, heard, self._read)
+        changed = memory_module.remember(memory, heard, self._category) | booked
         focus = self._focus(heard)
         questions = self._questions(heard, focus)
         screening_started = self._screening(heard, focus, questions, second)
@@ -275,7 +235,7 @@ class Session:
             facts.append(Previous(**context.last_trace))
 
         replies, screened = bot.run(facts)
-        reply = self._reply(heard, replies, questions)
+        reply = self._reply(heard, replies)
         self._update_context(heard, questions, reply)
         context.screened = list(dict.fromkeys(context.screened + screened))
         return reply
@@ -293,40 +253,9 @@ class Session:
                                          several=len(self.memory.appointments) > 1))
         return found
 
-    def _book(self, text: str, heard: Understanding) -> tuple[set[str], bool]:
-        """Record the appointments the message names: the changed keys, and whether a second
-        treatment was booked beside one already booked ("Botox on Thursday", then "and fillers on
-        Friday": both are kept, not one corrected into the other)."""
-        told = heard.told
-        if "appointment_date" not in told:
-            return set(), False
-        memory = self.memory
-        before = list(memory.appointments)
-        planned = told.get("treatment") or self.facts.get("treatment") or ""
-        second = False
-        dated = self._dates_per_treatment(text) if planned == "both" and len(heard.treatments) > 1 else {}
-        if len(dated) == 2:
-            for treatment, when in dated.items():
-                memory.book(treatment, when)
-        else:
-            second = any(b.treatment in TREATMENTS and b.treatment != planned and b.date != told[
-                "appointment_date"] for b in memory.appointments) and planned in TREATMENTS
-            memory.book(planned if planned in TREATMENTS + ("both",) else "", told["appointment_date"])
-        if second:
-            told["treatment"] = "both"   # a second booking, not a correction of the first
-            if self.facts.get("treatment") in TREATMENTS:
-                self.facts["treatment"] = "both"
-        return ({"appointment_date"} if memory.appointments != before else set()), second
-
-    def _dates_per_treatment(self, text: str) -> dict[str, str]:
-        """Each treatment's date when one message books both on different days."""
-        dated = {}
-        for part in _CLAUSE_BREAK.split(text):
-            heard = understand(part, self.bot.lexicon, self.bot.today(), {})
-            treatments = set(heard.treatments)
-            if len(treatments) == 1 and "appointment_date" in heard.told:
-                dated[treatments.pop()] = heard.told["appointment_date"]
-        return dated if len(set(dated.values())) == len(dated) else {}
+    def _read(self, text: str) -> Understanding:
+        """One piece of a message read on its own, without the conversation's context."""
+        return understand(text, self.bot.lexicon, self.bot.today(), {})
 
     def _about_a_client(self, text: str) -> bool:
         """Whether a check is asked for someone else ("check my client", "is she ready?")."""
@@ -351,66 +280,6 @@ class Session:
         context.missed = None
         context.passed_over.append(pending)
         return [Move(name="passed_over", value=pending), Move(name="changed")]
-
-    def _remember(self, heard: Understanding) -> set[str]:
-        """Merge what was told into the session's facts; a later statement replaces an earlier one."""
-        changed = set()
-        memory = self.memory
-        for key, value in heard.told.items():
-            if key.endswith("_stopped"):
-                base = key[: -len("_stopped")]
-                stopped = self.facts.setdefault("stopped", [])
-                for item in value:
-                    if item not in stopped:
-                        stopped.append(item)
-                        changed.add("stopped")
-                current = self.facts.get(base)
-                if isinstance(current, list):
-                    kept = [item for item in current if item not in value]
-                    if kept != current:
-                        self.facts[base] = kept
-                        changed.add(base)
-                if base == "medicines" and self.facts.get("blood_thinners") is not False and not any(
-                        self._category(name) == "blood_thinner" for name in self.facts.get(base) or []):
-                    self.facts["blood_thinners"] = False   # the blood thinner they took is stopped
-                    changed.add("blood_thinners")
-                continue
-            if key == "alcohol_date":
-                if memory.drink(value):
-                    changed.add(key)
-                continue
-            if key == "appointment_date":
-                continue   # booked by _book
-            if key in LIST_KEYS and isinstance(value, list) and value:
-                current = self.facts.get(key)
-                current = current if isinstance(current, list) else []
-                merged = [i for i in current if i != "unspecified"] + [i for i in value if i not in current]
-                if value == ["unspecified"] and current:
-                    merged = current
-                if any(i != "unspecified" for i in merged):
-                    merged = [i for i in merged if i != "unspecified"]   # "meds: advil, tylenol"
-                value = merged
-            if self.facts.get(key) != value:
-                if key in self.facts and key not in LIST_KEYS:
-                    memory.context.corrected.append(key)
-                self.facts[key] = value
-                changed.add(key)
-        if heard.lines:
-            lines = memory.lines
-            for area in heard.lines.get("areas", []):
-                lines.setdefault("areas", [])
-                if area not in lines["areas"]:
-                    lines["areas"].append(area)
-            hints = lines.setdefault("hints", [])
-            hints += [hint for hint in heard.lines.get("hints", []) if hint not in hints]   # once each
-            if heard.lines.get("behaviours"):
-                if memory.context.pending == "lines_at_rest":
-                    lines["behaviours"] = list(heard.lines["behaviours"])   # the deciding answer
-                else:
-                    lines["behaviours"] = list(dict.fromkeys(
-                        lines.get("behaviours", []) + heard.lines["behaviours"]))
-            self.facts["lines"] = _describe_lines(lines)
-        return changed
 
     def _focus(self, heard: Understanding) -> list[str]:
         """The treatments this turn is about: named now, else planned, else the last talked about."""
@@ -510,22 +379,8 @@ class Session:
         return taken
 
     # -- the answer -------------------------------------------------------------------------------
-    def _reply(self, heard: Understanding, replies: list[dict], questions: list) -> Reply:
-        replies = _ordered(replies)
-        follow_ups = [r for r in replies if r["follow_up"]]   # one at most: one_question_at_a_time
-        text = self.bot.renderer.turn(replies, heard=heard, person=self.facts,
-                                      rule_docs=self.bot.rule_docs)
-        sources = list(dict.fromkeys(s for r in replies for s in r["sources"]))
-        intents = list(dict.fromkeys(r["intent"] for r in replies))
-        scopes = {r["scope"] for r in replies}
-        scope = ("answered" if scopes == {"answered"} else
-                 "out_of_scope" if scopes == {"out_of_scope"} else "partial")
-        return Reply(text=text, intent=intents[0] if intents else "out_of_scope", scope=scope,
-                     sources=sources, fired=list(dict.fromkeys(r["rule"] for r in replies)),
-                     follow_up=follow_ups[0]["follow_up"] if follow_ups else None,
-                     handoff=any(r["handoff"] for r in replies), facts=copy.deepcopy(self.facts),
-                     intents=intents, used=list(dict.fromkeys(u for r in replies for u in r["used"])),
-                     choices=list(follow_ups[0]["data"].get("choices", [])) if follow_ups else [])
+    def _reply(self, heard: Understanding, replies: list[dict]) -> Reply:
+        return assemble(replies, heard, self.facts, self.bot.renderer, self.bot.rule_docs)
 
     def _update_context(self, heard: Understanding, questions: list, reply: Reply) -> None:
         context = self.memory.context
@@ -561,13 +416,7 @@ _TOLD_TOPICS = inventory.screening()["told_topics"]
 _TOPIC_OF_LABEL = {topic.label: topic.name for topic in inventory.topics().values()}
 _REASONED_OVER = set(_TOLD_TOPICS) | {"alcohol_date"} | {
     check["key"] for checks in inventory.screening()["checks"].values() for check in checks}
-_FORGET_ALIASES = {"pregnancy": "pregnant", "allergy": "allergic", "allergies": "allergic",
-                   "medicine": "medicines", "medication": "medicines", "medications": "medicines",
-                   "supplement": "supplements", "date": "appointment_date", "appointment": "appointment_date",
-                   "wrinkles": "lines", "alcohol": "alcohol", "hair": "hair_removal"}
 
-
-_CLAUSE_BREAK = re.compile(r",|;|\band\b|\bthen\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -578,36 +427,6 @@ def _treatment_of(topic: str, focus: list[str]) -> str:
 
 def _frozen(value):
     return list(value) if isinstance(value, (list, tuple)) else value
-
-
-def _plain(fact) -> dict:
-    """A Reply fact as a plain dict (experta freezes lists and dicts)."""
-    return {key: _thaw(fact[key]) for key in ("template", "intent", "scope", "sources", "handoff",
-                                              "follow_up", "data", "rule", "used")}
-
-
-def _thaw(value):
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "frozenlist":
-        return [_thaw(v) for v in value]
-    if hasattr(value, "items"):
-        return {k: _thaw(v) for k, v in value.items()}
-    return value
-
-
-def _ordered(replies: list[dict]) -> list[dict]:
-    def rank(reply):
-        name = reply["template"]
-        if name in FIRST:
-            return FIRST.index(name) - 100
-        if name in LAST:
-            return LAST.index(name) + 100
-        return 0
-    return sorted(replies, key=rank)   # stable: rules' own order within a rank
-
-
-def _describe_lines(lines: dict) -> dict:
-    return {k: v for k, v in (("areas", lines.get("areas", [])),
-                              ("behaviours", lines.get("behaviours", []))) if v}
 
 
 def _rule_docs() -> dict[str, str]:
