@@ -42,10 +42,9 @@ URGENT = 100        # an urgent message is answered before anything else
 CONTRAINDICATION = 10   # a reason not to be treated outranks any other advice
 DECIDE = -1         # a recommendation waits until every wrinkle kind has been derived
 LAST = -100         # the fallback speaks only when no other rule did
-# Replies that speak only when no other rule answered, in this order: what was told is noted before
-# a greeting is returned, and a greeting before a bare "ok" is acknowledged.
-NOTED, GREETING, BARE_ANSWER = LAST + 3, LAST + 2, LAST + 1
-ONE_QUESTION = LAST - 1   # the questions of a turn are compared once every answer has been given
+# Replies that speak only when no other rule answered, in this order: what was told is noted
+# (LAST + 3) before a greeting is returned (LAST + 2), and a greeting before a bare "ok" is
+# acknowledged (LAST + 1). The questions of a turn are compared once every answer is given (LAST - 1).
 
 
 def _truthy(value) -> bool:
@@ -723,7 +722,7 @@ class Expert(Engine):
         """An empty or blank message gets a prompt to ask something."""
         self._reply("empty", "empty", scope="out_of_scope", rule="empty_message")
 
-    @Rule(Move(name="greeting"), NOT(Question()), NOT(Reply()), salience=GREETING)
+    @Rule(Move(name="greeting"), NOT(Question()), NOT(Reply()), salience=LAST + 2)
     def greet(self):
         """A greeting that comes with nothing else to answer is greeted back, with what the chatbot
         can do ("hi, how long does botox take?" gets the answer, not a hello)."""
@@ -739,7 +738,7 @@ class Expert(Engine):
         """A goodbye with no question, and nothing new said, ends politely."""
         self._reply("bye", "bye", rule="goodbye")
 
-    @Rule(Move(name="answer", value=""), NOT(Question()), NOT(Reply()), salience=BARE_ANSWER)
+    @Rule(Move(name="answer", value=""), NOT(Question()), NOT(Reply()), salience=LAST + 1)
     def acknowledge_a_bare_answer(self):
         """A yes, no or "ok" when the chatbot asked nothing, and nothing else to answer, is
         acknowledged with an invitation."""
@@ -756,7 +755,7 @@ class Expert(Engine):
         that depended on it is worked out again from the new value."""
         self._reply("corrected", "corrected", used=[key], told={key: value}, rule="acknowledge_a_correction")
 
-    @Rule(AS.told << Told(new=True, key=MATCH.key), NOT(Reply()), salience=NOTED)
+    @Rule(AS.told << Told(new=True, key=MATCH.key), NOT(Reply()), salience=LAST + 3)
     def acknowledge_what_was_told(self, key):
         """Something told that no other rule answered is acknowledged, so the person sees it was
         understood."""
@@ -765,7 +764,7 @@ class Expert(Engine):
 
     @Rule(AS.asked << Reply(follow_up=MATCH.asked_for), AS.other << Reply(follow_up=MATCH.other_for),
           TEST(lambda asked_for, other_for: bool(asked_for) and bool(other_for)),
-          TEST(lambda asked, other: _asked_first(asked, other)), salience=ONE_QUESTION)
+          TEST(lambda asked, other: _asked_first(asked, other)), salience=LAST - 1)
     def one_question_at_a_time(self, other):
         """When several answers of one turn end with a question, only one is asked: a date to
         clarify before the check's next question, the check before how the lines behave."""

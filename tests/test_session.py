@@ -1,6 +1,7 @@
 """Sessions: plain-data state, independence, corrections, and engines built once and reused."""
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 
 from chatbot.knowledge import snapshot
 
@@ -35,9 +36,11 @@ def test_forget_and_reset(session):
     assert session.facts == {}
 
 
-def test_engines_are_built_once_and_reused_across_sessions_and_turns(bot, monkeypatch):
+def test_engines_are_built_once_and_reused_across_sessions_and_turns(monkeypatch):
     # Engines come from snapshot.build (a new one) or snapshot.loads (a saved one; loading a pickle
-    # skips __init__), so both are counted.
+    # skips __init__), so both are counted. A bot of its own: other tests' turns share `bot`.
+    from chatbot import Chatbot
+    bot = Chatbot(today=lambda: date(2026, 11, 27))
     made = []
     for name in ("build", "loads"):
         original = getattr(snapshot, name)
