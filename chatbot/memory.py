@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from chatbot.state import TREATMENTS, ConversationState
+from chatbot.knowledge.inventory import TREATMENTS
+from chatbot.state import ConversationState
 from chatbot.understand import Understanding
 
 LIST_KEYS = ("medicines", "supplements", "skincare", "prescribed")

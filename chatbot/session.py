@@ -39,6 +39,7 @@ from chatbot.knowledge.facts import (
     Told,
 )
 from chatbot.knowledge.facts import Reply as ReplyFact
+from chatbot.knowledge.inventory import TREATMENTS
 from chatbot.knowledge.rules import Expert
 from chatbot.memory import LIST_KEYS
 from chatbot.render import Renderer
@@ -46,7 +47,6 @@ from chatbot.state import ConversationState
 from chatbot.understand import ANY_TOPICS, SCREENING_KEYS, Understanding, understand
 from chatbot.understand import Question as AskedQuestion
 
-TREATMENTS = ("botox", "fillers")
 CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
                       "urgent", "staff")
 

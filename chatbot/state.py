@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from chatbot.knowledge.inventory import TREATMENTS
+
 VERSION = 2
-TREATMENTS = ("botox", "fillers")
 
 
 @dataclass
@@ -41,6 +42,9 @@ class Context:
     last_trace: dict | None = None         # what the last answer rested on, for "why?"
     last_urgent: bool = False
     treated_already: bool = False          # "I had fillers last month": questions are about after
+
+
+_CONTEXT_FIELDS = tuple(f.name for f in fields(Context))
 
 
 @dataclass
@@ -101,7 +105,9 @@ class ConversationState:
     # -- the understanding's view ----------------------------------------------------------------
     def for_understanding(self) -> dict:
         """The context as the understanding reads it (a plain dict, empty fields left out)."""
-        seen = {k: v for k, v in asdict(self.context).items() if v not in (None, [], {}, False)}
+        # read-only for the understanding, so the fields are passed as they are (no deep copy)
+        seen = {name: value for name in _CONTEXT_FIELDS
+                if (value := getattr(self.context, name)) not in (None, [], {}, False)}
         seen["has_appointment"] = bool(self.appointments)
         seen["appointment_date"] = self.facts.get("appointment_date")
         seen["about"] = self.about

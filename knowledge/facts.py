@@ -1,8 +1,6 @@
 """The kinds of fact the knowledge base reasons over, one class each."""
 from chatbot.knowledge._experta import Fact, Field
 
-TREATMENTS = ("botox", "fillers")
-
 
 class ArticleFact(Fact):
     """A fact the article states, under its inventory ID and with its article line."""

@@ -12,6 +12,14 @@ from pathlib import Path
 
 FILES = ("inventory.toml", "topics.toml", "screening.toml", "reasoning.toml")
 
+TREATMENTS = ("botox", "fillers")   # the two treatments of the article, in the order it names them
+
+
+def other(treatment: str) -> str:
+    """The other treatment: fillers for Botox, Botox for fillers."""
+    return TREATMENTS[1 - TREATMENTS.index(treatment)]
+
+
 TREATMENT_LABELS = {"botox": "Botox", "fillers": "dermal fillers", "both": "Botox and fillers",
                     "any": "Botox and fillers"}
 

@@ -71,3 +71,12 @@ def test_telling_the_same_lines_again_does_not_grow_the_state(session):
 def test_a_check_for_a_client_is_remembered_as_about_the_client(session):
     session.ask("can you check my client for fillers?")
     assert session.state["about"] == "client"
+
+
+def test_one_vocabulary_of_treatments():
+    from chatbot import memory, session
+    from chatbot import state as state_module
+    from chatbot.knowledge import facts, inventory
+    assert inventory.other("botox") == "fillers" and inventory.other("fillers") == "botox"
+    assert state_module.TREATMENTS is memory.TREATMENTS is session.TREATMENTS is inventory.TREATMENTS
+    assert not hasattr(facts, "TREATMENTS")
