@@ -22,6 +22,7 @@ from chatbot.answer import Reply, assemble, plain
 from chatbot.knowledge import inventory, snapshot
 from chatbot.knowledge.facts import (
     Appointment,
+    Begin,
     Candidate,
     Drink,
     Focus,
@@ -30,10 +31,12 @@ from chatbot.knowledge.facts import (
     Mentioned,
     Move,
     Passed,
+    Plan,
     Previous,
     Question,
     Screened,
     Screening,
+    Subject,
     Takes,
     Today,
     Told,
@@ -101,16 +104,18 @@ class Chatbot:
     def today(self) -> date:
         return self._today()
 
-    def run(self, facts: list) -> tuple[list[dict], list]:
+    def run(self, facts: list) -> tuple[list[dict], dict]:
         """Declare one turn's facts into a pooled engine, run the rules; return the Replies (as
-        plain dicts) and the decisions the session is to carry out (Screened facts)."""
+        plain dicts) and the decisions the session is to carry out: the checks to run on
+        (`begin`) and those that ended with a verdict (`screened`)."""
         engine, mark = self._pool.borrow()
         try:
             engine.declare(*facts)
             engine.run()
             turn = [f for idx, f in engine.facts.items() if idx > mark]
             replies = [plain(f) for f in turn if isinstance(f, ReplyFact)]
-            decisions = [f["treatment"] for f in turn if isinstance(f, Screened)]
+            decisions = {"screened": [f["treatment"] for f in turn if isinstance(f, Screened)],
+                         "begin": [f["treatment"] for f in turn if isinstance(f, Begin)]}
         except BaseException:
             # A failed turn may leave the engine half-way: it is not given back, so the pool makes
             # a fresh one next time.
@@ -167,13 +172,10 @@ class Session:
             replies, _ = bot.run(facts)
             return self._reply(heard, replies)
 
-        booked, second = memory_module.book(memory, text, heard, self._read)
+        booked, _ = memory_module.book(memory, text, heard, self._read)
         changed = memory_module.remember(memory, heard, self._category) | booked
         focus = self._focus(heard)
         questions = self._questions(heard, focus)
-        screening_started = self._screening(heard, focus, questions, second)
-        if screening_started and self._about_a_client(text):
-            memory.about = "client"
         recommend = self._recommendation(heard)
 
         about_self = bool({"eligibility", "checklist"} & set(heard.intents)) or "treatment" in heard.told
@@ -202,8 +204,15 @@ class Session:
         if "why" in moves and context.pending in SCREENING_KEYS and context.screening:
             moves[moves.index("why")] = "why_asked"   # "why does that matter?" about the question
         facts += [Move(name=name, value=context.pending or "") for name in moves]
-        if changed or screening_started:
+        if changed:
             facts.append(Move(name="changed"))
+        # What the rules need to decide whether this message starts or moves a check.
+        facts.append(Plan(treatment=self.facts.get("treatment") or "", said="treatment" in heard.told))
+        facts += [Move(name=name) for name in ("checklist", "eligibility") if name in heard.intents]
+        if len(set(heard.treatments)) > 1 and heard.lines.get("areas"):
+            facts.append(Move(name="comparing"))   # "botox or filler for my forehead?"
+        subject = "client" if self._about_a_client(text) else "self"
+        facts.append(Subject(about=subject))
         if context.pending in heard.told and context.screening:
             # An answer to the bot's own screening question goes into the checklist, not a lecture.
             facts.append(Move(name="answering"))
@@ -234,10 +243,16 @@ class Session:
         if context.last_trace:
             facts.append(Previous(**context.last_trace))
 
-        replies, screened = bot.run(facts)
+        replies, decided = bot.run(facts)
         reply = self._reply(heard, replies)
         self._update_context(heard, questions, reply)
-        context.screened = list(dict.fromkeys(context.screened + screened))
+        begun = [t for t in TREATMENTS if t in decided["begin"]]
+        if begun and set(begun) != set(context.screening):   # a check started or moved
+            context.screening = begun
+            context.screened = [t for t in context.screened if t in begun]
+            context.passed_over = []
+            memory.about = subject
+        context.screened = list(dict.fromkeys(context.screened + decided["screened"]))
         return reply
 
     def _appointments(self, today: date, new: bool) -> list[Appointment]:
@@ -311,42 +326,6 @@ class Session:
                 if candidate not in resolved:
                     resolved.append(candidate)
         return resolved
-
-    def _screening(self, heard: Understanding, focus: list[str], questions: list, second: bool) -> bool:
-        """Start a screening on "check me", "am I ready", or an appointment named with a treatment."""
-        context = self.memory.context
-        booked = "appointment_date" in heard.told and self.facts.get("treatment")
-        if context.screening and "treatment" in heard.told and heard.told["treatment"] not in (
-                context.screening if len(context.screening) > 1 else context.screening[:1]):
-            booked = True
-        # "am I ok for Botox?" starts a check, unless the message itself rules the person out
-        # ("I'm pregnant, can I get fillers?" is answered by the contraindication directly).
-        rules_out = any(heard.told.get(key) is True for key in ("pregnant", "breastfeeding", "allergic"))
-        # "what can I do about my forehead lines" names no treatment, and "botox or filler for my
-        # forehead?" names both with a face: recommendations, not checks. "Can you check me?" is one
-        # even with a question beside it.
-        choosing = len(set(heard.treatments)) > 1 and heard.lines.get("areas")
-        wants = "checklist" in heard.intents or (
-            not questions and "eligibility" in heard.intents and heard.treatments and not rules_out
-            and not choosing)
-        if not (wants or booked):
-            return False
-        if context.screening and "treatment" in heard.told:
-            # "actually I meant Botox, not fillers": the check moves to the treatment now planned.
-            planned = heard.told["treatment"]
-            context.screening = list(TREATMENTS) if planned == "both" else [planned]
-            return True
-        planned = self.facts.get("treatment")
-        treatments = [planned] if planned in TREATMENTS else (
-            list(TREATMENTS) if planned == "both" else [t for t in focus if t in heard.treatments])
-        if not treatments:
-            treatments = [t for t in focus]
-        if set(treatments) == set(context.screening):
-            return False
-        context.screening = treatments
-        context.screened = []
-        context.passed_over = []
-        return True
 
     def _recommendation(self, heard: Understanding) -> bool:
         pending = self.memory.context.pending

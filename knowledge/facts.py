@@ -155,6 +155,30 @@ class Concern(Fact):
     sources = Field(list, mandatory=True)
 
 
+class Plan(Fact):
+    """The treatment the person plans ("" when none is known); `said` when said this turn."""
+
+    treatment = Field(str, default="")
+    said = Field(bool, default=False)
+
+
+class Subject(Fact):
+    """Whom a check started this turn is about: the person (self) or a client."""
+
+    about = Field(str, default="self")
+
+
+class CheckWanted(Fact):
+    """This turn asks for a check before the planned treatment ("check me", "am I ok for Botox?",
+    an appointment booked, a plan changed during a check)."""
+
+
+class Begin(Fact):
+    """The check before `treatment` is (still) to run after this turn."""
+
+    treatment = Field(str, mandatory=True)
+
+
 class Screened(Fact):
     """A verdict on the check before `treatment` has been given (this turn, or an earlier one)."""
 

@@ -5,7 +5,9 @@ never formats text. Salience stays 0 except where a rule must win, and that rule
 """
 from __future__ import annotations
 
+import operator
 from datetime import date, timedelta
+from functools import reduce
 
 from chatbot.knowledge import inventory
 from chatbot.knowledge._experta import AS, MATCH, NOT, TEST, DefFacts, L, Rule
@@ -13,8 +15,10 @@ from chatbot.knowledge.engine import Engine
 from chatbot.knowledge.facts import (
     Appointment,
     ArticleFact,
+    Begin,
     Candidate,
     Check,
+    CheckWanted,
     Cleared,
     Concern,
     Coverage,
@@ -26,17 +30,20 @@ from chatbot.knowledge.facts import (
     Mentioned,
     Move,
     Passed,
+    Plan,
     Previous,
     Question,
     Reply,
     Screened,
     Screening,
+    Subject,
     Takes,
     Today,
     Told,
     VerdictDue,
     WrinkleKind,
 )
+from chatbot.knowledge.inventory import TREATMENTS
 
 URGENT = 100        # an urgent message is answered before anything else
 CONTRAINDICATION = 10   # a reason not to be treated outranks any other advice
@@ -45,6 +52,13 @@ LAST = -100         # the fallback speaks only when no other rule did
 # Replies that speak only when no other rule answered, in this order: what was told is noted
 # (LAST + 3) before a greeting is returned (LAST + 2), and a greeting before a bare "ok" is
 # acknowledged (LAST + 1). The questions of a turn are compared once every answer is given (LAST - 1).
+
+
+# The told facts that are a contraindication for some treatment (pregnant, breastfeeding, allergic),
+# from screening.toml and topics.toml.
+_CONTRAINDICATED = reduce(operator.or_, [
+    L(key) for key, topic in inventory.screening()["told_topics"].items()
+    if inventory.topics()[topic].contraindication])
 
 
 def _truthy(value) -> bool:
@@ -260,6 +274,79 @@ class Expert(Engine):
                     treatment=treatment, other=other, stated=list(sources), related=list(related),
                     precaution=True, personal=key,
                     rule="your_precaution_is_stated_for_the_other_treatment")
+
+    # -- when a check starts ----------------------------------------------------------------------
+    # These decide before any advice is given (salience URGENT - 1, then URGENT - 2 to carry it
+    # out; only an urgent message comes first), so a check started by this very message asks its
+    # first question now and a check moved to another treatment asks nothing more of the old one.
+    @Rule(Move(name="checklist"), salience=URGENT - 1)
+    def a_check_is_asked_for(self):
+        """"Check me", "am I ready?", "screen my client": a check before the planned treatment is
+        wanted, even with a question beside it."""
+        self.declare(CheckWanted())
+
+    @Rule(Move(name="eligibility"), Focus(new=True), NOT(Question()), NOT(Move(name="comparing")),
+          NOT(Told(new=True, value=True, key=_CONTRAINDICATED)),
+          salience=URGENT - 1)
+    def am_i_ok_for_a_treatment_is_a_check(self):
+        """"Am I ok for Botox?" naming a treatment is a check, unless the message itself rules the
+        person out ("I'm pregnant, can I get fillers?" is answered by the contraindication
+        directly) or weighs both treatments for a face (a recommendation)."""
+        self.declare(CheckWanted())
+
+    @Rule(Appointment(new=True), Plan(treatment=MATCH.planned), TEST(lambda planned: bool(planned)),
+          salience=URGENT - 1)
+    def a_booking_for_a_planned_treatment_starts_a_check(self, planned):
+        """An appointment date told for a planned treatment starts the check before it."""
+        self.declare(CheckWanted())
+
+    @Rule(Screening(), Plan(said=True, treatment=MATCH.planned), TEST(lambda planned: bool(planned)),
+          salience=URGENT - 1)
+    def a_plan_told_during_a_check_moves_it(self, planned):
+        """"Actually I meant Botox, not fillers" during a check: the check follows the plan."""
+        self.declare(CheckWanted())
+
+    @Rule(CheckWanted(), Plan(treatment=MATCH.planned), TEST(lambda planned: planned in TREATMENTS),
+          salience=URGENT - 1)
+    def check_the_planned_treatment(self, planned):
+        """A wanted check is for the treatment planned."""
+        self.declare(Begin(treatment=planned))
+
+    @Rule(CheckWanted(), Plan(treatment="both"), salience=URGENT - 1)
+    def check_both_when_both_are_planned(self):
+        """With both treatments planned, each gets its check."""
+        for treatment in TREATMENTS:
+            self.declare(Begin(treatment=treatment))
+
+    @Rule(CheckWanted(), Plan(treatment=MATCH.planned),
+          TEST(lambda planned: planned not in TREATMENTS and planned != "both"),
+          Focus(new=True, treatment=MATCH.treatment), salience=URGENT - 1)
+    def check_the_treatment_named(self, treatment, planned):
+        """With no plan known, a check is for the treatments the message names."""
+        self.declare(Begin(treatment=treatment))
+
+    @Rule(CheckWanted(), Plan(treatment=MATCH.planned),
+          TEST(lambda planned: planned not in TREATMENTS and planned != "both"),
+          NOT(Focus(new=True)), Focus(treatment=MATCH.treatment), salience=URGENT - 1)
+    def check_the_treatment_talked_about(self, treatment, planned):
+        """With no plan known and none named, a check is for the treatments talked about."""
+        self.declare(Begin(treatment=treatment))
+
+    @Rule(Begin(treatment=MATCH.treatment), NOT(Screening(treatment=MATCH.treatment)),
+          Subject(about=MATCH.about), NOT(Move(name="urgent")), NOT(Move(name="staff")),
+          salience=URGENT - 2)
+    def a_new_check_starts_now(self, treatment, about):
+        """A check that is to begin starts in this turn (an urgent message or a request for staff
+        pauses it until the next one)."""
+        self.declare(Screening(treatment=treatment, about=about))
+        self.declare(Move(name="changed"))
+
+    @Rule(AS.stale << Screening(treatment=MATCH.treatment), Begin(),
+          NOT(Begin(treatment=MATCH.treatment)), salience=URGENT - 2)
+    def a_check_no_longer_planned_stops(self, stale, treatment):
+        """A check moved to another treatment asks nothing more about the old one."""
+        self.retract(stale)
+        self.declare(Move(name="changed"))
 
     # -- screening before an appointment ---------------------------------------------------------
     @Rule(Screening(treatment=MATCH.treatment))
@@ -781,6 +868,7 @@ _VOLUME = inventory.reasoning()["volume"]
 
 
 _QUESTION_ORDER = inventory.reasoning()["questions"]["order"]
+_CHECK_FIRST = inventory.reasoning()["questions"]["check_first"]
 
 
 def _asked_first(asked, other) -> bool:
@@ -788,7 +876,7 @@ def _asked_first(asked, other) -> bool:
     def rank(reply):
         template = reply["template"]
         order = _QUESTION_ORDER.index(template) if template in _QUESTION_ORDER else len(_QUESTION_ORDER)
-        return order, reply.__factid__
+        return order, reply["data"].get("treatment") != _CHECK_FIRST, reply.__factid__
     return rank(asked) < rank(other)
 
 
