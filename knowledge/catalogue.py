@@ -21,9 +21,12 @@ _DECLARES = re.compile(r"self\.declare\((\w+)\(")
 _REPLIES = re.compile(r'self\._reply\(\s*"(\w+)"')
 _HELPERS = re.compile(r"self\.(_\w+)\(")
 _IDS = re.compile(r'"([A-Z]{3}-[A-Z-]+)"')
-_PRIORITY = {100: "urgent: before anything else", 10: "a contraindication: before other advice",
+_PRIORITY = {100: "urgent: before anything else", 99: "decides whether a check starts, before any advice",
+             98: "starts or stops a check, before any advice", 10: "a contraindication: before other advice",
              -1: "decides after every wrinkle kind is known",
-             -100: "the fallback: only when nothing else spoke", -99: "only when nothing else answered"}
+             -97: "only when nothing else answered", -98: "only when nothing else answered",
+             -99: "only when nothing else answered", -100: "the fallback: only when nothing else spoke",
+             -101: "after every answer is given: one question at a time"}
 
 
 @dataclass
@@ -125,7 +128,8 @@ def _lambda_text(function) -> str:
 
 
 def _first_line(doc: str | None) -> str:
-    return (doc or "").strip().split("\n")[0].rstrip(".")
+    """A docstring's first paragraph, on one line."""
+    return " ".join((doc or "").strip().split("\n\n")[0].split()).rstrip(".")
 
 
 def _conclusions(code: str) -> list[str]:
