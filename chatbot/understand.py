@@ -47,7 +47,10 @@ LIST_KEY_OF_KIND = _GRAMMAR.list_of_kind
 _APPOINTMENT_WORDS = _GRAMMAR.appointment_words
 _DRINK_WORDS = _GRAMMAR.drink_words
 _SENTENCE = re.compile(r"([^.?!;\n]*)([.?!;\n]+|$)")
+_MONEY = re.compile(r"[$\u00a3\u20ac]\s?\d|\d\s?(?:usd|gbp|eur)\b", re.IGNORECASE)   # "$500", "£300"
+_PIECE = re.compile(r",|\s[-\u2013\u2014:]+\s")   # "lip job - will it look weird?": two pieces
 _SPLIT_BEFORE = _GRAMMAR.clause_starters
+BARE_AREA_TOPICS = _GRAMMAR.bare_area_topics
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,11 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
                                                      question.when))
         elif added:
             previous = added
+    if _MONEY.search(text) and any(c.question for c in clauses) and not any(
+            q.topic == "cost" for q in result.questions):
+        # "is botox more than $500?": a question about the price, whatever else it names
+        result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
+        result.questions.append(Question("cost", _one_treatment(result.treatments)))
     if "urgent" in result.intents or _sounds_urgent(clauses, bool(context.get("treated_already"))):
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
@@ -241,7 +249,7 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
     for sentence, end in _SENTENCE.findall(text):
         first = len(clauses)
         asked = "?" in end
-        pieces = [p for p in sentence.split(",") if normalise(p)]
+        pieces = [p for p in _PIECE.split(sentence) if normalise(p)]
         asking = False
         for number, piece in enumerate(pieces):
             words = [lexicon.correct(word) for raw in normalise(piece).split()
@@ -495,7 +503,9 @@ def _settle_topics(reading: _Reading) -> None:
         del topics["difference"]  # "Dysport vs Botox": the brand note answers, not Botox vs fillers
     if "safety" in topics and clause.of("conditions"):
         del topics["safety"]      # "is botox safe when breastfeeding?" is about breastfeeding
-    describes_lines = clause.of("line_behaviour") or (clause.of("areas") and clause.of("self"))
+    topic_spans = {i for m in clause.of("topics") for i in range(m.start, m.end)}
+    describes_lines = [m for m in clause.of("line_behaviour") if m.start not in topic_spans] or (
+        clause.of("areas") and clause.of("self"))
     if (reading.told_spans or describes_lines) and not clause.question:
         topics.clear()   # "I take ibuprofen for period pain", "folds deeper with age": facts, not questions
     strong = {t: m for t, m in topics.items() if t not in WEAK_TOPICS}
@@ -567,6 +577,17 @@ def _read_lines(reading: _Reading):
         return _DONE   # a question about the treatments, not a description of the person's lines
     if clause.question and not clause.of("self") and not face:
         return _DONE
+    topic_spans = {i for m in clause.of("topics") for i in range(m.start, m.end)}
+    area_spans = {i for m in clause.of("areas") for i in range(m.start, m.end)}
+    # "smile lines" is an area, "gummy smile" a topic: neither says how lines behave
+    behaviours = [m for m in clause.of("line_behaviour") if not {m.start} & (area_spans | topic_spans)]
+    described = behaviours or recommend or clause.of("self") or clause.of("others") or clause.of("plans")
+    if not (described or "recommend" in result.intents or result.lines):
+        if face and not (result.questions or treatments or result.candidates):
+            # "lips", "crow's feet?": a word, not a description of anyone's lines: ask what about
+            result.candidates = list(BARE_AREA_TOPICS)
+            result.unread = " ".join(m.words for m in face)
+        return _DONE
     data = reading.lexicon.data
     for match in face:
         area = data["areas"][match.key]
@@ -576,8 +597,6 @@ def _read_lines(reading: _Reading):
         hints = result.lines.setdefault("hints", [])
         if area["hint"] not in hints:
             hints.append(area["hint"])
-    area_spans = {i for m in clause.of("areas") for i in range(m.start, m.end)}
-    behaviours = [m for m in clause.of("line_behaviour") if m.start not in area_spans]  # "smile lines"
     if behaviours:
         said = result.lines.setdefault("behaviours", [])
         for match in behaviours:

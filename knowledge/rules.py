@@ -817,7 +817,7 @@ class Expert(Engine):
 
     @Rule(Move(name="thanks"), NOT(Question()))
     def you_are_welcome(self):
-        """Thanks with no question get a short reply."""
+        """A thank-you with no question gets a short reply."""
         self._reply("thanks", "thanks", rule="you_are_welcome")
 
     @Rule(Move(name="bye"), NOT(Question()), NOT(Told(new=True)))
