@@ -201,8 +201,6 @@ class Session:
         moves = [name for name in heard.intents if name in CONVERSATION_MOVES]
         if heard.answer:   # a yes, no or "ok"; value: the question it may answer
             facts.append(Move(name="answer", value=context.pending or ""))
-        if "why" in moves and context.pending in SCREENING_KEYS and context.screening:
-            moves[moves.index("why")] = "why_asked"   # "why does that matter?" about the question
         facts += [Move(name=name, value=context.pending or "") for name in moves]
         if changed:
             facts.append(Move(name="changed"))

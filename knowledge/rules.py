@@ -387,6 +387,15 @@ class Expert(Engine):
         asked once more for yes, no or not sure, and nothing is recorded."""
         self._reply("missed_answer", "missed_answer", key=key, rule="did_not_catch_the_answer")
 
+    @Rule(AS.why << Move(name="why", value=MATCH.key),
+          Screening(treatment=MATCH.treatment), Check(treatment=MATCH.treatment, key=MATCH.key),
+          salience=URGENT - 1)
+    def why_while_a_check_question_waits(self, why, key):
+        """"Why?" while a check's question waits ("what has that got to do with it?") is about that
+        question, not about the last answer."""
+        self.retract(why)
+        self.declare(Move(name="why_asked", value=key))
+
     @Rule(Move(name="why_asked", value=MATCH.key),
           Screening(treatment=MATCH.treatment),
           Check(treatment=MATCH.treatment, key=MATCH.key, topic=MATCH.topic),
