@@ -36,7 +36,6 @@ from chatbot.knowledge.facts import (
     Question,
     Screened,
     Screening,
-    Subject,
     Takes,
     Today,
     Told,
@@ -204,13 +203,17 @@ class Session:
         facts += [Move(name=name, value=context.pending or "") for name in moves]
         if changed:
             facts.append(Move(name="changed"))
-        # What the rules need to decide whether this message starts or moves a check.
-        facts.append(Plan(treatment=self.facts.get("treatment") or "", said="treatment" in heard.told))
-        facts += [Move(name=name) for name in ("checklist", "eligibility") if name in heard.intents]
-        if len(set(heard.treatments)) > 1 and heard.lines.get("areas"):
-            facts.append(Move(name="comparing"))   # "botox or filler for my forehead?"
-        subject = "client" if self._about_a_client(text) else "self"
-        facts.append(Subject(about=subject))
+        # What the rules need to decide whether this message starts or moves a check (only a
+        # message that asks for one, books a date or tells a plan can).
+        wishes = [name for name in ("checklist", "eligibility") if name in heard.intents]
+        subject = memory.about
+        if wishes or booked or "treatment" in heard.told:
+            subject = "client" if self._about_a_client(text) else "self"
+            facts.append(Plan(treatment=self.facts.get("treatment") or "", said="treatment" in heard.told,
+                              about=subject))
+            facts += [Move(name=name) for name in wishes]
+            if len(set(heard.treatments)) > 1 and heard.lines.get("areas"):
+                facts.append(Move(name="comparing"))   # "botox or filler for my forehead?"
         if context.pending in heard.told and context.screening:
             # An answer to the bot's own screening question goes into the checklist, not a lecture.
             facts.append(Move(name="answering"))

@@ -156,16 +156,12 @@ class Concern(Fact):
 
 
 class Plan(Fact):
-    """The treatment the person plans ("" when none is known); `said` when said this turn."""
+    """The treatment the person plans ("" when none is known), declared when a message may start a
+    check; `said` when the plan was told this turn, `about` whom a check would be for."""
 
     treatment = Field(str, default="")
     said = Field(bool, default=False)
-
-
-class Subject(Fact):
-    """Whom a check started this turn is about: the person (self) or a client."""
-
-    about = Field(str, default="self")
+    about = Field(str, default="self")   # self | client
 
 
 class CheckWanted(Fact):

@@ -36,7 +36,6 @@ from chatbot.knowledge.facts import (
     Reply,
     Screened,
     Screening,
-    Subject,
     Takes,
     Today,
     Told,
@@ -333,7 +332,7 @@ class Expert(Engine):
         self.declare(Begin(treatment=treatment))
 
     @Rule(Begin(treatment=MATCH.treatment), NOT(Screening(treatment=MATCH.treatment)),
-          Subject(about=MATCH.about), NOT(Move(name="urgent")), NOT(Move(name="staff")),
+          Plan(about=MATCH.about), NOT(Move(name="urgent")), NOT(Move(name="staff")),
           salience=URGENT - 2)
     def a_new_check_starts_now(self, treatment, about):
         """A check that is to begin starts in this turn (an urgent message or a request for staff
