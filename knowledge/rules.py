@@ -340,7 +340,7 @@ class Expert(Engine):
         self.declare(Screening(treatment=treatment, about=about))
         self.declare(Move(name="changed"))
 
-    @Rule(AS.stale << Screening(treatment=MATCH.treatment), Begin(),
+    @Rule(Begin(), AS.stale << Screening(treatment=MATCH.treatment),
           NOT(Begin(treatment=MATCH.treatment)), salience=URGENT - 2)
     def a_check_no_longer_planned_stops(self, stale, treatment):
         """A check moved to another treatment asks nothing more about the old one."""
@@ -540,19 +540,19 @@ class Expert(Engine):
         """A check that has not ended with a verdict yet ends with one once it is complete."""
         self.declare(VerdictDue(treatment=treatment))
 
-    @Rule(Screening(treatment=MATCH.treatment), Screened(treatment=MATCH.treatment),
+    @Rule(Screened(treatment=MATCH.treatment), Screening(treatment=MATCH.treatment),
           Told(key=MATCH.key, new=True), Check(treatment=MATCH.treatment, key=MATCH.key))
     def a_changed_answer_reopens_the_verdict(self, treatment):
         """A check already decided is decided again when one of its answers changes."""
         self.declare(VerdictDue(treatment=treatment))
 
-    @Rule(Screening(treatment=MATCH.treatment), Screened(treatment=MATCH.treatment),
+    @Rule(Screened(treatment=MATCH.treatment), Screening(treatment=MATCH.treatment),
           Appointment(treatment=MATCH.treatment, new=True))
     def a_new_date_reopens_the_verdict(self, treatment):
         """A check already decided is given again, with new dates, when its appointment moves."""
         self.declare(VerdictDue(treatment=treatment))
 
-    @Rule(Screening(treatment=MATCH.treatment), Screened(treatment=MATCH.treatment),
+    @Rule(Screened(treatment=MATCH.treatment), Screening(treatment=MATCH.treatment),
           Move(name="passed_over"))
     def a_passed_over_check_reopens_the_verdict(self, treatment):
         """A check passed over changes what the verdict rests on, so it is given again."""
@@ -857,8 +857,7 @@ class Expert(Engine):
         told = {t["key"]: t["value"] for t in self._all(Told, new=True)}
         self._reply("noted", "noted", used=list(told), told=told, rule="acknowledge_what_was_told")
 
-    @Rule(AS.asked << Reply(follow_up=MATCH.asked_for), AS.other << Reply(follow_up=MATCH.other_for),
-          TEST(lambda asked_for, other_for: bool(asked_for) and bool(other_for)),
+    @Rule(AS.asked << Reply(follow_up=~L("")), AS.other << Reply(follow_up=~L("")),
           TEST(lambda asked, other: _asked_first(asked, other)), salience=LAST - 1)
     def one_question_at_a_time(self, other):
         """When several answers of one turn end with a question, only one is asked: a date to
