@@ -110,8 +110,9 @@ class Renderer:
                        and r["data"].get("treatment") in ("botox", "fillers")}) > 1
         context = dict(person=person, rule_docs=rule_docs, several=several)
         parts = [self.part(reply, **context) for reply in replies]
+        # Two rules may render the very same paragraph (one fact answering two topics): say it once.
         return self.env.get_template("turn.j2").render(
-            parts=[p for p in parts if p], mentions=_mappings(heard)).strip()
+            parts=list(dict.fromkeys(p for p in parts if p)), mentions=_mappings(heard)).strip()
 
 
 def _mappings(heard) -> list[dict]:

@@ -22,6 +22,7 @@ from chatbot.answer import Reply, assemble, plain
 from chatbot.knowledge import inventory, snapshot
 from chatbot.knowledge.facts import (
     Appointment,
+    AreaAsked,
     Begin,
     Candidate,
     Drink,
@@ -223,6 +224,7 @@ class Session:
             facts.append(Move(name="unclear", value=heard.unread))
             facts += [Candidate(topic=topic, treatment=_treatment_of(topic, focus), rank=rank)
                       for rank, topic in enumerate(heard.candidates, 1)]
+        facts += [AreaAsked(area=area, kind=kind) for area, kind in heard.asked_areas]
         facts += self._missed(heard, moves)
         facts += [Move(name="corrected", value=key) for key in context.corrected]
         context.corrected = []

@@ -51,6 +51,7 @@ _MONEY = re.compile(r"[$\u00a3\u20ac]\s?\d|\d\s?(?:usd|gbp|eur)\b", re.IGNORECAS
 _PIECE = re.compile(r",|\s[-\u2013\u2014:]+\s")   # "lip job - will it look weird?": two pieces
 _SPLIT_BEFORE = _GRAMMAR.clause_starters
 BARE_AREA_TOPICS = _GRAMMAR.bare_area_topics
+BEHAVIOUR_LABELS = {"moves": "lines that come with movement", "rest": "lines that stay at rest"}
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class Understanding:
     unread: str = ""                      # words no phrase explained, as written ("men", "insurance")
     candidates: list[str] = field(default_factory=list)   # closest topics when unsure, best first
     ranked: str = ""                      # the topic the example ranker proposed, if it did
+    asked_areas: list[tuple[str, str]] = field(default_factory=list)   # (area, how its lines behave)
 
 
 @dataclass
@@ -563,6 +565,14 @@ def _read_lines(reading: _Reading):
                        for i in range(m.start, m.end)}
     face = [m for m in clause.of("areas") if m.start not in treatment_spans]
     recommend = any(m.key == "recommend" for m in clause.of("intents"))
+    if clause.question:   # "is filler good for forehead lines?": the area asked about, and its kind
+        asked = [(a["area"], a["hint"]) for a in (reading.lexicon.data["areas"][m.key] for m in face)]
+        spans = {i for m in clause.of("areas") + clause.of("topics") for i in range(m.start, m.end)}
+        asked += [(BEHAVIOUR_LABELS[m.key], m.key) for m in clause.of("line_behaviour")
+                  if m.start not in spans]   # "does filler treat wrinkles from frowning?"
+        for pair in asked:
+            if pair not in result.asked_areas:
+                result.asked_areas.append(pair)
     single = len(set(treatments)) == 1
     asks_of_things = clause.of("items") or clause.of("conditions")
     if clause.question and recommend and face and single and set(reading.topics) <= {"areas"} \
@@ -831,7 +841,13 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
     # "what is botox for guys": a bare "what is" with words no phrase explained is not "what is Botox"
     vague = bool(result.questions) and all(q.topic in WEAK_TOPICS for q in result.questions) and not (
         result.told or result.intents or result.lines or result.mentions)
-    if (not said_anything or vague) and not asks_back and _read_by_examples(clauses, lexicon, result):
+    # "can I go to the gym the day after my filler?", "can I get botox at 70?": a question read only
+    # as a plan or as "can I have...?" asks something the phrases missed, not for a note or a check
+    only_a_plan = any(c.question for c in clauses) and not (result.questions or result.lines or (
+        result.answer) or set(result.told) - {"treatment", "appointment_date"} or set(
+        result.intents) - {"eligibility"})
+    if (not said_anything or vague or only_a_plan) and not asks_back and _read_by_examples(
+            clauses, lexicon, result):
         pass   # the example ranker read it, or found it unclear
     elif result.treatments and not said_anything:
         treatment = _one_treatment(result.treatments)

@@ -14,6 +14,7 @@ from chatbot.knowledge._experta import AS, MATCH, NOT, TEST, DefFacts, L, Rule
 from chatbot.knowledge.engine import Engine
 from chatbot.knowledge.facts import (
     Appointment,
+    AreaAsked,
     ArticleFact,
     Begin,
     Candidate,
@@ -285,12 +286,14 @@ class Expert(Engine):
         self.declare(CheckWanted())
 
     @Rule(Move(name="eligibility"), Focus(new=True), NOT(Question()), NOT(Move(name="comparing")),
+          NOT(Move(name="unclear")),
           NOT(Told(new=True, value=True, key=_CONTRAINDICATED)),
           salience=URGENT - 1)
     def am_i_ok_for_a_treatment_is_a_check(self):
         """"Am I ok for Botox?" naming a treatment is a check, unless the message itself rules the
         person out ("I'm pregnant, can I get fillers?" is answered by the contraindication
-        directly) or weighs both treatments for a face (a recommendation)."""
+        directly), weighs both treatments for a face (a recommendation) or has words no phrase
+        explained ("can I get botox at 70?" is not a request for a check)."""
         self.declare(CheckWanted())
 
     @Rule(Appointment(new=True), Plan(treatment=MATCH.planned), TEST(lambda planned: bool(planned)),
@@ -789,6 +792,24 @@ class Expert(Engine):
         focus = [f["treatment"] for f in self._all(Focus) if f["new"]]
         self._reply("unread", "out_of_scope", scope="out_of_scope", words=words, treatments=focus,
                     rule="not_in_the_article")
+
+    @Rule(Question(topic=L("areas") | L("purpose") | L("what"), treatment="fillers"),
+          AreaAsked(area=MATCH.area, kind="moves"))
+    def lines_that_move_are_for_botox(self, area):
+        """Asked whether fillers suit an area whose lines come with movement (forehead, frown
+        lines, crow's feet), the person is told the article gives those lines to Botox."""
+        self._reply("area_for_the_other", "fillers_areas", scope="partial", handoff=True,
+                    sources=inventory.sources_of("lines_that_move_are_for_botox"), area=area,
+                    treatment="fillers", other="botox", rule="lines_that_move_are_for_botox")
+
+    @Rule(Question(topic=L("areas") | L("purpose") | L("what"), treatment="botox"),
+          AreaAsked(area=MATCH.area, kind="rest"))
+    def lines_at_rest_and_volume_are_for_fillers(self, area):
+        """Asked whether Botox suits an area of lines at rest or lost volume (lips, cheekbones, the
+        lower face), the person is told the article gives those to fillers."""
+        self._reply("area_for_the_other", "botox_areas", scope="partial", handoff=True,
+                    sources=inventory.sources_of("lines_at_rest_and_volume_are_for_fillers"), area=area,
+                    treatment="botox", other="fillers", rule="lines_at_rest_and_volume_are_for_fillers")
 
     @Rule(Move(name="staff"))
     def hand_over_to_staff(self):

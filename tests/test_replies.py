@@ -75,3 +75,12 @@ def test_no_python_list_or_dict_reaches_the_screen_in_any_conversation(bot):
         shown += [handle(session, "/facts").reply.text, repl.known_line(session.facts)]
     assert len(shown) > 1000
     assert not [text for text in shown if python_repr.search(text)]
+
+
+def test_the_same_paragraph_from_two_rules_is_said_once(bot):
+    from chatbot.understand import Understanding
+    piece = {"template": "answer", "intent": "botox_duration", "scope": "answered",
+             "sources": ["BTX-DURATION"], "handoff": False, "follow_up": "", "rule": "r", "used": [],
+             "data": {"topic": "duration", "treatment": "botox", "item": "", "gap": ""}}
+    text = bot.renderer.turn([piece, dict(piece, rule="s")], Understanding(text="x"), {}, {})
+    assert text.count("[BTX-DURATION]") == 1
