@@ -575,6 +575,14 @@ def _read_lines(reading: _Reading):
                 result.asked_areas.append(pair)
     single = len(set(treatments)) == 1
     asks_of_things = clause.of("items") or clause.of("conditions")
+    if face and len(set(treatments)) > 1 and not (asks_of_things or clause.of("plans")) and set(
+            reading.topics) <= {"difference", "what", "purpose", "areas"}:
+        # "fillers or botox for thin lips?": which suits the area, a recommendation
+        result.questions = result.questions[:reading.questions_before]
+        reading.topics.clear()
+        recommend = True
+        if "recommend" not in result.intents:
+            result.intents.append("recommend")
     if clause.question and recommend and face and single and set(reading.topics) <= {"areas"} \
             and not (asks_of_things or clause.of("self")):
         result.questions.append(Question("areas", treatments[0]))   # "can botox get rid of crow's feet?"
@@ -746,14 +754,17 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
             return
         spoken = " ".join(w for c in clauses for w in c.words)
         answer = max(answers, key=lambda m: (m.end - m.start, -m.start)).key
+        if first.question and not whole and (len(first.words) > 2 or first.of("items") or first.of(
+                "topics") or first.of("conditions")):
+            return   # "no vitamins? well vitamin E sometimes": a question back, not an answer
         if answer in ("yes", "no") and (doubt or (len(spoken.split()) <= 2 and first.question)):
             answer = "unknown"   # "no, not 100% sure", "yes I might be", "no?": never a yes or a no
         elif any(marker in f" {spoken} " for marker in NOT_AN_ANSWER):
             return   # "no wait, it's the 13th": a correction, not an answer to the question asked
     result.answer = answer
     pending = context.get("pending")
-    if not pending or pending in result.told:
-        return
+    if not pending or pending in result.told or pending == "topic":
+        return   # a "Did you mean ...?" is answered by a choice, never stored as a fact
     if pending == "medicines" and answer == "yes":
         result.told.setdefault("medicines", ["unspecified"])
     elif answer == "ack":

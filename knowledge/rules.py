@@ -699,7 +699,18 @@ class Expert(Engine):
                         also=[_VOLUME["source"]] if volume else [])
 
     @Rule(Move(name="recommend_now"), WrinkleKind(kind="volume"), NOT(WrinkleKind(kind="dynamic")),
-          NOT(WrinkleKind(kind="static")), salience=DECIDE)
+          NOT(WrinkleKind(kind="static")), Lines(hints=MATCH.hints, behaviours=MATCH.behaviours),
+          TEST(lambda hints, behaviours: "moves" in hints and not behaviours), salience=DECIDE)
+    def ask_about_the_other_lines_too(self):
+        """Volume wished for (lips, cheekbones) beside lines whose kind is not told yet (forehead,
+        frown lines, crow's feet): ask whether those lines stay at rest before recommending."""
+        areas = [a for line in self._all(Lines) for a in line["areas"]]
+        self._reply("recommend_question", "recommend", sources=["WRK-DYNAMIC", "WRK-STATIC"],
+                    follow_up="lines_at_rest", areas=areas)
+
+    @Rule(Move(name="recommend_now"), WrinkleKind(kind="volume"), NOT(WrinkleKind(kind="dynamic")),
+          NOT(WrinkleKind(kind="static")), Lines(hints=MATCH.hints, behaviours=MATCH.behaviours),
+          TEST(lambda hints, behaviours: "moves" not in hints or behaviours), salience=DECIDE)
     def recommend_fillers_for_volume(self):
         """A wish for fuller lips or sculpted cheekbones: the article credits fillers with both."""
         self._recommend("recommend_fillers_for_volume", "fillers", ["volume"])
