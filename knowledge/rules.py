@@ -705,8 +705,9 @@ class Expert(Engine):
         """Volume wished for (lips, cheekbones) beside lines whose kind is not told yet (forehead,
         frown lines, crow's feet): ask whether those lines stay at rest before recommending."""
         areas = [a for line in self._all(Lines) for a in line["areas"]]
-        self._reply("recommend_question", "recommend", sources=["WRK-DYNAMIC", "WRK-STATIC"],
-                    follow_up="lines_at_rest", areas=areas)
+        self._reply("recommend_question", "recommend",
+                    sources=inventory.sources_of("ask_about_the_other_lines_too"),
+                    follow_up="lines_at_rest", areas=areas, rule="ask_about_the_other_lines_too")
 
     @Rule(Move(name="recommend_now"), WrinkleKind(kind="volume"), NOT(WrinkleKind(kind="dynamic")),
           NOT(WrinkleKind(kind="static")), Lines(hints=MATCH.hints, behaviours=MATCH.behaviours),
