@@ -628,7 +628,12 @@ def _read_lines(reading: _Reading):
         return _DONE   # "which treatment is for wrinkles from frowning?" still says how they behave
     described = behaviours or recommend or clause.of("self") or clause.of("others") or clause.of("plans")
     if not (described or "recommend" in result.intents or result.lines):
-        if face and not (result.questions or treatments or result.candidates):
+        if face and single and not (result.questions or reading.topics or asks_of_things):
+            # "botox for frown lines", "filler for forehead lines": where the treatment is used
+            result.questions.append(Question("areas", treatments[0]))
+            asked = [(a["area"], a["hint"]) for a in (reading.lexicon.data["areas"][m.key] for m in face)]
+            result.asked_areas += [pair for pair in asked if pair not in result.asked_areas]
+        elif face and not (result.questions or treatments or result.candidates):
             # "lips", "crow's feet?": a word, not a description of anyone's lines: ask what about
             result.candidates = list(BARE_AREA_TOPICS)
             result.unread = " ".join(m.words for m in face)
