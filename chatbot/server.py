@@ -10,6 +10,7 @@ data: chatbot/static/openapi.json.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ipaddress
 import json
@@ -39,7 +40,18 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from chatbot import commands
-from chatbot.store import Store, StoreUnavailable, Turn, open_store, shown_database, utc_now
+from chatbot.store import (
+    HANDOFF_MOVES,
+    HANDOFF_STATES,
+    HandoffConflict,
+    NoSuchSession,
+    Store,
+    StoreUnavailable,
+    Turn,
+    open_store,
+    shown_database,
+    utc_now,
+)
 
 MAX_BODY = 16 * 1024              # bytes of a request body; more is refused with 413
 OPTIMISTIC_ATTEMPTS = 3           # lost races with other processes before a turn takes the lock
@@ -54,7 +66,10 @@ STATIC = resources.files("chatbot") / "static"
 # No other site may show it in a frame (clickjacking).
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
                "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-SESSION_IN_PATH = re.compile(r"(/v1/sessions/)[^/?#\s]+")
+SESSION_IN_PATH = re.compile(r"(/v1/(?:sessions|handoffs)/)[^/?#\s]+")
+# The routes for staff: CHATBOT_STAFF_KEY opens them, the public CHATBOT_API_KEY never does.
+STAFF_PATH = re.compile(r"^/(?:staff(?:$|/)|v1/handoffs(?:$|/)|v1/sessions/[^/]+/staff-messages$)")
+STAFF_NAME_MAX = 100   # characters of a staff member's name
 log = logging.getLogger("chatbot.server")
 
 
@@ -68,23 +83,25 @@ class ServerConfig:
     cors: list[str] = field(default_factory=list)
     retention_days: float | None = None
     api_key: str | None = field(default=None, repr=False)
+    staff_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_args(cls, args, environ) -> ServerConfig:
         return cls(db=args.db, templates=args.templates, clinic=args.clinic, cors=list(args.cors),
-                   retention_days=args.retention_days, api_key=_api_key(environ))
+                   retention_days=args.retention_days, **_keys(environ))
 
     def to_json(self) -> str:
-        """The options for worker processes; the API key stays in CHATBOT_API_KEY, not in here."""
-        return json.dumps({k: v for k, v in asdict(self).items() if k != "api_key"})
+        """The options for worker processes; the keys stay in their environment variables."""
+        return json.dumps({k: v for k, v in asdict(self).items() if k not in ("api_key", "staff_key")})
 
     @classmethod
     def from_json(cls, text: str, environ) -> ServerConfig:
-        return cls(**json.loads(text), api_key=_api_key(environ))
+        return cls(**json.loads(text), **_keys(environ))
 
 
-def _api_key(environ) -> str | None:
-    return environ.get("CHATBOT_API_KEY", "").strip() or None
+def _keys(environ) -> dict:
+    return {"api_key": environ.get("CHATBOT_API_KEY", "").strip() or None,
+            "staff_key": environ.get("CHATBOT_STAFF_KEY", "").strip() or None}
 
 
 # -- the app ------------------------------------------------------------------------------------
@@ -123,7 +140,11 @@ def create_app(config: ServerConfig, bot=None, store: Store | None = None,
         Route("/v1/sessions/{id}", api.get_session, methods=["GET"]),
         Route("/v1/sessions/{id}", api.delete_session, methods=["DELETE"]),
         Route("/v1/sessions/{id}/messages", api.post_message, methods=["POST"]),
+        Route("/v1/sessions/{id}/staff-messages", api.post_staff_message, methods=["POST"]),
         Route("/v1/handoffs", api.handoffs, methods=["GET"]),
+        Route("/v1/handoffs/{id}", api.get_handoff, methods=["GET"]),
+        *[Route(f"/v1/handoffs/{{id}}/{action}", api.move_handoff, methods=["POST"], name=action)
+          for action in HANDOFF_MOVES],
         Route("/v1/sources", api.sources, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=os.fspath(STATIC)), name="static"),
     ]
@@ -133,6 +154,7 @@ def create_app(config: ServerConfig, bot=None, store: Store | None = None,
         middleware.append(Middleware(CORSMiddleware, allow_origins=config.cors,
                                      allow_methods=["GET", "POST", "DELETE"],
                                      allow_headers=["Authorization", "Content-Type"], max_age=600))
+    middleware.append(Middleware(_RequireStaff, key=config.staff_key))
     if config.api_key:
         middleware.append(Middleware(_RequireKey, key=config.api_key))
     middleware.append(Middleware(_ServerErrors))   # innermost: its 500s get every header above
@@ -187,6 +209,7 @@ class _Api:
             raise _no_such_session()
         transcript = await run_in_threadpool(self.store.transcript, session_id)
         return JSONResponse({"id": session_id, "facts": stored.state.get("facts", {}),
+                             "handoff": {"state": stored.handoff, "staff": stored.handoff_staff},
                              "transcript": transcript})
 
     async def delete_session(self, request: Request) -> Response:
@@ -201,11 +224,49 @@ class _Api:
         async with self.queues.hold(session_id):
             reply = await anyio.to_thread.run_sync(self._answer, session_id, text,
                                                    limiter=self._turn_threads())
+        if reply is None:   # a person holds the conversation: the message is theirs to answer
+            stored = await run_in_threadpool(self.store.get, session_id)
+            holder = stored.handoff_staff if stored else None
+            return JSONResponse({"handoff": {"state": "claimed", "staff": holder}}, status_code=202)
         return JSONResponse(reply)
 
     async def handoffs(self, request: Request) -> Response:
         limit = _limit(request.query_params.get("limit"))
-        return JSONResponse({"handoffs": await run_in_threadpool(self.store.handoffs, limit)})
+        states = _states(request.query_params.get("state"))
+        return JSONResponse({"handoffs": await run_in_threadpool(self.store.handoffs, limit, states)})
+
+    async def get_handoff(self, request: Request) -> Response:
+        session_id = request.path_params["id"]
+        handoff = await run_in_threadpool(self.store.handoff, session_id)
+        if handoff is None:
+            raise _no_such_session()
+        handoff["transcript"] = await run_in_threadpool(self.store.transcript, session_id)
+        return JSONResponse(handoff)
+
+    async def move_handoff(self, request: Request) -> Response:
+        """claim, resolve or release: the action is the route's last path segment."""
+        _require_json(request)
+        action = request.url.path.rsplit("/", 1)[1]
+        staff = _staff_name(await _json_body(request), required=action == "claim")
+        session_id = request.path_params["id"]
+        try:
+            handoff = await run_in_threadpool(self.store.move_handoff, session_id, action, staff)
+        except NoSuchSession:
+            raise _no_such_session() from None
+        except HandoffConflict as conflict:
+            raise HTTPException(409, str(conflict)) from None
+        return JSONResponse(handoff)
+
+    async def post_staff_message(self, request: Request) -> Response:
+        _require_json(request)
+        text = _message_text(await _json_body(request), example='e.g. {"text": "Hello, I am Ana."}')
+        try:
+            message = await run_in_threadpool(self.store.add_staff_message, request.path_params["id"], text)
+        except NoSuchSession:
+            raise _no_such_session() from None
+        except HandoffConflict as conflict:
+            raise HTTPException(409, str(conflict)) from None
+        return JSONResponse(message, status_code=201)
 
     async def sources(self, request: Request) -> Response:
         from chatbot.knowledge import inventory
@@ -218,10 +279,11 @@ class _Api:
             self._limiter = anyio.CapacityLimiter(TURN_THREADS)
         return self._limiter
 
-    def _answer(self, session_id: str, text: str) -> dict:
+    def _answer(self, session_id: str, text: str) -> dict | None:
         """One turn, in a worker thread: load, answer, save if nobody else saved meanwhile. After a
         few lost races (another process answering the same session), answer with the session
-        locked, which cannot lose."""
+        locked, which cannot lose. None: a staff member holds the conversation, so the message
+        was saved unanswered, for them."""
         received = self.clock()
         for _ in range(OPTIMISTIC_ATTEMPTS):
             stored = self.store.get(session_id)
@@ -234,9 +296,13 @@ class _Api:
             raise RuntimeError(f"a locked turn of session {session_id} was not saved")
         return reply
 
-    def _answer_from(self, stored, session_id: str, text: str, received: datetime) -> tuple[dict, bool]:
+    def _answer_from(self, stored, session_id: str, text: str,
+                     received: datetime) -> tuple[dict | None, bool]:
         if stored is None:
             raise _no_such_session()
+        if stored.handoff == "claimed":
+            turn = Turn(user_text=text, user_at=received, bot_text=None, bot_at=received, handoff=False)
+            return None, self.store.save_turn(session_id, stored.version, stored.state, turn)
         session = self.bot.session(stored.state)
         reply = _respond(session, text)
         turn = Turn(user_text=text, user_at=received, bot_text=reply["text"], bot_at=self.clock(),
@@ -317,8 +383,7 @@ async def _json_body(request: Request):
             from None
 
 
-def _message_text(body) -> str:
-    example = 'e.g. {"text": "How long does Botox take?"}'
+def _message_text(body, example: str = 'e.g. {"text": "How long does Botox take?"}') -> str:
     if not isinstance(body, dict) or "text" not in body:
         raise HTTPException(422, f'The body must be a JSON object with a "text" field, {example}.')
     text = body["text"]
@@ -340,6 +405,33 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def _staff_name(body, required: bool) -> str | None:
+    """The "staff" field of a claim (required), resolve or release (optional: who did it)."""
+    example = 'e.g. {"staff": "Ana"}'
+    if not isinstance(body, dict):
+        raise HTTPException(422, f"The body must be a JSON object, {example}.")
+    name = body.get("staff")
+    if name is None and not required:
+        return None
+    if not isinstance(name, str) or not name.strip():
+        raise HTTPException(422, f'"staff" must be the staff member\'s name, {example}.')
+    name = name.strip()
+    if len(name) > STAFF_NAME_MAX or not name.isprintable() or not _encodable(name):
+        raise HTTPException(422, f'"staff" must be a printable name of at most {STAFF_NAME_MAX} characters.')
+    return name
+
+
+def _states(raw: str | None) -> tuple[str, ...]:
+    """The handoff states asked for: `state=waiting` or `state=waiting,claimed`; all but none by default."""
+    if raw is None:
+        return HANDOFF_STATES[1:]
+    states = tuple(part.strip() for part in raw.split(","))
+    if not states or not set(states) <= set(HANDOFF_STATES[1:]):
+        raise HTTPException(422, '"state" must be waiting, claimed or resolved (or several, '
+                                 'comma-separated).')
+    return states
+
+
 def _limit(raw: str | None) -> int:
     if raw is None:
         return HANDOFF_LIMIT
@@ -351,6 +443,10 @@ def _limit(raw: str | None) -> int:
 
 def _no_such_session() -> HTTPException:
     return HTTPException(404, "No session with this id (it may have been deleted or expired).")
+
+
+def _is_staff(path: str) -> bool:
+    return STAFF_PATH.match(path) is not None
 
 
 def _too_large() -> HTTPException:
@@ -423,13 +519,15 @@ def _mask_session_ids_in_access_log() -> None:
 
 # -- middleware (plain ASGI, so it also covers errors raised below it) -----------------------------
 class _RequireKey:
-    """With CHATBOT_API_KEY set, every /v1 request needs `Authorization: Bearer <key>`."""
+    """With CHATBOT_API_KEY set, every /v1 request but the staff routes needs `Authorization: Bearer
+    <key>` (the staff routes are _RequireStaff's)."""
 
     def __init__(self, app, key: str):
         self.app, self.key = app, key.encode()
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and _is_api(scope["path"]) and not self._authorised(scope):
+        if (scope["type"] == "http" and _is_api(scope["path"]) and not _is_staff(scope["path"])
+                and not self._authorised(scope)):
             response = JSONResponse({"error": "A valid API key is required: Authorization: Bearer <key>."},
                                     status_code=401, headers={"WWW-Authenticate": "Bearer"})
             await response(scope, receive, send)
@@ -440,6 +538,44 @@ class _RequireKey:
         header = dict(scope["headers"]).get(b"authorization", b"")
         scheme, _, given = header.partition(b" ")
         return scheme.lower() == b"bearer" and secrets.compare_digest(given.strip(), self.key)
+
+
+class _RequireStaff:
+    """The staff routes (/staff, /v1/handoffs..., staff messages). With CHATBOT_STAFF_KEY set, they
+    need it, as `Authorization: Bearer <key>` or as the password of HTTP Basic (so that a browser
+    asks for it on /staff; the user name is not checked). Without it, they answer only requests
+    from this machine's loopback address."""
+
+    def __init__(self, app, key: str | None):
+        self.app, self.key = app, key.encode() if key else None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not _is_staff(scope["path"]) or self._authorised(scope):
+            await self.app(scope, receive, send)
+            return
+        if self.key:
+            response = JSONResponse({"error": "The staff key is required: Authorization: Bearer "
+                                              "<CHATBOT_STAFF_KEY> (or the key as the password when the "
+                                              "browser asks)."},
+                                    status_code=401, headers={"WWW-Authenticate": 'Basic realm="staff"'})
+        else:
+            response = JSONResponse({"error": "The staff routes answer only on this machine while the server "
+                                              "has no CHATBOT_STAFF_KEY."}, status_code=403)
+        await response(scope, receive, send)
+
+    def _authorised(self, scope) -> bool:
+        if self.key is None:
+            client = scope.get("client")
+            return bool(client) and _loopback(client[0])
+        header = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, given = header.partition(b" ")
+        given, scheme = given.strip(), scheme.lower()
+        if scheme == b"basic":
+            try:
+                given = base64.b64decode(given, validate=True).partition(b":")[2]
+            except ValueError:
+                return False
+        return scheme in (b"bearer", b"basic") and secrets.compare_digest(given, self.key)
 
 
 class _SecurityHeaders:
@@ -487,9 +623,8 @@ def run(args, env) -> int:
     except StoreUnavailable as error:
         raise CommandError(str(error)) from None
     listener = _listen(args.host, args.port)
-    if not config.api_key and not _loopback(args.host):
-        env.error(f"chatbot: warning: no CHATBOT_API_KEY, so anyone who can reach {args.host}:{args.port} "
-                  "can read the handoff queue and the facts people gave")
+    for notice in key_notices(config, args.host, args.port):
+        env.error(notice)
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     env.write(f"Serving the chatbot on http://{shown_host}:{args.port}/ with sessions in "
               f"{shown_database(config.db)} "
@@ -510,7 +645,7 @@ def run(args, env) -> int:
     store.close()
     os.environ[CONFIG_VARIABLE] = config.to_json()
     os.environ[PARENT_VARIABLE] = str(os.getpid())
-    for name in ("CHATBOT_API_KEY", "CHATBOT_TODAY"):
+    for name in ("CHATBOT_API_KEY", "CHATBOT_STAFF_KEY", "CHATBOT_TODAY"):
         if name in env.environ:
             os.environ[name] = env.environ[name]
     uvicorn_config = uvicorn.Config("chatbot.server:app_from_environment", factory=True,
@@ -518,6 +653,19 @@ def run(args, env) -> int:
     with contextlib.closing(listener), contextlib.suppress(KeyboardInterrupt):
         Multiprocess(uvicorn_config, sockets=[listener]).run()
     return ExitStatus.OK
+
+
+def key_notices(config: ServerConfig, host: str, port: int) -> list[str]:
+    """What `serve` says at start-up about the keys it runs with (or without)."""
+    notices = []
+    if not config.api_key and not _loopback(host):
+        notices.append(f"chatbot: warning: no CHATBOT_API_KEY, so anyone who can reach {host}:{port} "
+                       "can talk to the chatbot through its API")
+    if not config.staff_key:
+        notices.append("chatbot: no CHATBOT_STAFF_KEY, so the staff page and routes (/staff, /v1/handoffs) "
+                       "answer only on this machine's loopback address; set it to open them to staff "
+                       "elsewhere")
+    return notices
 
 
 def _die_with_parent(parent: str | None) -> None:

@@ -56,12 +56,60 @@ MIGRATIONS = {
     # A bot message keeps what a page needs to redraw it after a reload: its sources, whether it
     # asked for a human, and the question it left open (JSON; NULL for the person's messages).
     2: ["ALTER TABLE messages ADD COLUMN details TEXT"],
+    # The handoff lifecycle (none -> waiting -> claimed -> resolved): the session's current state,
+    # who holds it and since when, every change in handoff_changes, and staff messages in the
+    # transcript (the role check is widened by rebuilding the table, which both databases take).
+    3: ["ALTER TABLE sessions ADD COLUMN handoff_state TEXT NOT NULL DEFAULT 'none'",
+        "ALTER TABLE sessions ADD COLUMN handoff_staff TEXT",
+        "ALTER TABLE sessions ADD COLUMN handoff_since TEXT",
+        "UPDATE sessions SET handoff_state = 'waiting', handoff_since = handoff_at "
+        "WHERE handoff_at IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS sessions_by_handoff_state ON sessions (handoff_state, handoff_since) "
+        "WHERE handoff_state <> 'none'",
+        """CREATE TABLE IF NOT EXISTS handoff_changes (
+    session_id TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    state      TEXT NOT NULL,      -- the state entered
+    staff      TEXT,               -- who made the change (NULL: the conversation itself)
+    at         TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+)""",
+        """CREATE TABLE messages_v3 (
+    session_id TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    role       TEXT NOT NULL CHECK (role IN ('user', 'bot', 'staff')),
+    text       TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    details    TEXT,
+    PRIMARY KEY (session_id, seq)
+)""",
+        "INSERT INTO messages_v3 (session_id, seq, role, text, at, details) "
+        "SELECT session_id, seq, role, text, at, details FROM messages",
+        "DROP TABLE messages",
+        "ALTER TABLE messages_v3 RENAME TO messages"],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
 class StoreUnavailable(Exception):
     """The database cannot be opened or written (bad path, no permission, not a database)."""
+
+
+class NoSuchSession(Exception):
+    """The session does not exist (never did, was deleted or expired)."""
+
+
+class HandoffConflict(Exception):
+    """The handoff is not in a state that allows the change; the message says why, for a person."""
+
+
+# The handoff lifecycle: what each staff action needs and leads to. A turn whose answer asks for a
+# human moves none or resolved to waiting; while claimed, the bot does not answer.
+HANDOFF_STATES = ("none", "waiting", "claimed", "resolved")
+OPEN_STATES = HANDOFF_STATES[1:]   # the staff's queue: every session that ever asked for a person
+HANDOFF_MOVES = {"claim": ({"waiting"}, "claimed"),
+                 "resolve": ({"waiting", "claimed"}, "resolved"),
+                 "release": ({"waiting", "claimed"}, "none")}
 
 
 def utc_now() -> datetime:
@@ -87,15 +135,18 @@ class StoredSession:
     version: int
     created_at: str
     updated_at: str
+    handoff: str = "none"              # one of HANDOFF_STATES
+    handoff_staff: str | None = None   # who claimed it, while claimed (and after, until it changes)
 
 
 @dataclass(frozen=True)
 class Turn:
-    """One answered message, ready to be saved: the person's text, the answer, and when."""
+    """One message and its answer, ready to be saved: the person's text, the answer, and when. While
+    a person holds the conversation the bot does not answer: `bot_text` is None."""
 
     user_text: str
     user_at: datetime
-    bot_text: str
+    bot_text: str | None
     bot_at: datetime
     handoff: bool
     sources: list[str] = field(default_factory=list)
@@ -116,23 +167,39 @@ class Store(Protocol):
         """The session, or None when there is none with this id."""
 
     def save_turn(self, session_id: str, version: int, state: dict, turn: Turn) -> bool:
-        """Store the new state and the turn's two messages in one transaction, only if the session
-        is still at `version`; False when another writer got there first or the session is gone."""
+        """Store the new state and the turn's messages in one transaction, only if the session
+        is still at `version`; False when another writer got there first or the session is gone.
+        An answer that asks for a human moves the handoff from none or resolved to waiting, in the
+        same transaction."""
+
+    def move_handoff(self, session_id: str, action: str, staff: str | None) -> dict:
+        """Claim, resolve or release the session's handoff (HANDOFF_MOVES) as `staff`; the new
+        handoff (`handoff()`'s fields). NoSuchSession, or HandoffConflict when the state forbids it."""
+
+    def add_staff_message(self, session_id: str, text: str) -> dict:
+        """Add the claiming staff member's message to the transcript; the message as `transcript()`
+        shows it. NoSuchSession, or HandoffConflict when nobody holds the conversation."""
+
+    def handoff(self, session_id: str) -> dict | None:
+        """The session's handoff: id, state, staff, since, at, text, facts, and its changes
+        ({"state", "staff", "at"}, oldest first); None when there is no such session."""
 
     def exclusive(self, session_id: str) -> contextlib.AbstractContextManager[StoredSession | None]:
         """`with store.exclusive(id) as stored:` the session (or None), read in a transaction that
         other writers wait for until the block ends; `save_turn` inside it joins that transaction."""
 
-    def transcript(self, session_id: str) -> list[dict]:
-        """The session's messages in order: {"role": "user"|"bot", "text", "at"}; a bot message also
-        has "sources", "handoff" and "follow_up" (empty, false and null for messages saved before
-        schema version 2)."""
+    def transcript(self, session_id: str, start: int = 0) -> list[dict]:
+        """The session's messages in order, from the `start`th: {"role": "user"|"bot"|"staff",
+        "text", "at"}; a bot message also has "sources", "handoff" and "follow_up" (empty, false
+        and null for messages saved before schema version 2), a staff message "staff" (the name)."""
 
     def delete(self, session_id: str) -> bool:
         """Delete the session and its transcript; False when there was none."""
 
-    def handoffs(self, limit: int) -> list[dict]:
-        """Sessions whose conversation asked for a human, newest first: id, at, text, facts."""
+    def handoffs(self, limit: int, states: tuple[str, ...] = OPEN_STATES) -> list[dict]:
+        """Sessions whose handoff is in one of `states`: waiting first, then claimed, then resolved,
+        oldest first within each; id, state, staff, since, at and text (of the latest answer that
+        asked for a human: the reason), facts."""
 
     def purge(self, idle_for: timedelta) -> int:
         """Delete sessions with no turn for longer than `idle_for`; return how many."""
@@ -182,11 +249,11 @@ class _SQLStore:
 
     def get(self, session_id: str) -> StoredSession | None:
         with self._read() as db:
-            row = db.execute("SELECT id, state, version, created_at, updated_at FROM sessions WHERE id = ?",
-                             (session_id,)).fetchone()
+            row = db.execute("SELECT id, state, version, created_at, updated_at, handoff_state, "
+                             "handoff_staff FROM sessions WHERE id = ?", (session_id,)).fetchone()
         if row is None:
             return None
-        return StoredSession(row[0], json.loads(row[1]), row[2], row[3], row[4])
+        return StoredSession(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5], row[6])
 
     def save_turn(self, session_id: str, version: int, state: dict, turn: Turn) -> bool:
         bot_at = timestamp(turn.bot_at)
@@ -200,40 +267,105 @@ class _SQLStore:
                  session_id, version)).rowcount
             if not updated:
                 return False
-            # The row is now write-locked by this transaction, so no other turn of this session
-            # can number its messages until this one commits.
-            (last,) = db.execute("SELECT COALESCE(MAX(seq), -1) FROM messages WHERE session_id = ?",
-                                 (session_id,)).fetchone()
-            db.executemany(
-                "INSERT INTO messages (session_id, seq, role, text, at, details) VALUES (?, ?, ?, ?, ?, ?)",
-                [(session_id, last + 1, "user", turn.user_text, timestamp(turn.user_at), None),
-                 (session_id, last + 2, "bot", turn.bot_text, bot_at, turn.details())])
+            # The row is now write-locked by this transaction, so no other writer can change its
+            # handoff or number its messages until this one commits.
+            if turn.handoff:
+                (handoff,) = db.execute("SELECT handoff_state FROM sessions WHERE id = ?",
+                                        (session_id,)).fetchone()
+                if handoff in ("none", "resolved"):
+                    self._enter(db, session_id, "waiting", None, bot_at)
+            messages = [("user", turn.user_text, timestamp(turn.user_at), None)]
+            if turn.bot_text is not None:
+                messages.append(("bot", turn.bot_text, bot_at, turn.details()))
+            self._append(db, session_id, messages)
         return True
 
-    def transcript(self, session_id: str) -> list[dict]:
+    def move_handoff(self, session_id: str, action: str, staff: str | None) -> dict:
+        allowed, target = HANDOFF_MOVES[action]
+        now = timestamp(self._clock())
+        with self._write() as db:
+            current, holder = self._lock_handoff(db, session_id)
+            if current not in allowed:
+                raise HandoffConflict(_refusal(action, current, holder))
+            self._enter(db, session_id, target, staff if target == "claimed" else holder, now,
+                        changed_by=staff or holder)
+        return self.handoff(session_id)
+
+    def add_staff_message(self, session_id: str, text: str) -> dict:
+        now = timestamp(self._clock())
+        with self._write() as db:
+            current, holder = self._lock_handoff(db, session_id)
+            if current != "claimed":
+                raise HandoffConflict("Claim this handoff before replying: a staff member may write only "
+                                      f"in a conversation they hold (this one is {_state_words(current)}).")
+            self._append(db, session_id, [("staff", text, now, _dump({"staff": holder}))])
+        return {"role": "staff", "text": text, "at": now, "staff": holder}
+
+    def handoff(self, session_id: str) -> dict | None:
         with self._read() as db:
-            rows = db.execute("SELECT role, text, at, details FROM messages WHERE session_id = ? "
-                              "ORDER BY seq", (session_id,)).fetchall()
+            row = db.execute(f"SELECT {_HANDOFF_COLUMNS} FROM sessions WHERE id = ?",
+                             (session_id,)).fetchone()
+            if row is None:
+                return None
+            changes = db.execute("SELECT state, staff, at FROM handoff_changes WHERE session_id = ? "
+                                 "ORDER BY seq", (session_id,)).fetchall()
+        return {**_handoff(*row), "changes": [{"state": state, "staff": staff, "at": at}
+                                              for state, staff, at in changes]}
+
+    def transcript(self, session_id: str, start: int = 0) -> list[dict]:
+        with self._read() as db:
+            rows = db.execute("SELECT role, text, at, details FROM messages "
+                              "WHERE session_id = ? AND seq >= ? ORDER BY seq",
+                              (session_id, start)).fetchall()
         return [_message(*row) for row in rows]
 
     def delete(self, session_id: str) -> bool:
         with self._write() as db:
             db.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM handoff_changes WHERE session_id = ?", (session_id,))
             return db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
 
-    def handoffs(self, limit: int) -> list[dict]:
+    def handoffs(self, limit: int, states: tuple[str, ...] = OPEN_STATES) -> list[dict]:
+        marks = ", ".join("?" for _ in states)
         with self._read() as db:
             rows = db.execute(
-                "SELECT id, handoff_at, handoff_text, state FROM sessions WHERE handoff_at IS NOT NULL "
-                "ORDER BY handoff_at DESC, id LIMIT ?", (limit,)).fetchall()
-        return [{"id": session_id, "at": at, "text": text, "facts": json.loads(state).get("facts", {})}
-                for session_id, at, text, state in rows]
+                f"SELECT {_HANDOFF_COLUMNS} FROM sessions WHERE handoff_state IN ({marks}) "
+                "ORDER BY CASE handoff_state WHEN 'waiting' THEN 0 WHEN 'claimed' THEN 1 ELSE 2 END, "
+                "handoff_since, id LIMIT ?", (*states, limit)).fetchall()
+        return [_handoff(*row) for row in rows]
+
+    def _lock_handoff(self, db, session_id: str) -> tuple[str, str | None]:
+        """Write-lock the session's row (a version bump: a turn that read it before answers again
+        from the fresh state) and return its handoff state and holder."""
+        if not db.execute("UPDATE sessions SET version = version + 1 WHERE id = ?", (session_id,)).rowcount:
+            raise NoSuchSession(session_id)
+        return tuple(db.execute("SELECT handoff_state, handoff_staff FROM sessions WHERE id = ?",
+                                (session_id,)).fetchone())
+
+    def _enter(self, db, session_id: str, state: str, holder: str | None, at: str,
+               changed_by: str | None = None) -> None:
+        """Move the (locked) session's handoff to `state` and record who and when."""
+        db.execute("UPDATE sessions SET handoff_state = ?, handoff_staff = ?, handoff_since = ? WHERE id = ?",
+                   (state, holder, at, session_id))
+        (last,) = db.execute("SELECT COALESCE(MAX(seq), -1) FROM handoff_changes WHERE session_id = ?",
+                             (session_id,)).fetchone()
+        db.execute("INSERT INTO handoff_changes (session_id, seq, state, staff, at) VALUES (?, ?, ?, ?, ?)",
+                   (session_id, last + 1, state, changed_by, at))
+
+    def _append(self, db, session_id: str, messages: list[tuple]) -> None:
+        """Add messages (role, text, at, details) after the (locked) session's last one."""
+        (last,) = db.execute("SELECT COALESCE(MAX(seq), -1) FROM messages WHERE session_id = ?",
+                             (session_id,)).fetchone()
+        db.executemany("INSERT INTO messages (session_id, seq, role, text, at, details) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       [(session_id, last + 1 + n, *message) for n, message in enumerate(messages)])
 
     def purge(self, idle_for: timedelta) -> int:
         cutoff = timestamp(self._clock() - idle_for)
         with self._write() as db:
-            db.execute("DELETE FROM messages WHERE session_id IN "
-                       "(SELECT id FROM sessions WHERE updated_at < ?)", (cutoff,))
+            for table in ("messages", "handoff_changes"):
+                db.execute(f"DELETE FROM {table} WHERE session_id IN "
+                           "(SELECT id FROM sessions WHERE updated_at < ?)", (cutoff,))
             return db.execute("DELETE FROM sessions WHERE updated_at < ?", (cutoff,)).rowcount
 
     def _migrate(self, db, found: int) -> int:
@@ -249,11 +381,36 @@ class _SQLStore:
 
 def _message(role: str, text: str, at: str, details: str | None) -> dict:
     message = {"role": role, "text": text, "at": at}
+    kept = json.loads(details) if details else {}
     if role == "bot":
-        kept = json.loads(details) if details else {}
         message.update(sources=kept.get("sources", []), handoff=kept.get("handoff", False),
                        follow_up=kept.get("follow_up"))
+    elif role == "staff":
+        message["staff"] = kept.get("staff")
     return message
+
+
+_HANDOFF_COLUMNS = "id, handoff_state, handoff_staff, handoff_since, handoff_at, handoff_text, state"
+
+
+def _handoff(session_id, state, staff, since, at, text, session_state) -> dict:
+    return {"id": session_id, "state": state, "staff": staff, "since": since, "at": at, "text": text,
+            "facts": json.loads(session_state).get("facts", {})}
+
+
+def _state_words(state: str) -> str:
+    return {"none": "not waiting for a person", "waiting": "waiting for a person",
+            "claimed": "claimed", "resolved": "resolved"}[state]
+
+
+def _refusal(action: str, state: str, holder: str | None) -> str:
+    """Why a handoff cannot be claimed, resolved or released now, for the staff member who tried."""
+    if state == "claimed" and action == "claim":
+        return f"{holder} has already claimed this handoff; ask them, or release it first."
+    if state == "none":
+        return f"There is nothing to {action}: this conversation is not waiting for a person."
+    done = {"claim": "claimed", "resolve": "resolved", "release": "released"}[action]
+    return f"This handoff cannot be {done}: it is {_state_words(state)}."
 
 
 class SQLiteStore(_SQLStore):
