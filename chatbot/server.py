@@ -56,6 +56,10 @@ from chatbot.store import (
 MAX_BODY = 16 * 1024              # bytes of a request body; more is refused with 413
 OPTIMISTIC_ATTEMPTS = 3           # lost races with other processes before a turn takes the lock
 HANDOFF_LIMIT, HANDOFF_MAX = 50, 500
+# Long polling for news of a session (a staff message, a handoff change): the longest a request
+# waits, by default and at most, and how often it looks at the database for changes made by other
+# worker processes (changes made in this process wake it at once).
+UPDATES_WAIT, UPDATES_WAIT_MAX, UPDATES_RECHECK = 25, 60, 1.0
 # Turns answered at once by one process. A turn is CPU-bound Python: more threads than this only
 # share the GIL, so every answer comes later; waiting turns queue first come, first served.
 TURN_THREADS = int(os.environ.get("CHATBOT_TURN_THREADS", "2"))
@@ -134,15 +138,18 @@ def create_app(config: ServerConfig, bot=None, store: Store | None = None,
 
     routes = [
         Route("/", api.page, methods=["GET"]),
+        Route("/staff", api.staff_page, methods=["GET"]),
         Route("/healthz", api.health, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
         Route("/v1/sessions", api.create_session, methods=["POST"]),
         Route("/v1/sessions/{id}", api.get_session, methods=["GET"]),
         Route("/v1/sessions/{id}", api.delete_session, methods=["DELETE"]),
         Route("/v1/sessions/{id}/messages", api.post_message, methods=["POST"]),
+        Route("/v1/sessions/{id}/updates", api.session_updates, methods=["GET"]),
         Route("/v1/sessions/{id}/staff-messages", api.post_staff_message, methods=["POST"]),
         Route("/v1/handoffs", api.handoffs, methods=["GET"]),
         Route("/v1/handoffs/{id}", api.get_handoff, methods=["GET"]),
+        Route("/v1/handoffs/{id}/updates", api.handoff_updates, methods=["GET"]),
         *[Route(f"/v1/handoffs/{{id}}/{action}", api.move_handoff, methods=["POST"], name=action)
           for action in HANDOFF_MOVES],
         Route("/v1/sources", api.sources, methods=["GET"]),
@@ -178,12 +185,17 @@ class _Api:
     def __init__(self, config: ServerConfig, bot, store: Store, clock: Callable[[], datetime]):
         self.config, self.bot, self.store, self.clock = config, bot, store, clock
         self.queues = _SessionQueues()
+        self.changes = _Changes()
         self._limiter: anyio.CapacityLimiter | None = None
         self._page = _page_template().render(clinic=config.clinic or "")
+        self._staff_page = _page_template("staff.html").render(clinic=config.clinic or "")
         self._openapi = json.loads((STATIC / "openapi.json").read_text(encoding="utf-8"))
 
     async def page(self, request: Request) -> Response:
         return HTMLResponse(self._page, headers={"Content-Security-Policy": PAGE_POLICY})
+
+    async def staff_page(self, request: Request) -> Response:
+        return HTMLResponse(self._staff_page, headers={"Content-Security-Policy": PAGE_POLICY})
 
     async def health(self, request: Request) -> Response:
         try:
@@ -224,6 +236,7 @@ class _Api:
         async with self.queues.hold(session_id):
             reply = await anyio.to_thread.run_sync(self._answer, session_id, text,
                                                    limiter=self._turn_threads())
+        self.changes.notify(session_id)
         if reply is None:   # a person holds the conversation: the message is theirs to answer
             stored = await run_in_threadpool(self.store.get, session_id)
             holder = stored.handoff_staff if stored else None
@@ -255,18 +268,54 @@ class _Api:
             raise _no_such_session() from None
         except HandoffConflict as conflict:
             raise HTTPException(409, str(conflict)) from None
+        self.changes.notify(session_id)
         return JSONResponse(handoff)
 
     async def post_staff_message(self, request: Request) -> Response:
         _require_json(request)
         text = _message_text(await _json_body(request), example='e.g. {"text": "Hello, I am Ana."}')
+        session_id = request.path_params["id"]
         try:
-            message = await run_in_threadpool(self.store.add_staff_message, request.path_params["id"], text)
+            message = await run_in_threadpool(self.store.add_staff_message, session_id, text)
         except NoSuchSession:
             raise _no_such_session() from None
         except HandoffConflict as conflict:
             raise HTTPException(409, str(conflict)) from None
+        self.changes.notify(session_id)
         return JSONResponse(message, status_code=201)
+
+    async def session_updates(self, request: Request) -> Response:
+        """For the person's page: the messages after the `after`th and the handoff, as soon as there
+        is a message or the handoff is no longer `state` (long polling)."""
+        return JSONResponse(await self._updates(request, staff=False))
+
+    async def handoff_updates(self, request: Request) -> Response:
+        """The same for the staff's conversation view, with the handoff's reason, facts and changes."""
+        return JSONResponse(await self._updates(request, staff=True))
+
+    async def _updates(self, request: Request, staff: bool) -> dict:
+        session_id = request.path_params["id"]
+        query = request.query_params
+        after = _whole(query.get("after"), "after", 0, 10**9, default=0)
+        wait = _whole(query.get("wait"), "wait", 0, UPDATES_WAIT_MAX, default=UPDATES_WAIT)
+        known = query.get("state")
+        if known is not None and known not in HANDOFF_STATES:
+            raise HTTPException(422, '"state" must be none, waiting, claimed or resolved.')
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            stored = await run_in_threadpool(self.store.get, session_id)
+            if stored is None:
+                raise _no_such_session()
+            messages = await run_in_threadpool(self.store.transcript, session_id, after)
+            left = deadline - loop.time()
+            if messages or (known is not None and stored.handoff != known) or left <= 0:
+                break
+            await self.changes.wait(session_id, min(UPDATES_RECHECK, left))
+        handoff = {"state": stored.handoff, "staff": stored.handoff_staff}
+        if staff:
+            handoff = await run_in_threadpool(self.store.handoff, session_id) or handoff
+        return {"messages": messages, "handoff": handoff}
 
     async def sources(self, request: Request) -> Response:
         from chatbot.knowledge import inventory
@@ -330,6 +379,23 @@ def _respond(session, text: str) -> dict:
     if outcome.quit:   # nothing to leave on the web: /quit is a goodbye
         return session.ask("bye").to_dict()
     return outcome.reply.to_dict()
+
+
+class _Changes:
+    """Wakes the long-polling requests of a session when this process changes it."""
+
+    def __init__(self):
+        self._events: dict[str, asyncio.Event] = {}
+
+    def notify(self, session_id: str) -> None:
+        event = self._events.pop(session_id, None)
+        if event is not None:
+            event.set()
+
+    async def wait(self, session_id: str, timeout: float) -> None:
+        event = self._events.setdefault(session_id, asyncio.Event())
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
 
 
 class _SessionQueues:
@@ -433,12 +499,17 @@ def _states(raw: str | None) -> tuple[str, ...]:
 
 
 def _limit(raw: str | None) -> int:
+    return _whole(raw, "limit", 1, HANDOFF_MAX, default=HANDOFF_LIMIT)
+
+
+def _whole(raw: str | None, name: str, low: int, high: int, default: int) -> int:
+    """A whole-number query parameter from `low` to `high`, or its default when absent."""
     if raw is None:
-        return HANDOFF_LIMIT
-    limit = _number(raw)
-    if limit is None or not 1 <= limit <= HANDOFF_MAX:
-        raise HTTPException(422, f'"limit" must be a whole number from 1 to {HANDOFF_MAX}.')
-    return limit
+        return default
+    number = _number(raw)
+    if number is None or not low <= number <= high:
+        raise HTTPException(422, f'"{name}" must be a whole number from {low} to {high}.')
+    return number
 
 
 def _no_such_session() -> HTTPException:
@@ -603,10 +674,11 @@ def _is_api(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
 
 
-def _page_template() -> jinja2.Template:
-    """The chat page; autoescaped, so a clinic name is shown as text, never as markup."""
+def _page_template(name: str = "index.html") -> jinja2.Template:
+    """The chat page (or the staff page); autoescaped, so a clinic name is shown as text, never as
+    markup."""
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return environment.from_string((STATIC / "index.html").read_text(encoding="utf-8"))
+    return environment.from_string((STATIC / name).read_text(encoding="utf-8"))
 
 
 # -- `python -m chatbot serve` --------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The human half of a handoff over HTTP: the lifecycle (none, waiting, claimed, resolved), the staff
 routes and their key, and the bot keeping quiet while a person holds the conversation."""
 import base64
+import threading
 import warnings
 from datetime import date, datetime, timedelta, timezone
 
@@ -200,3 +201,69 @@ def test_the_keys_reach_worker_processes_through_the_environment_only():
                                     {"CHATBOT_STAFF_KEY": "from-env"})
     assert config.staff_key == "from-env" and config.api_key is None
     assert "from-env" not in repr(config)
+
+
+# -- news as it arrives (long polling) --------------------------------------------------------------
+def test_the_persons_page_gets_a_staff_message_it_is_waiting_for(serve):
+    client = serve()
+    session_id = waiting_session(client)
+    client.post(f"/v1/handoffs/{session_id}/claim", json={"staff": "Ana"})
+    results = []
+    waiter = threading.Thread(target=lambda: results.append(
+        client.get(f"/v1/sessions/{session_id}/updates?after=2&state=claimed&wait=60")))
+    waiter.start()
+    client.post(f"/v1/sessions/{session_id}/staff-messages", json={"text": "Hello, I'm Ana."})
+    waiter.join(timeout=120)
+    news = results[0].json()
+    assert [(m["role"], m["text"], m["staff"]) for m in news["messages"]] == [
+        ("staff", "Hello, I'm Ana.", "Ana")]
+    assert news["handoff"] == {"state": "claimed", "staff": "Ana"}
+
+
+def test_updates_answer_at_once_with_what_the_caller_has_not_seen(serve):
+    client = serve()
+    session_id = waiting_session(client)
+    everything = client.get(f"/v1/sessions/{session_id}/updates?after=0").json()
+    assert [m["role"] for m in everything["messages"]] == ["user", "bot"]
+    assert everything["handoff"]["state"] == "waiting"
+    changed = client.get(f"/v1/sessions/{session_id}/updates?after=2&state=none").json()
+    assert changed["messages"] == [] and changed["handoff"]["state"] == "waiting"
+    nothing = client.get(f"/v1/sessions/{session_id}/updates?after=2&wait=0").json()
+    assert nothing["messages"] == []
+    staff_view = client.get(f"/v1/handoffs/{session_id}/updates?after=0").json()["handoff"]
+    assert staff_view["changes"][0]["state"] == "waiting" and "facts" in staff_view
+
+
+@pytest.mark.parametrize("query, words", [("after=-1", '"after"'), ("after=x", '"after"'),
+                                          ("wait=61", '"wait"'), ("state=lost", '"state"')])
+def test_bad_update_parameters_are_clear_422s(serve, query, words):
+    client = serve()
+    session_id = waiting_session(client)
+    response = client.get(f"/v1/sessions/{session_id}/updates?{query}")
+    assert response.status_code == 422 and words in response.json()["error"]
+    assert client.get("/v1/sessions/missing/updates?wait=0").status_code == 404
+
+
+# -- the staff page ----------------------------------------------------------------------------------
+def test_the_staff_page_is_a_staff_route_with_the_pages_security_headers(serve):
+    page = serve(clinic="Clinic <Rosa>").get("/staff")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "Clinic &lt;Rosa&gt;" in page.text and "<Rosa>" not in page.text
+    assert serve(client=REMOTE).get("/staff").status_code == 403
+    keyed = serve(client=REMOTE, staff_key="staff-secret")
+    assert keyed.get("/staff").status_code == 401
+    basic = base64.b64encode(b"ana:staff-secret").decode()
+    assert keyed.get("/staff", headers={"Authorization": f"Basic {basic}"}).status_code == 200
+    assert keyed.get("/static/staff.js").status_code == 200   # mechanism only, no data
+
+
+@pytest.mark.parametrize("script", ["chat.js", "staff.js"])
+def test_the_page_scripts_never_write_html(script):
+    from importlib import resources
+    text = (resources.files("chatbot") / "static" / script).read_text(encoding="utf-8")
+    assert "textContent" in text
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in text

@@ -17,6 +17,7 @@
   const extras = document.getElementById("bot-extras");
   const composer = document.getElementById("composer");
   const restartChoice = document.getElementById("restart-choice");
+  const staffStatus = document.getElementById("staff-status");
 
   const SESSION_KEY = "chatbot.session";   // sessionStorage: the conversation survives a reload
   const API_KEY = "chatbot.apiKey";
@@ -26,6 +27,10 @@
   let sessionId = sessionStorage.getItem(SESSION_KEY);
   let sourceTexts = null;   // id -> text, fetched the first time someone opens a sources list
   let busy = false;
+  let seen = 0;             // how many messages of the conversation the page has had from the server
+  let handoffState = null;  // the handoff as last heard: none, waiting, claimed, resolved
+  let following = null;     // the conversation whose news the page is waiting for
+  const RETRY_MS = 5000;
 
   class ApiError extends Error {
     constructor(status, message) {
@@ -81,6 +86,27 @@
     log.append(message);
     reveal(message);
     return message;
+  }
+
+  function showStaff(entry) {
+    const message = show("staff", entry.text);
+    const label = document.createElement("p");
+    label.className = "who-said";
+    label.textContent = words.staffLabel.replace("{staff}", entry.staff || "");
+    message.prepend(label);
+    reveal(message);
+  }
+
+  function showHandoff(handoff) {
+    // A staff member joining, leaving or handing back: one line above the conversation.
+    if (!handoff || handoff.state === handoffState) return;
+    const said = { claimed: words.staffClaimed, resolved: words.staffResolved };
+    if (handoff.state === "none" && handoffState === "claimed") said.none = words.staffReleased;
+    handoffState = handoff.state;
+    const text = said[handoff.state];
+    staffStatus.textContent = text ? text.replace("{staff}", handoff.staff || "") : "";
+    staffStatus.hidden = !text;
+    if (handoff.state === "waiting" || handoff.state === "claimed") banner.hidden = false;
   }
 
   function showReply(reply, placeholder) {
@@ -155,6 +181,33 @@
     const data = await api("POST", "v1/sessions", {});
     sessionId = data.id;
     sessionStorage.setItem(SESSION_KEY, sessionId);
+    seen = 0;
+    handoffState = "none";
+    follow(sessionId);
+  }
+
+  const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+  async function follow(id) {
+    // Long polling, for as long as this conversation is the page's: the server answers when a
+    // message arrives (or after a while with nothing new). The page shows the staff's messages
+    // from here; its own messages and the bot's answers it shows when it sends.
+    if (following === id) return;   // one loop per conversation
+    following = id;
+    while (sessionId === id && following === id) {
+      try {
+        const data = await api("GET", `v1/sessions/${encodeURIComponent(id)}/updates?after=${seen}` +
+                                      (handoffState ? `&state=${handoffState}` : ""));
+        if (sessionId !== id) return;
+        seen += data.messages.length;
+        for (const entry of data.messages) if (entry.role === "staff") showStaff(entry);
+        showHandoff(data.handoff);
+      } catch (error) {
+        if (error.status === 404 || sessionId !== id) break;
+        await sleep(RETRY_MS);
+      }
+    }
+    if (following === id) following = null;
   }
 
   async function restore() {
@@ -165,10 +218,14 @@
       const data = await api("GET", `v1/sessions/${encodeURIComponent(sessionId)}`);
       for (const entry of data.transcript) {
         if (entry.role === "bot") showReply(entry);
+        else if (entry.role === "staff") showStaff(entry);
         else show(entry.role, entry.text);
       }
       const last = data.transcript[data.transcript.length - 1];
       if (last && last.role !== "bot") showQuickReplies(null);
+      seen = data.transcript.length;
+      showHandoff(data.handoff);
+      follow(sessionId);
     } catch (error) {
       if (error.status !== 404) throw error;
       sessionId = null;
@@ -196,6 +253,12 @@
         await newSession();   // expired or deleted meanwhile: say so, carry on in a new one
         placeholder.remove();
         showProblem(words.expired);
+        return;
+      }
+      if (reply.text === undefined && reply.handoff) {   // 202: a staff member will answer
+        placeholder.remove();
+        showHandoff(reply.handoff);
+        mine.title = words.held.replace("{staff}", reply.handoff.staff || "");
         return;
       }
       showReply(reply, placeholder);
@@ -229,6 +292,8 @@
     sessionId = null;
     for (const message of [...log.querySelectorAll(".message:not(.intro)")]) message.remove();
     banner.hidden = true;
+    staffStatus.hidden = true;
+    handoffState = null;
     quick.hidden = true;
     choices.hidden = true;
     showProblem("");
