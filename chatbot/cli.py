@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--retention-days", type=float, default=None, metavar="DAYS",
                        help="delete sessions idle for longer than DAYS")
     serve.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
+    serve.add_argument("--webhook", metavar="URL", action="append", default=[],
+                       help="POST signed handoff events to URL (repeatable; needs CHATBOT_WEBHOOK_SECRET)")
 
     evaluate = commands.add_parser("eval", help="run conversation tests and report accuracy",
                                    description="Run conversation YAML files and report accuracy per intent.")

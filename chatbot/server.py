@@ -39,7 +39,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from chatbot import commands
+from chatbot import commands, webhooks
 from chatbot.store import (
     HANDOFF_MOVES,
     HANDOFF_STATES,
@@ -86,26 +86,33 @@ class ServerConfig:
     clinic: str | None = None
     cors: list[str] = field(default_factory=list)
     retention_days: float | None = None
+    webhooks: list[str] = field(default_factory=list)
     api_key: str | None = field(default=None, repr=False)
     staff_key: str | None = field(default=None, repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_args(cls, args, environ) -> ServerConfig:
         return cls(db=args.db, templates=args.templates, clinic=args.clinic, cors=list(args.cors),
-                   retention_days=args.retention_days, **_keys(environ))
+                   retention_days=args.retention_days, webhooks=list(getattr(args, "webhook", [])),
+                   **_keys(environ))
 
     def to_json(self) -> str:
         """The options for worker processes; the keys stay in their environment variables."""
-        return json.dumps({k: v for k, v in asdict(self).items() if k not in ("api_key", "staff_key")})
+        return json.dumps({k: v for k, v in asdict(self).items() if k not in _SECRETS})
 
     @classmethod
     def from_json(cls, text: str, environ) -> ServerConfig:
         return cls(**json.loads(text), **_keys(environ))
 
 
+# ServerConfig's secrets and the environment variables they come from (never in its JSON).
+_SECRETS = {"api_key": "CHATBOT_API_KEY", "staff_key": "CHATBOT_STAFF_KEY",
+            "webhook_secret": "CHATBOT_WEBHOOK_SECRET"}
+
+
 def _keys(environ) -> dict:
-    return {"api_key": environ.get("CHATBOT_API_KEY", "").strip() or None,
-            "staff_key": environ.get("CHATBOT_STAFF_KEY", "").strip() or None}
+    return {name: environ.get(variable, "").strip() or None for name, variable in _SECRETS.items()}
 
 
 # -- the app ------------------------------------------------------------------------------------
@@ -121,14 +128,24 @@ def create_app(config: ServerConfig, bot=None, store: Store | None = None,
     if store is None:
         store = open_store(config.db, clock=clock)
     _mask_session_ids_in_access_log()
-    api = _Api(config, bot, store, clock)
+    sender = None
+    if config.webhooks:
+        if not config.webhook_secret:
+            raise ValueError("webhooks need a signing secret (CHATBOT_WEBHOOK_SECRET)")
+        store.event_targets = tuple(config.webhooks)
+        sender = webhooks.Sender(store, config.webhook_secret, clock=clock)
+    api = _Api(config, bot, store, clock, sender)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         sweeper = asyncio.create_task(api.sweep_forever()) if config.retention_days is not None else None
+        if sender:
+            sender.start()
         try:
             yield
         finally:
+            if sender:
+                await run_in_threadpool(sender.stop)
             if sweeper:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -182,8 +199,9 @@ def app_from_environment() -> Starlette:
 class _Api:
     """The endpoints, around one Chatbot and one Store."""
 
-    def __init__(self, config: ServerConfig, bot, store: Store, clock: Callable[[], datetime]):
-        self.config, self.bot, self.store, self.clock = config, bot, store, clock
+    def __init__(self, config: ServerConfig, bot, store: Store, clock: Callable[[], datetime],
+                 sender: webhooks.Sender | None = None):
+        self.config, self.bot, self.store, self.clock, self.sender = config, bot, store, clock, sender
         self.queues = _SessionQueues()
         self.changes = _Changes()
         self._limiter: anyio.CapacityLimiter | None = None
@@ -236,7 +254,7 @@ class _Api:
         async with self.queues.hold(session_id):
             reply = await anyio.to_thread.run_sync(self._answer, session_id, text,
                                                    limiter=self._turn_threads())
-        self.changes.notify(session_id)
+        self._changed(session_id)
         if reply is None:   # a person holds the conversation: the message is theirs to answer
             stored = await run_in_threadpool(self.store.get, session_id)
             holder = stored.handoff_staff if stored else None
@@ -268,7 +286,7 @@ class _Api:
             raise _no_such_session() from None
         except HandoffConflict as conflict:
             raise HTTPException(409, str(conflict)) from None
-        self.changes.notify(session_id)
+        self._changed(session_id)
         return JSONResponse(handoff)
 
     async def post_staff_message(self, request: Request) -> Response:
@@ -281,7 +299,7 @@ class _Api:
             raise _no_such_session() from None
         except HandoffConflict as conflict:
             raise HTTPException(409, str(conflict)) from None
-        self.changes.notify(session_id)
+        self._changed(session_id)
         return JSONResponse(message, status_code=201)
 
     async def session_updates(self, request: Request) -> Response:
@@ -321,6 +339,12 @@ class _Api:
         from chatbot.knowledge import inventory
         return JSONResponse({"sources": [{"id": e.id, "treatment": e.treatment, "topic": e.topic,
                                           "text": e.text} for e in inventory.facts().values()]})
+
+    def _changed(self, session_id: str) -> None:
+        """A session changed here: wake its long polls, and the webhook sender (an event may wait)."""
+        self.changes.notify(session_id)
+        if self.sender:
+            self.sender.wake()
 
     def _turn_threads(self) -> anyio.CapacityLimiter:
         # Made on first use, inside the event loop (older anyio versions need a running loop).
@@ -689,6 +713,7 @@ def run(args, env) -> int:
     from chatbot.cli import CommandError, ExitStatus
     config = ServerConfig.from_args(args, env.environ)
     env.today()   # a bad CHATBOT_TODAY is reported before any work
+    _check_webhooks(config)
     bot = _chatbot(config, env)
     try:
         store = open_store(config.db)
@@ -717,7 +742,7 @@ def run(args, env) -> int:
     store.close()
     os.environ[CONFIG_VARIABLE] = config.to_json()
     os.environ[PARENT_VARIABLE] = str(os.getpid())
-    for name in ("CHATBOT_API_KEY", "CHATBOT_STAFF_KEY", "CHATBOT_TODAY"):
+    for name in (*_SECRETS.values(), "CHATBOT_TODAY"):
         if name in env.environ:
             os.environ[name] = env.environ[name]
     uvicorn_config = uvicorn.Config("chatbot.server:app_from_environment", factory=True,
@@ -725,6 +750,19 @@ def run(args, env) -> int:
     with contextlib.closing(listener), contextlib.suppress(KeyboardInterrupt):
         Multiprocess(uvicorn_config, sockets=[listener]).run()
     return ExitStatus.OK
+
+
+def _check_webhooks(config: ServerConfig) -> None:
+    """Every --webhook an http(s) URL, and a secret to sign with; else one line and exit 1."""
+    from chatbot.cli import CommandError
+    for url in config.webhooks:
+        try:
+            webhooks.check_url(url)
+        except webhooks.WebhookError as error:
+            raise CommandError(str(error)) from None
+    if config.webhooks and not config.webhook_secret:
+        raise CommandError("--webhook needs CHATBOT_WEBHOOK_SECRET, the secret its events are signed with "
+                           "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
 
 
 def key_notices(config: ServerConfig, host: str, port: int) -> list[str]:

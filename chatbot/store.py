@@ -87,6 +87,20 @@ MIGRATIONS = {
         "SELECT session_id, seq, role, text, at, details FROM messages",
         "DROP TABLE messages",
         "ALTER TABLE messages_v3 RENAME TO messages"],
+    # Webhook events waiting to be delivered (chatbot/webhooks.py), written in the same transaction
+    # as the change they tell of; a row is deleted once its target has it.
+    4: ["""CREATE TABLE IF NOT EXISTS outbox (
+    id         TEXT NOT NULL,      -- the event id, the same for every target
+    target     TEXT NOT NULL,      -- where it goes: a webhook URL
+    type       TEXT NOT NULL,      -- handoff.waiting, handoff.claimed, ..., message.created
+    body       TEXT NOT NULL,      -- the JSON to send, exactly
+    created_at TEXT NOT NULL,
+    due_at     TEXT NOT NULL,      -- the next attempt, or the end of a sender's lease
+    attempts   INTEGER NOT NULL,
+    last_error TEXT,
+    PRIMARY KEY (id, target)
+)""",
+        "CREATE INDEX IF NOT EXISTS outbox_by_due ON outbox (due_at)"],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -114,6 +128,11 @@ HANDOFF_MOVES = {"claim": ({"waiting"}, "claimed"),
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _parse(stamp: str) -> datetime:
+    """A stored timestamp back as an aware datetime (fromisoformat takes a Z from Python 3.11)."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def timestamp(moment: datetime) -> str:
@@ -155,6 +174,18 @@ class Turn:
     def details(self) -> str:
         """What the bot message keeps besides its text, as stored (JSON)."""
         return _dump({"sources": list(self.sources), "handoff": self.handoff, "follow_up": self.follow_up})
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """A webhook event leased for delivery to one target."""
+
+    id: str
+    target: str
+    type: str
+    body: str
+    created_at: datetime
+    attempts: int
 
 
 class Store(Protocol):
@@ -204,6 +235,16 @@ class Store(Protocol):
     def purge(self, idle_for: timedelta) -> int:
         """Delete sessions with no turn for longer than `idle_for`; return how many."""
 
+    def lease_events(self, limit: int, lease: timedelta) -> list[OutboxEvent]:
+        """Up to `limit` outbox events that are due, each now held for `lease` (no other sender
+        takes it meanwhile; if this one dies, it is due again when the lease ends)."""
+
+    def event_delivered(self, event_id: str, target: str) -> None:
+        """The target has the event (or it is given up): remove it from the outbox."""
+
+    def event_failed(self, event_id: str, target: str, attempts: int, delay: timedelta, error: str) -> None:
+        """Try the event again after `delay`; `attempts` so far."""
+
     def check(self) -> None:
         """Raise when the database cannot be reached (for the health check)."""
 
@@ -239,6 +280,9 @@ class _SQLStore:
     placeholders; `_write()` is one transaction) and `exclusive()`."""
 
     _clock: Callable[[], datetime]
+    # Where each change's webhook event goes (set by the server from --webhook): one outbox row
+    # per target, written in the change's own transaction. Empty: no events are written.
+    event_targets: tuple[str, ...] = ()
 
     def create(self, state: dict) -> str:
         session_id, now = new_session_id(), timestamp(self._clock())
@@ -277,6 +321,9 @@ class _SQLStore:
             messages = [("user", turn.user_text, timestamp(turn.user_at), None)]
             if turn.bot_text is not None:
                 messages.append(("bot", turn.bot_text, bot_at, turn.details()))
+            else:   # a person holds the conversation: they are told of the message
+                self._event(db, session_id, "message.created", bot_at,
+                            message={"role": "user", "text": turn.user_text, "at": messages[0][2]})
             self._append(db, session_id, messages)
         return True
 
@@ -299,7 +346,9 @@ class _SQLStore:
                 raise HandoffConflict("Claim this handoff before replying: a staff member may write only "
                                       f"in a conversation they hold (this one is {_state_words(current)}).")
             self._append(db, session_id, [("staff", text, now, _dump({"staff": holder}))])
-        return {"role": "staff", "text": text, "at": now, "staff": holder}
+            message = {"role": "staff", "text": text, "at": now, "staff": holder}
+            self._event(db, session_id, "message.created", now, message=message)
+        return message
 
     def handoff(self, session_id: str) -> dict | None:
         with self._read() as db:
@@ -351,6 +400,48 @@ class _SQLStore:
                              (session_id,)).fetchone()
         db.execute("INSERT INTO handoff_changes (session_id, seq, state, staff, at) VALUES (?, ?, ?, ?, ?)",
                    (session_id, last + 1, state, changed_by, at))
+        self._event(db, session_id, "handoff.released" if state == "none" else f"handoff.{state}", at,
+                    changed_by=changed_by)
+
+    def _event(self, db, session_id: str, kind: str, at: str, **details) -> None:
+        """Write a webhook event about the (locked) session to the outbox, one row per target."""
+        if not self.event_targets:
+            return
+        row = db.execute(f"SELECT {_HANDOFF_COLUMNS} FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        handoff = _handoff(*row)
+        event_id = new_session_id()
+        body = _dump({"id": event_id, "type": kind, "created_at": at, "session_id": session_id,
+                      "handoff": {"state": handoff["state"], "staff": handoff["staff"],
+                                  "since": handoff["since"], "reason": handoff["text"]},
+                      "facts": handoff["facts"], **details})
+        db.executemany("INSERT INTO outbox (id, target, type, body, created_at, due_at, attempts) "
+                       "VALUES (?, ?, ?, ?, ?, ?, 0)",
+                       [(event_id, target, kind, body, at, at) for target in self.event_targets])
+
+    def lease_events(self, limit: int, lease: timedelta) -> list[OutboxEvent]:
+        now = self._clock()
+        until = timestamp(now + lease)
+        with self._write() as db:
+            rows = db.execute("SELECT id, target, type, body, created_at, attempts, due_at FROM outbox "
+                              "WHERE due_at <= ? ORDER BY due_at, created_at LIMIT ?",
+                              (timestamp(now), limit)).fetchall()
+            leased = []
+            for event_id, target, kind, body, created_at, attempts, due_at in rows:
+                # Conditional: on PostgreSQL another sender may have leased it since the SELECT.
+                if db.execute("UPDATE outbox SET due_at = ? WHERE id = ? AND target = ? AND due_at = ?",
+                              (until, event_id, target, due_at)).rowcount:
+                    leased.append(OutboxEvent(event_id, target, kind, body, _parse(created_at), attempts))
+        return leased
+
+    def event_delivered(self, event_id: str, target: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM outbox WHERE id = ? AND target = ?", (event_id, target))
+
+    def event_failed(self, event_id: str, target: str, attempts: int, delay: timedelta, error: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE outbox SET attempts = ?, due_at = ?, last_error = ? "
+                       "WHERE id = ? AND target = ?",
+                       (attempts, timestamp(self._clock() + delay), error[:500], event_id, target))
 
     def _append(self, db, session_id: str, messages: list[tuple]) -> None:
         """Add messages (role, text, at, details) after the (locked) session's last one."""
