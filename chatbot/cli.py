@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
     serve.add_argument("--webhook", metavar="URL", action="append", default=[],
                        help="POST signed handoff events to URL (repeatable; needs CHATBOT_WEBHOOK_SECRET)")
+    serve.add_argument("--chatwoot-url", metavar="URL",
+                       help="answer as the agent bot of this Chatwoot (needs CHATWOOT_BOT_TOKEN)")
 
     evaluate = commands.add_parser("eval", help="run conversation tests and report accuracy",
                                    description="Run conversation YAML files and report accuracy per intent.")

@@ -39,7 +39,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from chatbot import commands, webhooks
+from chatbot import chatwoot, commands, webhooks
 from chatbot.store import (
     HANDOFF_MOVES,
     HANDOFF_STATES,
@@ -54,6 +54,7 @@ from chatbot.store import (
 )
 
 MAX_BODY = 16 * 1024              # bytes of a request body; more is refused with 413
+CONNECTOR_BODY_MAX = 1024 * 1024  # ... of a help desk's event, which carries its whole conversation
 OPTIMISTIC_ATTEMPTS = 3           # lost races with other processes before a turn takes the lock
 HANDOFF_LIMIT, HANDOFF_MAX = 50, 500
 # Long polling for news of a session (a staff message, a handoff change): the longest a request
@@ -87,15 +88,18 @@ class ServerConfig:
     cors: list[str] = field(default_factory=list)
     retention_days: float | None = None
     webhooks: list[str] = field(default_factory=list)
+    chatwoot_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     staff_key: str | None = field(default=None, repr=False)
     webhook_secret: str | None = field(default=None, repr=False)
+    chatwoot_token: str | None = field(default=None, repr=False)
+    chatwoot_webhook_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_args(cls, args, environ) -> ServerConfig:
         return cls(db=args.db, templates=args.templates, clinic=args.clinic, cors=list(args.cors),
                    retention_days=args.retention_days, webhooks=list(getattr(args, "webhook", [])),
-                   **_keys(environ))
+                   chatwoot_url=getattr(args, "chatwoot_url", None), **_keys(environ))
 
     def to_json(self) -> str:
         """The options for worker processes; the keys stay in their environment variables."""
@@ -108,7 +112,8 @@ class ServerConfig:
 
 # ServerConfig's secrets and the environment variables they come from (never in its JSON).
 _SECRETS = {"api_key": "CHATBOT_API_KEY", "staff_key": "CHATBOT_STAFF_KEY",
-            "webhook_secret": "CHATBOT_WEBHOOK_SECRET"}
+            "webhook_secret": "CHATBOT_WEBHOOK_SECRET", "chatwoot_token": "CHATWOOT_BOT_TOKEN",
+            "chatwoot_webhook_token": "CHATWOOT_WEBHOOK_TOKEN"}
 
 
 def _keys(environ) -> dict:
@@ -133,8 +138,15 @@ def create_app(config: ServerConfig, bot=None, store: Store | None = None,
         if not config.webhook_secret:
             raise ValueError("webhooks need a signing secret (CHATBOT_WEBHOOK_SECRET)")
         store.event_targets = tuple(config.webhooks)
-        sender = webhooks.Sender(store, config.webhook_secret, clock=clock)
-    api = _Api(config, bot, store, clock, sender)
+    api = _Api(config, bot, store, clock)
+    if config.chatwoot_url:
+        api.chatwoot = chatwoot.Connector(chatwoot.check_setup(config.chatwoot_url, config.chatwoot_token),
+                                          config.chatwoot_token, store, api._answer,
+                                          lambda: store.create(bot.session().state))
+    if config.webhooks or api.chatwoot:
+        connectors = {chatwoot.KIND: api.chatwoot.request} if api.chatwoot else {}
+        sender = api.sender = webhooks.Sender(store, config.webhook_secret, clock=clock,
+                                              connectors=connectors)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -170,6 +182,7 @@ def create_app(config: ServerConfig, bot=None, store: Store | None = None,
         *[Route(f"/v1/handoffs/{{id}}/{action}", api.move_handoff, methods=["POST"], name=action)
           for action in HANDOFF_MOVES],
         Route("/v1/sources", api.sources, methods=["GET"]),
+        Route("/connectors/chatwoot", api.chatwoot_event, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=os.fspath(STATIC)), name="static"),
     ]
     middleware = [Middleware(_SecurityHeaders)]
@@ -199,9 +212,10 @@ def app_from_environment() -> Starlette:
 class _Api:
     """The endpoints, around one Chatbot and one Store."""
 
-    def __init__(self, config: ServerConfig, bot, store: Store, clock: Callable[[], datetime],
-                 sender: webhooks.Sender | None = None):
-        self.config, self.bot, self.store, self.clock, self.sender = config, bot, store, clock, sender
+    def __init__(self, config: ServerConfig, bot, store: Store, clock: Callable[[], datetime]):
+        self.config, self.bot, self.store, self.clock = config, bot, store, clock
+        self.sender: webhooks.Sender | None = None      # set when webhooks or a connector are
+        self.chatwoot: chatwoot.Connector | None = None
         self.queues = _SessionQueues()
         self.changes = _Changes()
         self._limiter: anyio.CapacityLimiter | None = None
@@ -301,6 +315,26 @@ class _Api:
             raise HTTPException(409, str(conflict)) from None
         self._changed(session_id)
         return JSONResponse(message, status_code=201)
+
+    async def chatwoot_event(self, request: Request) -> Response:
+        """An agent-bot event from Chatwoot (chatbot/chatwoot.py). Whatever it holds, the answer is
+        200 with what was done, so that Chatwoot never retries a message it cannot improve."""
+        if self.chatwoot is None:
+            raise HTTPException(404, "The Chatwoot connector is not set up: serve --chatwoot-url URL with "
+                                     "CHATWOOT_BOT_TOKEN.")
+        expected = self.config.chatwoot_webhook_token
+        given = request.query_params.get("token", "")
+        if expected and not secrets.compare_digest(given.encode(), expected.encode()):
+            raise HTTPException(401, "This Chatwoot event does not carry the connector's token (?token=...).")
+        try:
+            payload = await _json_body(request, limit=CONNECTOR_BODY_MAX)
+        except HTTPException as refused:
+            payload = f"unreadable: {refused.detail}"   # read_event reports it as an unexpected shape
+        outcome, why = await anyio.to_thread.run_sync(self.chatwoot.handle, payload,
+                                                      limiter=self._turn_threads())
+        if self.sender:
+            self.sender.wake()
+        return JSONResponse({"status": outcome, "reason": why})
 
     async def session_updates(self, request: Request) -> Response:
         """For the person's page: the messages after the `after`th and the handoff, as soon as there
@@ -457,14 +491,14 @@ def _number(raw: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
-async def _json_body(request: Request):
+async def _json_body(request: Request, limit: int = MAX_BODY):
     declared = _number(request.headers.get("content-length", ""))
-    if declared is not None and declared > MAX_BODY:
+    if declared is not None and declared > limit:
         raise _too_large()
     body = bytearray()
     async for chunk in request.stream():   # a chunked body has no length to check up front
         body += chunk
-        if len(body) > MAX_BODY:
+        if len(body) > limit:
             raise _too_large()
     try:
         return json.loads(bytes(body))
@@ -714,6 +748,11 @@ def run(args, env) -> int:
     config = ServerConfig.from_args(args, env.environ)
     env.today()   # a bad CHATBOT_TODAY is reported before any work
     _check_webhooks(config)
+    if config.chatwoot_url:
+        try:
+            chatwoot.check_setup(config.chatwoot_url, config.chatwoot_token)
+        except chatwoot.ChatwootError as error:
+            raise CommandError(str(error)) from None
     bot = _chatbot(config, env)
     try:
         store = open_store(config.db)

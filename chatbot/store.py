@@ -101,6 +101,20 @@ MIGRATIONS = {
     PRIMARY KEY (id, target)
 )""",
         "CREATE INDEX IF NOT EXISTS outbox_by_due ON outbox (due_at)"],
+    # Connectors (chatbot/chatwoot.py): which session answers a help desk's conversation, and the
+    # help desk's message ids already answered (it may deliver one twice).
+    5: ["""CREATE TABLE IF NOT EXISTS linked_sessions (
+    kind       TEXT NOT NULL,      -- the connector, e.g. chatwoot
+    outside_id TEXT NOT NULL,      -- its conversation, e.g. account 1, conversation 7: 1/7
+    session_id TEXT NOT NULL,
+    PRIMARY KEY (kind, outside_id)
+)""",
+        """CREATE TABLE IF NOT EXISTS seen_messages (
+    kind       TEXT NOT NULL,
+    outside_id TEXT NOT NULL,      -- the help desk's message id
+    at         TEXT NOT NULL,
+    PRIMARY KEY (kind, outside_id)
+)"""],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -234,6 +248,19 @@ class Store(Protocol):
 
     def purge(self, idle_for: timedelta) -> int:
         """Delete sessions with no turn for longer than `idle_for`; return how many."""
+
+    def enqueue(self, target: str, kind: str, body: dict) -> str:
+        """Put one request for a target other than the webhooks (a connector's call) in the outbox,
+        to be delivered and retried like an event; its id."""
+
+    def first_sight(self, kind: str, outside_id: str) -> bool:
+        """Note a connector's message id; False when it was noted before (a repeated delivery)."""
+
+    def linked_session(self, kind: str, outside_id: str) -> str | None:
+        """The session answering a connector's conversation, if it has one that still exists."""
+
+    def link_session(self, kind: str, outside_id: str, session_id: str) -> None:
+        """Make `session_id` the one answering the connector's conversation."""
 
     def lease_events(self, limit: int, lease: timedelta) -> list[OutboxEvent]:
         """Up to `limit` outbox events that are due, each now held for `lease` (no other sender
@@ -372,6 +399,7 @@ class _SQLStore:
         with self._write() as db:
             db.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM handoff_changes WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM linked_sessions WHERE session_id = ?", (session_id,))
             return db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
 
     def handoffs(self, limit: int, states: tuple[str, ...] = OPEN_STATES) -> list[dict]:
@@ -418,6 +446,35 @@ class _SQLStore:
                        "VALUES (?, ?, ?, ?, ?, ?, 0)",
                        [(event_id, target, kind, body, at, at) for target in self.event_targets])
 
+    def enqueue(self, target: str, kind: str, body: dict) -> str:
+        event_id, now = new_session_id(), timestamp(self._clock())
+        with self._write() as db:
+            db.execute("INSERT INTO outbox (id, target, type, body, created_at, due_at, attempts) "
+                       "VALUES (?, ?, ?, ?, ?, ?, 0)", (event_id, target, kind, _dump(body), now, now))
+        return event_id
+
+    def first_sight(self, kind: str, outside_id: str) -> bool:
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM seen_messages WHERE kind = ? AND outside_id = ?",
+                          (kind, outside_id)).fetchone():
+                return False
+            db.execute("INSERT INTO seen_messages (kind, outside_id, at) VALUES (?, ?, ?)",
+                       (kind, outside_id, timestamp(self._clock())))
+        return True
+
+    def linked_session(self, kind: str, outside_id: str) -> str | None:
+        with self._read() as db:
+            row = db.execute("SELECT l.session_id FROM linked_sessions l "
+                             "JOIN sessions s ON s.id = l.session_id "
+                             "WHERE l.kind = ? AND l.outside_id = ?", (kind, outside_id)).fetchone()
+        return row[0] if row else None
+
+    def link_session(self, kind: str, outside_id: str, session_id: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM linked_sessions WHERE kind = ? AND outside_id = ?", (kind, outside_id))
+            db.execute("INSERT INTO linked_sessions (kind, outside_id, session_id) VALUES (?, ?, ?)",
+                       (kind, outside_id, session_id))
+
     def lease_events(self, limit: int, lease: timedelta) -> list[OutboxEvent]:
         now = self._clock()
         until = timestamp(now + lease)
@@ -454,7 +511,7 @@ class _SQLStore:
     def purge(self, idle_for: timedelta) -> int:
         cutoff = timestamp(self._clock() - idle_for)
         with self._write() as db:
-            for table in ("messages", "handoff_changes"):
+            for table in ("messages", "handoff_changes", "linked_sessions"):
                 db.execute(f"DELETE FROM {table} WHERE session_id IN "
                            "(SELECT id FROM sessions WHERE updated_at < ?)", (cutoff,))
             return db.execute("DELETE FROM sessions WHERE updated_at < ?", (cutoff,)).rowcount

@@ -61,10 +61,14 @@ def backoff(attempts: int) -> float:
 class Sender:
     """The background thread that delivers the outbox (see the module's docstring)."""
 
-    def __init__(self, store, secret: str, clock: Callable[[], datetime] = utc_now,
-                 timeout: float = TIMEOUT, post: Callable | None = None):
+    def __init__(self, store, secret: str | None, clock: Callable[[], datetime] = utc_now,
+                 timeout: float = TIMEOUT, post: Callable | None = None,
+                 connectors: dict[str, Callable] | None = None):
+        """`connectors`: outbox targets that are not webhook URLs (e.g. "chatwoot"), each with the
+        function that turns one of its rows into the HTTP request (url, body, headers) to make."""
         self.store, self.secret, self.clock, self.timeout = store, secret, clock, timeout
         self._post = post or _post
+        self._connectors = connectors or {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -105,13 +109,14 @@ class Sender:
         return len(due)
 
     def _deliver(self, event) -> None:
-        timestamp = str(int(self.clock().timestamp()))
-        body = event.body.encode()
-        headers = {"Content-Type": "application/json", "User-Agent": "botox-filler-chatbot",
-                   "X-Chatbot-Event": event.type, "X-Chatbot-Event-Id": event.id,
-                   "X-Chatbot-Timestamp": timestamp,
-                   "X-Chatbot-Signature": sign(self.secret, timestamp, body)}
-        problem = self._post(event.target, body, headers, self.timeout)
+        connector = self._connectors.get(event.target)
+        if connector is not None:
+            url, body, headers = connector(event)
+        elif self.secret is None:   # written when webhooks were set, read by a server without them
+            url, body, headers = event.target, b"", {}
+        else:
+            url, body, headers = event.target, event.body.encode(), self._signed(event)
+        problem = self._post(url, body, headers, self.timeout) if headers else "no secret to sign with"
         if problem is None:
             self.store.event_delivered(event.id, event.target)
             return
@@ -125,6 +130,14 @@ class Sender:
         log.warning("webhooks: event %s to %s failed (%s); attempt %d in %.0f s",
                     event.id, event.target, problem, attempts + 1, delay)
         self.store.event_failed(event.id, event.target, attempts, timedelta(seconds=delay), problem)
+
+
+    def _signed(self, event) -> dict:
+        timestamp = str(int(self.clock().timestamp()))
+        return {"Content-Type": "application/json", "User-Agent": "botox-filler-chatbot",
+                "X-Chatbot-Event": event.type, "X-Chatbot-Event-Id": event.id,
+                "X-Chatbot-Timestamp": timestamp,
+                "X-Chatbot-Signature": sign(self.secret, timestamp, event.body.encode())}
 
 
 def _post(url: str, body: bytes, headers: dict, timeout: float) -> str | None:
