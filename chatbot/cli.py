@@ -6,27 +6,18 @@ program. Each command imports only what it needs, so `ask` stays quick to start.
 from __future__ import annotations
 
 import argparse
-import enum
+import contextlib
 import gc
 import json
 import sys
 
 from chatbot.environment import Environment
-
-
-class ExitStatus(enum.IntEnum):
-    OK = 0
-    ERROR = 1
-    USAGE = 2
-    INTERRUPTED = 130
+from chatbot.status import CommandError, ExitStatus
+from chatbot.terminal import safe, sources_line
 
 
 class UsageError(Exception):
     """A bad command line: one line on stderr, exit status 2."""
-
-
-class CommandError(Exception):
-    """A command could not do its work (unreadable file, port in use...): one line, exit 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,19 +30,29 @@ def build_parser() -> argparse.ArgumentParser:
                      "fillers, grounded in one article. With no command: an interactive chat "
                      "(or, with piped input, one answer per line).")
     parser.add_argument("--json", action="store_true",
-                        help="one JSON object per answer, one per line")
+                        help="one JSON object per answer, one per line (also after the command)")
+    parser.add_argument("--no-history", action="store_true",
+                        help="chat without keeping a history file (also after `chat`)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    commands.add_parser("chat", help="interactive chat (the default)",
-                        description="Interactive chat; with piped input, one answer per line.")
+    chat = commands.add_parser("chat", help="interactive chat (the default)",
+                               description="Interactive chat; with piped input, one answer per line. "
+                               "The terminal chat keeps what you type in a history file that only "
+                               "you can read (Up arrow recalls it); /reset offers to clear it.")
+    _json_option(chat, "one JSON object per answer, one per line (reads one message per line)")
+    chat.add_argument("--no-history", action="store_true", default=argparse.SUPPRESS,
+                      help="keep no history file: nothing you type is written to disk")
     ask = commands.add_parser("ask", help="answer one question and exit",
-                              description="Answer one question and exit.")
-    ask.add_argument("text", nargs="+", help="the question")
+                              description="Answer one question and exit. The answer comes first, "
+                              "then one line with the inventory IDs it rests on.")
+    _json_option(ask, "the answer as one JSON object: text, intent, scope, sources, fired, "
+                 "follow_up, handoff, facts, ...")
+    ask.add_argument("text", nargs="+", help="the question; - reads it from stdin")
 
     kb = commands.add_parser("kb", help="print the knowledge base",
                              description="Print every fact of the knowledge base with its ID and "
                              "article line (--json: a list of objects).")
-    kb.add_argument("--json", action="store_true", dest="json_here", help="as a JSON list")
+    _json_option(kb, "as a JSON list")
 
     quiz = commands.add_parser("quiz", help="a training quiz for front-desk staff",
                                description="A multiple-choice quiz generated from the knowledge base.")
@@ -59,8 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     quiz.add_argument("--topic", choices=["botox", "fillers", "combining", "precautions"],
                       help="only questions on this topic")
     quiz.add_argument("--seed", type=int, help="the same seed gives the same quiz")
-    quiz.add_argument("--json", action="store_true", dest="json_here",
-                      help="JSON lines out, answers one per line in")
+    _json_option(quiz, "JSON lines out, answers one per line in")
     quiz.add_argument("--pass", type=_percent, default=80, dest="pass_mark", metavar="PERCENT",
                       help="the pass mark, in percent of the questions (default 80)")
     quiz.add_argument("--name", type=_trainee, help="keep the finished quiz in the training records")
@@ -81,8 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the article-backed model answer.")
     roleplay.add_argument("--count", type=_positive, default=5, help="number of clients (default 5)")
     roleplay.add_argument("--seed", type=int, help="the same seed gives the same clients")
-    roleplay.add_argument("--json", action="store_true", dest="json_here",
-                          help="JSON lines out, replies one per line in")
+    _json_option(roleplay, "JSON lines out, replies one per line in")
     roleplay.add_argument("--name", type=_trainee, help="keep the finished session in the training records")
 
     handout = commands.add_parser("handout", help="a printable cheat sheet",
@@ -116,7 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    description="Run conversation YAML files and report accuracy per intent.")
     evaluate.add_argument("paths", nargs="*", metavar="PATH",
                           help="YAML files or folders (default tests/conversations)")
+    _json_option(evaluate, "the report as one JSON object")
     return parser
+
+
+def _json_option(command: argparse.ArgumentParser, help: str) -> None:
+    """`--json` after a command too (`ask --json "..."`). Suppressed when not given, so that it
+    does not undo a `--json` given before the command."""
+    command.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=help)
 
 
 def _positive(text: str) -> int:
@@ -173,82 +179,118 @@ def run() -> None:
     sys.exit(status)
 
 
-def main(argv: list[str] | None = None, env: Environment | None = None, whole_process: bool = False) -> int:
+def main(argv: list[str] | None = None, env: Environment | None = None,
+         whole_process: bool = False) -> ExitStatus:
     """Run the program; return its exit status. Errors are one line on stderr, never a traceback."""
     env = env or Environment()
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            with contextlib.redirect_stdout(env.stdout):   # --help is output like any other
+                args = build_parser().parse_args(argv)
+        except SystemExit as done:                          # after --help
+            return ExitStatus(done.code or 0)
         if whole_process and (args.command or "chat") not in ONE_SHOT:
             gc.enable()   # see run()
-        return program(args, env)
+        return ExitStatus(program(args, env))
+    except BrokenPipeError:
+        # The reader left (`chatbot kb | head`): nothing more to say, and nobody to say it to.
+        env.discard_output()
+        return ExitStatus.BROKEN_PIPE
     except UsageError as error:
-        env.error(_safe(str(error)))
+        env.error(safe(str(error)))
         return ExitStatus.USAGE
     except (CommandError, ValueError, OSError) as error:
-        env.error(_safe(f"chatbot: {error}"))
+        env.error(safe(f"chatbot: {error}"))
         return ExitStatus.ERROR
     except KeyboardInterrupt:
         return ExitStatus.INTERRUPTED
 
 
-def program(args: argparse.Namespace, env: Environment) -> int:
-    as_json = args.json or getattr(args, "json_here", False)
-    command = args.command or "chat"
-    if command == "kb":
-        return _kb(env, as_json)
-    if command == "ask":
-        from chatbot.commands import handle
-        outcome = handle(_chatbot(env).session(), " ".join(args.text))   # "/help" works here too
-        if outcome.reply is not None:
-            _show(env, outcome.reply, as_json)
-        return ExitStatus.OK
-    if command == "chat":
-        if env.stdin_is_terminal and not as_json:
-            from chatbot import repl
-            return repl.run(_chatbot(env), env)
-        return _piped(_chatbot(env), env, as_json)
-    if command == "quiz":
-        from chatbot import quiz
-        return quiz.run(args, env, as_json)
-    if command == "roleplay":
-        from chatbot import roleplay
-        return roleplay.run(args, env, as_json)
-    if command == "records":
-        from chatbot import records
-        return records.run(args, env)
-    if command == "handout":
-        from chatbot import handout
-        return handout.run(args, env)
-    if command == "serve":
-        from chatbot import server
-        return server.run(args, env)
-    if command == "eval":
-        from chatbot import evaluate
-        return evaluate.run(args, env)
-    raise UsageError(f"chatbot: unknown command {command!r} (try --help)")  # pragma: no cover
+def program(args: argparse.Namespace, env: Environment) -> ExitStatus:
+    """The program: run the command that `args` names (chat by default), output through `env`."""
+    return COMMANDS[args.command or "chat"](args, env)
 
 
-def _chatbot(env: Environment):
+# One function per command; each imports what only it needs, so `ask` stays quick to start.
+def _ask(args, env: Environment) -> ExitStatus:
+    from chatbot.commands import handle
+    question = _question(args.text, env)
+    outcome = handle(_chatbot(env, args.json).session(), question)   # "/help" works here too
+    if outcome.reply is not None:
+        _show(env, outcome.reply, args.json)
+    return ExitStatus.OK
+
+
+def _chat(args, env: Environment) -> ExitStatus:
+    if env.stdin_is_terminal and not args.json:
+        from chatbot import repl
+        return repl.run(_chatbot(env, args.json), env, keep_history=not args.no_history)
+    return _piped(_chatbot(env, args.json), env, args.json)
+
+
+def _quiz(args, env: Environment) -> ExitStatus:
+    from chatbot import quiz
+    return quiz.run(args, env, args.json)
+
+
+def _roleplay(args, env: Environment) -> ExitStatus:
+    from chatbot import roleplay
+    return roleplay.run(args, env, args.json)
+
+
+def _records(args, env: Environment) -> ExitStatus:
+    from chatbot import records
+    return records.run(args, env)
+
+
+def _handout(args, env: Environment) -> ExitStatus:
+    from chatbot import handout
+    return handout.run(args, env)
+
+
+def _serve(args, env: Environment) -> ExitStatus:
+    from chatbot import server
+    return server.run(args, env)
+
+
+def _eval(args, env: Environment) -> ExitStatus:
+    from chatbot import evaluate
+    return evaluate.run(args, env)
+
+
+def _question(words: list[str], env: Environment) -> str:
+    """The words of `ask`, or with `ask -` the text on stdin (several lines make one message)."""
+    if words != ["-"]:
+        return " ".join(words)
+    try:
+        text = env.stdin.read()
+    except UnicodeDecodeError:
+        raise CommandError("ask -: the question on stdin is not UTF-8 text") from None
+    if not text.strip():
+        raise UsageError("chatbot ask: no question on stdin (try --help)")
+    return " ".join(text.split())
+
+
+def _chatbot(env: Environment, as_json: bool):
     from chatbot.session import Chatbot
     env.today()   # a bad CHATBOT_TODAY is reported before any work
-    return Chatbot(today=env.today)
+    bot = Chatbot(today=env.today)
+    # Read on a screen, an answer is plain sentences and its IDs come in one line at the end
+    # (`_show`); the JSON `text` keeps them inline, as the web page and API clients expect.
+    bot.renderer.inline_ids = as_json
+    return bot
 
 
 def _show(env: Environment, reply, as_json: bool) -> None:
     if as_json:
         env.write(json.dumps(reply.to_dict(), ensure_ascii=False))
-    else:
-        env.write(_safe(reply.text))
-        if reply.sources:
-            env.write(f"Sources: {', '.join(reply.sources)}")
+        return
+    env.write(safe(reply.text))
+    if reply.sources:
+        env.write(sources_line(reply.sources))
 
 
-def _safe(text: str) -> str:
-    """Text for a terminal: control characters (escape sequences) shown, never executed."""
-    return "".join(ch if ch in "\n\t" or (ch.isprintable()) else "\ufffd" for ch in text)
-
-
-def _piped(bot, env: Environment, as_json: bool) -> int:
+def _piped(bot, env: Environment, as_json: bool) -> ExitStatus:
     """One message per input line, one answer per message (blank lines are skipped)."""
     from chatbot.commands import handle
     session = bot.session()
@@ -265,10 +307,10 @@ def _piped(bot, env: Environment, as_json: bool) -> int:
     return ExitStatus.OK
 
 
-def _kb(env: Environment, as_json: bool) -> int:
+def _kb(args, env: Environment) -> ExitStatus:
     from chatbot.knowledge import inventory
     entries = inventory.facts().values()
-    if as_json:
+    if args.json:
         env.write(json.dumps([{"id": e.id, "line": e.line, "treatment": e.treatment, "topic": e.topic,
                                "text": e.text} for e in entries], indent=2, ensure_ascii=False))
         return ExitStatus.OK
@@ -276,6 +318,10 @@ def _kb(env: Environment, as_json: bool) -> int:
         env.write(f"{entry.id:<20} line {entry.line:<6} {entry.treatment:<8} {entry.text}")
     env.write(f"\n{len(entries)} facts.")
     return ExitStatus.OK
+
+
+COMMANDS = {"chat": _chat, "ask": _ask, "kb": _kb, "quiz": _quiz, "records": _records,
+            "roleplay": _roleplay, "handout": _handout, "serve": _serve, "eval": _eval}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,6 +30,7 @@ class Outcome:
 
     reply: object = None
     quit: bool = False
+    reset: bool = False     # the conversation was reset (the terminal then offers to clear history)
 
 
 def handle(session, line: str) -> Outcome:
@@ -47,7 +48,7 @@ def handle(session, line: str) -> Outcome:
         return Outcome(reply=session.ask(_AS_QUESTION[name]))
     if name == "/reset":
         session.reset()
-        return Outcome(reply=_said(session, "reset"))
+        return Outcome(reply=_said(session, "reset"), reset=True)
     if name == "/forget":
         what = rest.strip().lower()
         if not what:
@@ -57,10 +58,15 @@ def handle(session, line: str) -> Outcome:
     return Outcome(reply=_said(session, "unknown", what=name, commands=list(COMMANDS)))
 
 
-def _said(session, kind: str, **data):
-    """A command's answer as a Reply, worded by responses/command.j2."""
-    from chatbot.session import Reply
-    text = session.bot.renderer.part({"template": "command", "data": {"kind": kind, **data},
+def wording(session, kind: str, **data) -> str:
+    """What a front end says about a command (`kind`), worded by responses/command.j2."""
+    return session.bot.renderer.part({"template": "command", "data": {"kind": kind, **data},
                                       "sources": []})
+
+
+def _said(session, kind: str, **data):
+    """A command's answer as a Reply."""
+    from chatbot.session import Reply
+    text = wording(session, kind, **data)
     return Reply(text=text, intent="command", scope="answered", sources=[], fired=[], follow_up=None,
                  handoff=False, facts=copy.deepcopy(session.facts), intents=["command"], used=[])

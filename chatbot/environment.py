@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TextIO
 
+APP_NAME = "botox-filler-chatbot"
+
 
 def today_from_env(environ=os.environ) -> date:
     """Today, or the date pinned by CHATBOT_TODAY=YYYY-MM-DD (for tests and demos)."""
@@ -48,3 +50,26 @@ class Environment:
     def error(self, text: str) -> None:
         self.stderr.write(text + "\n")
         self.stderr.flush()
+
+    def discard_output(self) -> None:
+        """After the reader of stdout has gone (`chatbot kb | head`): send what is still buffered,
+        and anything written later, to the null device, so that the flush at exit cannot fail with
+        a "Broken pipe" message. A stream that is not a file (a test's StringIO) is left alone."""
+        try:
+            descriptor = self.stdout.fileno()
+        except (AttributeError, OSError, ValueError):
+            return
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, descriptor)
+        finally:
+            os.close(null)
+
+    def data_folder(self) -> str:
+        """Where files kept for the person go (chat history, training records):
+        $CHATBOT_DATA_DIR, else the user data folder (e.g. ~/.local/share/botox-filler-chatbot)."""
+        folder = self.environ.get("CHATBOT_DATA_DIR", "").strip()
+        if folder:
+            return folder
+        from platformdirs import user_data_dir
+        return user_data_dir(APP_NAME, appauthor=False)

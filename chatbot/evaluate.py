@@ -14,8 +14,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from chatbot import conversations
-from chatbot.cli import ExitStatus, _safe
 from chatbot.environment import Environment
+from chatbot.status import ExitStatus
+from chatbot.terminal import safe as _safe
 
 DEFAULT_FOLDER = Path("tests") / "conversations"
 NO_INTENT = "(intent not checked)"
@@ -76,7 +77,7 @@ class Report:
         return {name: (turns, passed) for name, (turns, passed) in sorted(counts.items())}
 
 
-def run(args, env: Environment) -> int:
+def run(args, env: Environment) -> ExitStatus:
     """The `eval` command: load, play, report; an unusable path or file is one line on stderr."""
     paths = list(getattr(args, "paths", None) or [])
     if not paths:

@@ -15,8 +15,10 @@ backslash (as Moodle's own exporter does); a line break would end the text, so t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from chatbot.quiz import Question
+if TYPE_CHECKING:   # for annotations only: quiz imports this module to export its bank
+    from chatbot.quiz import Question
 
 CATEGORY = "Botox and fillers"
 _SPECIAL = "\\~=#{}:"

@@ -12,6 +12,7 @@ from chatbot.environment import Environment
 from chatbot.knowledge import inventory
 from chatbot.output import deliver
 from chatbot.render import Renderer
+from chatbot.status import ExitStatus
 
 TREATMENTS = ("botox", "fillers")
 # The rows of "the two treatments at a glance", in order (topic names of topics.toml).
@@ -158,9 +159,9 @@ def render(fmt: str = "md", today=None, wall_sheet: bool = False) -> str:
     return template.render(today=today, **content()).strip() + "\n"
 
 
-def run(args, env: Environment) -> int:
+def run(args, env: Environment) -> ExitStatus:
     """`chatbot handout`: write the cheat sheet to stdout or to -o FILE."""
     text = render(args.format, today=env.today(), wall_sheet=getattr(args, "wall", False))
     if deliver(env, text, args.output, "the handout"):
         env.error(f"Handout written to {args.output}.")
-    return 0
+    return ExitStatus.OK

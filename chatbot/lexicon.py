@@ -97,6 +97,7 @@ class Grammar:
     precedence: tuple
     class_items: tuple
     list_of_kind: dict
+    bare_area_topics: tuple
 
     @classmethod
     def read(cls, data: dict) -> Grammar:
@@ -117,7 +118,8 @@ class Grammar:
                    moves_over_topics=tuple(topics["moves_over_topics"]),
                    topic_of_kind=dict(topics["of_kind"]), topic_of_condition=dict(topics["of_condition"]),
                    precedence=tuple(tuple(pair) for pair in topics["precedence"]),
-                   class_items=tuple(items["classes"]), list_of_kind=dict(items["list_of_kind"]))
+                   class_items=tuple(items["classes"]), list_of_kind=dict(items["list_of_kind"]),
+                   bare_area_topics=tuple(topics["of_a_bare_area"]))
 
 
 def _any_word(words: list[str]) -> re.Pattern:

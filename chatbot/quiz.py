@@ -24,6 +24,7 @@ from chatbot.knowledge import inventory
 from chatbot.lexicon import _edit_distance, normalise
 from chatbot.output import deliver
 from chatbot.render import Renderer
+from chatbot.status import ExitStatus
 
 TREATMENTS = ("botox", "fillers")
 KINDS = ("figure", "fact", "precaution", "scope", "combining")
@@ -735,7 +736,7 @@ class _Score:
                 and 100 * self.right >= self.pass_mark * self.planned)
 
 
-def run(args, env: Environment, as_json: bool) -> int:
+def run(args, env: Environment, as_json: bool) -> ExitStatus:
     """`chatbot quiz`: ask, grade at once with sources, score at the end (EOF ends it early)."""
     if getattr(args, "export", None):
         return _export(args, env)
@@ -752,7 +753,7 @@ def run(args, env: Environment, as_json: bool) -> int:
     score = play(quiz, env, as_json, templates, pass_mark=getattr(args, "pass_mark", PASS_MARK))
     if name:
         _record(env, name, quiz.seed, score)
-    return 0
+    return ExitStatus.OK
 
 
 def _record(env: Environment, name: str, seed: int, score: _Score) -> None:
@@ -767,7 +768,7 @@ def _record(env: Environment, name: str, seed: int, score: _Score) -> None:
     env.error(f"Kept in the training records for {name}.")
 
 
-def _export(args, env: Environment) -> int:
+def _export(args, env: Environment) -> ExitStatus:
     """`chatbot quiz --export gift [-o FILE]`: the whole bank (of one seed, 0 unless given)."""
     from chatbot import gift
     seed = args.seed if args.seed is not None else 0
@@ -775,7 +776,7 @@ def _export(args, env: Environment) -> int:
     text = gift.export(questions, seed)
     if deliver(env, text, args.output, "the questions"):
         env.error(f"{len(questions)} questions written to {args.output} (GIFT, seed {seed}).")
-    return 0
+    return ExitStatus.OK
 
 
 def play(quiz: Quiz, env: Environment, as_json: bool, templates=None,

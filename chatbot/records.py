@@ -16,9 +16,10 @@ from pathlib import Path
 
 from chatbot.environment import Environment
 from chatbot.output import deliver
+from chatbot.status import ExitStatus
+from chatbot.terminal import safe_line
 
 SCHEMA_VERSION = 1
-APP_NAME = "botox-filler-chatbot"
 FILE_NAME = "records.sqlite3"
 COLUMNS = ("name", "taken_on", "activity", "seed", "score", "total", "percent", "passed", "review")
 
@@ -41,11 +42,7 @@ class Record:
 
 def path(env: Environment) -> Path:
     """Where the records file is: $CHATBOT_DATA_DIR, else the user data folder."""
-    folder = env.environ.get("CHATBOT_DATA_DIR", "").strip()
-    if not folder:
-        from platformdirs import user_data_dir
-        folder = user_data_dir(APP_NAME, appauthor=False)
-    return Path(folder) / FILE_NAME
+    return Path(env.data_folder()) / FILE_NAME
 
 
 def _connect(file: Path) -> sqlite3.Connection:
@@ -131,24 +128,21 @@ def _number(text: str) -> bool:
     return True
 
 
-def run(args, env: Environment) -> int:
+def run(args, env: Environment) -> ExitStatus:
     """`chatbot records`: list the stored records, or export them as CSV."""
     records = load(env, args.name)
     if args.csv or args.output:
         if deliver(env, as_csv(records), args.output, "the records", newline=""):
             env.error(f"{len(records)} record{'s' if len(records) != 1 else ''} written to {args.output}.")
-        return 0
+        return ExitStatus.OK
     if not records:
-        env.write("No training records yet" + (f" for {_safe(args.name)}" if args.name else "")
+        env.write("No training records yet" + (f" for {safe_line(args.name)}" if args.name else "")
                   + ". Run a quiz or a role-play with --name NAME to keep one.")
-        return 0
+        return ExitStatus.OK
     for record in records:
-        env.write(f"{record.taken_on}  {_safe(record.name):<16} {record.activity:<8} seed {record.seed:<7}"
+        env.write(f"{record.taken_on}  {safe_line(record.name):<16} {record.activity:<8} "
+                  f"seed {record.seed:<7}"
                   f" {record.score:g}/{record.total} ({record.percent}%) "
                   f"{'passed' if record.passed else 'not passed'}"
                   + (f"; review: {'; '.join(record.review)}" if record.review else ""))
-    return 0
-
-
-def _safe(text: str) -> str:
-    return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
+    return ExitStatus.OK

@@ -62,7 +62,7 @@ class Renderer:
     """Jinja environment over the built-in templates (and a clinic's own folder, if given)."""
 
     def __init__(self, templates: str | None = None, clinic: str | None = None,
-                 item_label=lambda name: name.replace("_", " ")):
+                 item_label=lambda name: name.replace("_", " "), inline_ids: bool = True):
         import chatbot.responses
         builtin = os.path.dirname(os.path.abspath(chatbot.responses.__file__))
         loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(builtin)]
@@ -82,6 +82,18 @@ class Renderer:
                                 item=item_label, noun=treatment_noun)
         self.env.globals.update(facts=inventory.facts(), topics=inventory.topics(),
                                 key_labels=KEY_LABELS, clinic=clinic or "")
+        self.inline_ids = inline_ids
+
+    @property
+    def inline_ids(self) -> bool:
+        """True (the default, and the JSON `text`): each cited fact is followed by its ID,
+        "... bruising more likely. [BTX-ALCOHOL]". False: plain sentences, for a front end that
+        shows the reply's `sources` in one line at the end (the terminal)."""
+        return self.env.globals["inline_ids"]
+
+    @inline_ids.setter
+    def inline_ids(self, value: bool) -> None:
+        self.env.globals["inline_ids"] = bool(value)
 
     def names(self) -> list[str]:
         """Every template's name (without .j2), built-in ones included."""
@@ -98,8 +110,9 @@ class Renderer:
                        and r["data"].get("treatment") in ("botox", "fillers")}) > 1
         context = dict(person=person, rule_docs=rule_docs, several=several)
         parts = [self.part(reply, **context) for reply in replies]
+        # Two rules may render the very same paragraph (one fact answering two topics): say it once.
         return self.env.get_template("turn.j2").render(
-            parts=[p for p in parts if p], mentions=_mappings(heard)).strip()
+            parts=list(dict.fromkeys(p for p in parts if p)), mentions=_mappings(heard)).strip()
 
 
 def _mappings(heard) -> list[dict]:

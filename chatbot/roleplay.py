@@ -26,6 +26,7 @@ from chatbot import quiz
 from chatbot.environment import Environment
 from chatbot.knowledge import inventory
 from chatbot.render import Renderer
+from chatbot.status import ExitStatus
 
 PASS_MARK = 80
 TREATMENTS = ("botox", "fillers")
@@ -311,7 +312,7 @@ def _label(treatment: str) -> str:
 
 
 # -- playing --------------------------------------------------------------------------------------
-def run(args, env: Environment, as_json: bool) -> int:
+def run(args, env: Environment, as_json: bool) -> ExitStatus:
     """`chatbot roleplay`: one client at a time, the trainee's reply graded at once."""
     from chatbot.session import Chatbot
     name = getattr(args, "name", None)
@@ -374,4 +375,4 @@ def run(args, env: Environment, as_json: bool) -> int:
                                             seed=seed, score=round(score, 2), total=total,
                                             percent=percent, passed=passed, review=review))
             env.error(f"Kept in the training records for {name}.")
-    return 0
+    return ExitStatus.OK

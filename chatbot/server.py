@@ -744,7 +744,7 @@ def run(args, env) -> int:
     """Check everything that can be checked, then serve until Ctrl-C or SIGTERM."""
     import uvicorn
 
-    from chatbot.cli import CommandError, ExitStatus
+    from chatbot.status import CommandError, ExitStatus
     config = ServerConfig.from_args(args, env.environ)
     env.today()   # a bad CHATBOT_TODAY is reported before any work
     _check_webhooks(config)
@@ -793,7 +793,7 @@ def run(args, env) -> int:
 
 def _check_webhooks(config: ServerConfig) -> None:
     """Every --webhook an http(s) URL, and a secret to sign with; else one line and exit 1."""
-    from chatbot.cli import CommandError
+    from chatbot.status import CommandError
     for url in config.webhooks:
         try:
             webhooks.check_url(url)
@@ -841,8 +841,8 @@ def _die_with_parent(parent: str | None) -> None:
 
 def _chatbot(config: ServerConfig, env):
     """The Chatbot for `serve`; a clinic's template folder is checked (exists, compiles) first."""
-    from chatbot.cli import CommandError
     from chatbot.session import Chatbot
+    from chatbot.status import CommandError
     if config.templates is not None and not os.path.isdir(config.templates):
         raise CommandError(f"--templates {config.templates}: not a folder")
     bot = Chatbot(today=env.today, templates=config.templates, clinic=config.clinic)
@@ -867,7 +867,7 @@ def _loopback(host: str) -> bool:
 
 def _listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so that a busy port is one clear error line."""
-    from chatbot.cli import CommandError
+    from chatbot.status import CommandError
     try:
         family, kind, protocol, _, _ = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                           proto=socket.IPPROTO_TCP)[0]

@@ -18,6 +18,7 @@ from chatbot import lexicon as lexicon_module
 from chatbot.knowledge import inventory, snapshot
 from chatbot.knowledge.facts import (
     Appointment,
+    AreaAsked,
     Candidate,
     Focus,
     Known,
@@ -231,6 +232,7 @@ class Session:
             facts.append(Move(name="unclear", value=heard.unread))
             facts += [Candidate(topic=topic, treatment=_treatment_of(topic, focus), rank=rank)
                       for rank, topic in enumerate(heard.candidates, 1)]
+        facts += [AreaAsked(area=area, kind=kind) for area, kind in heard.asked_areas]
         facts += self._missed(heard, moves)
         facts += [Move(name="corrected", value=key) for key in context.pop("corrected", [])]
         if heard.date_problem:
@@ -372,7 +374,8 @@ class Session:
         # "what can I do about my forehead lines" names no treatment, and "botox or filler for my
         # forehead?" names both with a face: recommendations, not checks. "Can you check me?" is one
         # even with a question beside it.
-        choosing = len(set(heard.treatments)) > 1 and heard.lines.get("areas")
+        choosing = len(set(heard.treatments)) > 1 and heard.lines.get("areas") or bool(
+            heard.unread or heard.candidates)   # "can I get botox at 70?": not a request for a check
         wants = "checklist" in heard.intents or (
             not questions and "eligibility" in heard.intents and heard.treatments and not rules_out
             and not choosing)

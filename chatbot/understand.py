@@ -47,7 +47,11 @@ LIST_KEY_OF_KIND = _GRAMMAR.list_of_kind
 _APPOINTMENT_WORDS = _GRAMMAR.appointment_words
 _DRINK_WORDS = _GRAMMAR.drink_words
 _SENTENCE = re.compile(r"([^.?!;\n]*)([.?!;\n]+|$)")
+_MONEY = re.compile(r"[$\u00a3\u20ac]\s?\d|\d\s?(?:usd|gbp|eur)\b", re.IGNORECASE)   # "$500", "£300"
+_PIECE = re.compile(r",|\s[-\u2013\u2014:]+\s")   # "lip job - will it look weird?": two pieces
 _SPLIT_BEFORE = _GRAMMAR.clause_starters
+BARE_AREA_TOPICS = _GRAMMAR.bare_area_topics
+BEHAVIOUR_LABELS = {"moves": "lines that come with movement", "rest": "lines that stay at rest"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class Understanding:
     unread: str = ""                      # words no phrase explained, as written ("men", "insurance")
     candidates: list[str] = field(default_factory=list)   # closest topics when unsure, best first
     ranked: str = ""                      # the topic the example ranker proposed, if it did
+    asked_areas: list[tuple[str, str]] = field(default_factory=list)   # (area, how its lines behave)
 
 
 @dataclass
@@ -145,6 +150,11 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
                                                      question.when))
         elif added:
             previous = added
+    if _MONEY.search(text) and any(c.question for c in clauses) and not any(
+            q.topic == "cost" for q in result.questions):
+        # "is botox more than $500?": a question about the price, whatever else it names
+        result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
+        result.questions.append(Question("cost", _one_treatment(result.treatments)))
     if "urgent" in result.intents or _sounds_urgent(clauses, bool(context.get("treated_already"))):
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
@@ -241,7 +251,7 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
     for sentence, end in _SENTENCE.findall(text):
         first = len(clauses)
         asked = "?" in end
-        pieces = [p for p in sentence.split(",") if normalise(p)]
+        pieces = [p for p in _PIECE.split(sentence) if normalise(p)]
         asking = False
         for number, piece in enumerate(pieces):
             words = [lexicon.correct(word) for raw in normalise(piece).split()
@@ -495,7 +505,9 @@ def _settle_topics(reading: _Reading) -> None:
         del topics["difference"]  # "Dysport vs Botox": the brand note answers, not Botox vs fillers
     if "safety" in topics and clause.of("conditions"):
         del topics["safety"]      # "is botox safe when breastfeeding?" is about breastfeeding
-    describes_lines = clause.of("line_behaviour") or (clause.of("areas") and clause.of("self"))
+    topic_spans = {i for m in clause.of("topics") for i in range(m.start, m.end)}
+    describes_lines = [m for m in clause.of("line_behaviour") if m.start not in topic_spans] or (
+        clause.of("areas") and clause.of("self"))
     if (reading.told_spans or describes_lines) and not clause.question:
         topics.clear()   # "I take ibuprofen for period pain", "folds deeper with age": facts, not questions
     strong = {t: m for t, m in topics.items() if t not in WEAK_TOPICS}
@@ -553,8 +565,24 @@ def _read_lines(reading: _Reading):
                        for i in range(m.start, m.end)}
     face = [m for m in clause.of("areas") if m.start not in treatment_spans]
     recommend = any(m.key == "recommend" for m in clause.of("intents"))
+    if clause.question:   # "is filler good for forehead lines?": the area asked about, and its kind
+        asked = [(a["area"], a["hint"]) for a in (reading.lexicon.data["areas"][m.key] for m in face)]
+        spans = {i for m in clause.of("areas") + clause.of("topics") for i in range(m.start, m.end)}
+        asked += [(BEHAVIOUR_LABELS[m.key], m.key) for m in clause.of("line_behaviour")
+                  if m.start not in spans]   # "does filler treat wrinkles from frowning?"
+        for pair in asked:
+            if pair not in result.asked_areas:
+                result.asked_areas.append(pair)
     single = len(set(treatments)) == 1
     asks_of_things = clause.of("items") or clause.of("conditions")
+    if face and len(set(treatments)) > 1 and not (asks_of_things or clause.of("plans")) and set(
+            reading.topics) <= {"difference", "what", "purpose", "areas"}:
+        # "fillers or botox for thin lips?": which suits the area, a recommendation
+        result.questions = result.questions[:reading.questions_before]
+        reading.topics.clear()
+        recommend = True
+        if "recommend" not in result.intents:
+            result.intents.append("recommend")
     if clause.question and recommend and face and single and set(reading.topics) <= {"areas"} \
             and not (asks_of_things or clause.of("self")):
         result.questions.append(Question("areas", treatments[0]))   # "can botox get rid of crow's feet?"
@@ -567,6 +595,17 @@ def _read_lines(reading: _Reading):
         return _DONE   # a question about the treatments, not a description of the person's lines
     if clause.question and not clause.of("self") and not face:
         return _DONE
+    topic_spans = {i for m in clause.of("topics") for i in range(m.start, m.end)}
+    area_spans = {i for m in clause.of("areas") for i in range(m.start, m.end)}
+    # "smile lines" is an area, "gummy smile" a topic: neither says how lines behave
+    behaviours = [m for m in clause.of("line_behaviour") if not {m.start} & (area_spans | topic_spans)]
+    described = behaviours or recommend or clause.of("self") or clause.of("others") or clause.of("plans")
+    if not (described or "recommend" in result.intents or result.lines):
+        if face and not (result.questions or treatments or result.candidates):
+            # "lips", "crow's feet?": a word, not a description of anyone's lines: ask what about
+            result.candidates = list(BARE_AREA_TOPICS)
+            result.unread = " ".join(m.words for m in face)
+        return _DONE
     data = reading.lexicon.data
     for match in face:
         area = data["areas"][match.key]
@@ -576,8 +615,6 @@ def _read_lines(reading: _Reading):
         hints = result.lines.setdefault("hints", [])
         if area["hint"] not in hints:
             hints.append(area["hint"])
-    area_spans = {i for m in clause.of("areas") for i in range(m.start, m.end)}
-    behaviours = [m for m in clause.of("line_behaviour") if m.start not in area_spans]  # "smile lines"
     if behaviours:
         said = result.lines.setdefault("behaviours", [])
         for match in behaviours:
@@ -717,14 +754,17 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
             return
         spoken = " ".join(w for c in clauses for w in c.words)
         answer = max(answers, key=lambda m: (m.end - m.start, -m.start)).key
+        if first.question and not whole and (len(first.words) > 2 or first.of("items") or first.of(
+                "topics") or first.of("conditions")):
+            return   # "no vitamins? well vitamin E sometimes": a question back, not an answer
         if answer in ("yes", "no") and (doubt or (len(spoken.split()) <= 2 and first.question)):
             answer = "unknown"   # "no, not 100% sure", "yes I might be", "no?": never a yes or a no
         elif any(marker in f" {spoken} " for marker in NOT_AN_ANSWER):
             return   # "no wait, it's the 13th": a correction, not an answer to the question asked
     result.answer = answer
     pending = context.get("pending")
-    if not pending or pending in result.told:
-        return
+    if not pending or pending in result.told or pending == "topic":
+        return   # a "Did you mean ...?" is answered by a choice, never stored as a fact
     if pending == "medicines" and answer == "yes":
         result.told.setdefault("medicines", ["unspecified"])
     elif answer == "ack":
@@ -812,7 +852,13 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
     # "what is botox for guys": a bare "what is" with words no phrase explained is not "what is Botox"
     vague = bool(result.questions) and all(q.topic in WEAK_TOPICS for q in result.questions) and not (
         result.told or result.intents or result.lines or result.mentions)
-    if (not said_anything or vague) and not asks_back and _read_by_examples(clauses, lexicon, result):
+    # "can I go to the gym the day after my filler?", "can I get botox at 70?": a question read only
+    # as a plan or as "can I have...?" asks something the phrases missed, not for a note or a check
+    only_a_plan = any(c.question for c in clauses) and not (result.questions or result.lines or (
+        result.answer) or set(result.told) - {"treatment", "appointment_date"} or set(
+        result.intents) - {"eligibility"})
+    if (not said_anything or vague or only_a_plan) and not asks_back and _read_by_examples(
+            clauses, lexicon, result):
         pass   # the example ranker read it, or found it unclear
     elif result.treatments and not said_anything:
         treatment = _one_treatment(result.treatments)
@@ -887,32 +933,32 @@ def _read_by_examples(clauses: list[_Clause], lexicon: Lexicon, result: Understa
         return False
     settings = lexicon.data["ranker"]
     every = ranker.rank(ranker.terms([w for c in clauses for w in c.words], lexicon), limit=None)
-    scored = every[:4]
-    best = scored[0] if scored else None
-    runner_up = scored[1].score if len(scored) > 1 else 0.0
+    best = every[0] if every else None
+    runner_up = every[1].score if len(every) > 1 else 0.0
+    confident = bool(best) and best.score >= settings["accept"] and (
+        best.score >= settings["lead"] * runner_up)
     asked = list(dict.fromkeys(q.topic for q in result.questions))   # only ever weak topics
     if best and best.topic in asked:
         return True   # the examples agree with the phrases
-    if asked and asked != ["what"] and best and best.score >= settings["offer"] and not (
-            best.score >= settings["accept"] and best.score >= settings["lead"] * runner_up):
-        phrased = max((s.score for s in every if s.topic in asked), default=0.0)
-        if best.score < settings["lead"] * phrased:
-            return True   # "where do you put botox": the phrases' topic is about as close
-        # "would a thread lift be better than botox": not the difference between them, surely
-        result.questions = []
-        result.unread = " ".join(unread)
-        result.candidates = list(dict.fromkeys([best.topic] + asked))[:3]
-        return True
-    if best and best.score >= settings["accept"] and best.score >= settings["lead"] * runner_up:
+    if confident:
         result.ranked = best.topic
         treatment = _one_treatment(result.treatments)
         result.questions = [Question(best.topic, "any" if best.topic in ANY_TOPICS else treatment)]
         return True
-    candidates = [s.topic for s in scored if s.score >= settings["offer"] and s.score * 3 >= best.score]
-    if asked and (not candidates or asked != ["what"]):
-        return True   # "tell me about botox, my wedding is soon": what it is, after all; "where do
-        # you put botox": the phrases' topic stands unless the examples clearly say otherwise
+    if asked and asked != ["what"]:
+        # "where do you put botox": the phrases' weak topic stands, unless the examples put another
+        # topic far ahead of it ("would a thread lift be better than botox" is not the difference)
+        phrased = max((s.score for s in every if s.topic in asked), default=0.0)
+        if not best or best.score < settings["offer"] or best.score < settings["lead"] * phrased:
+            return True
+        candidates = [best.topic]
+    else:
+        candidates = [s.topic for s in every[:4]
+                      if s.score >= settings["offer"] and s.score * 3 >= best.score]
+        if asked and not candidates:
+            return True   # "tell me about botox, my wedding is soon": what it is, after all
     result.questions = []
     result.unread = " ".join(unread)
-    result.candidates = list(dict.fromkeys(asked + candidates))[:3]
+    first = asked + candidates if asked == ["what"] else candidates + asked   # "what it is" leads
+    result.candidates = list(dict.fromkeys(first))[:3]
     return True

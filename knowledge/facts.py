@@ -85,6 +85,13 @@ class Move(Fact):
     value = Field(str, default="")
 
 
+class AreaAsked(Fact):
+    """A face area named in a question, with how its lines usually behave (moves | rest)."""
+
+    area = Field(str, mandatory=True)
+    kind = Field(str, mandatory=True)
+
+
 class Passed(Fact):
     """A screening check passed over: its answer was not understood twice, so nothing is recorded
     for it and it stays open for the injector."""

@@ -13,6 +13,7 @@ from chatbot.knowledge._experta import AS, MATCH, NOT, TEST, DefFacts, L, Rule
 from chatbot.knowledge.engine import Engine
 from chatbot.knowledge.facts import (
     Appointment,
+    AreaAsked,
     ArticleFact,
     Candidate,
     Check,
@@ -638,6 +639,22 @@ class Expert(Engine):
         focus = [f["treatment"] for f in self._all(Focus) if f["new"]]
         self._reply("unread", "out_of_scope", scope="out_of_scope", words=words, treatments=focus)
 
+    @Rule(Question(topic=L("areas") | L("purpose") | L("what"), treatment="fillers"),
+          AreaAsked(area=MATCH.area, kind="moves"))
+    def lines_that_move_are_for_botox(self, area):
+        """Asked whether fillers suit an area whose lines come with movement (forehead, frown
+        lines, crow's feet), the person is told the article gives those lines to Botox."""
+        self._reply("area_for_the_other", "fillers_areas", scope="partial", handoff=True,
+                    sources=["WRK-DYNAMIC", "BTX-AREAS"], area=area, treatment="fillers", other="botox")
+
+    @Rule(Question(topic=L("areas") | L("purpose") | L("what"), treatment="botox"),
+          AreaAsked(area=MATCH.area, kind="rest"))
+    def lines_at_rest_and_volume_are_for_fillers(self, area):
+        """Asked whether Botox suits an area of lines at rest or lost volume (lips, cheekbones, the
+        lower face), the person is told the article gives those to fillers."""
+        self._reply("area_for_the_other", "botox_areas", scope="partial", handoff=True,
+                    sources=["WRK-STATIC", "CMB-AREAS"], area=area, treatment="botox", other="fillers")
+
     @Rule(Move(name="staff"))
     def hand_over_to_staff(self):
         """Someone who asks for a person (a call back, a member of staff) is told that staff will
@@ -671,7 +688,7 @@ class Expert(Engine):
 
     @Rule(Move(name="thanks"), NOT(Question()))
     def you_are_welcome(self):
-        """Thanks with no question get a short reply."""
+        """A thank-you with no question gets a short reply."""
         self._reply("thanks", "thanks")
 
     @Rule(Move(name="bye"), NOT(Question()), NOT(Told(new=True)))

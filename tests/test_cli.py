@@ -1,34 +1,13 @@
 """The command line: ask, --json, piped conversations, kb, and one clear line for every error."""
-import io
 import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import pytest
-
-from chatbot.cli import main
-from chatbot.environment import Environment
+from invoke import chatbot
 
 CONTRACT_KEYS = {"text", "intent", "scope", "sources", "fired", "follow_up", "handoff", "facts"}
-
-
-@dataclass
-class Result:
-    stdout: str
-    stderr: str
-    status: int
-
-
-def chatbot(*args, stdin="", expect_status=0, environ=None):
-    """Run the CLI in-process; fail loudly on an unexpected exit status."""
-    env = Environment(stdin=io.StringIO(stdin), stdout=io.StringIO(), stderr=io.StringIO(),
-                      environ={"CHATBOT_TODAY": "2026-11-27", **(environ or {})})
-    status = main(list(args), env)
-    result = Result(env.stdout.getvalue(), env.stderr.getvalue(), status)
-    assert status == expect_status, f"exit {status}, stderr: {result.stderr!r}"
-    return result
 
 
 def test_ask_prints_the_answer_and_its_sources():
@@ -131,3 +110,82 @@ def test_as_a_whole_process_only_one_shot_commands_leave_the_garbage_collector_p
                             env={**os.environ, "CHATBOT_TODAY": "2026-11-27"})
     assert result.stdout.strip().splitlines()[-1] == f"{'collecting' if collecting else 'paused'} 0 True", \
         result.stderr
+
+
+# -- the command line as people type it ---------------------------------------------------------
+@pytest.mark.parametrize("args", [["--json", "ask", "can I take Advil before fillers"],
+                                  ["ask", "--json", "can I take Advil before fillers"],
+                                  ["ask", "can I take Advil before fillers", "--json"]])
+def test_json_goes_before_or_after_the_command(args):
+    reply = json.loads(chatbot(*args).stdout)
+    assert reply["intent"] == "fillers_medicines"
+
+
+def test_chat_json_after_the_command_answers_piped_lines_as_json():
+    out = chatbot("chat", "--json", stdin="how long does botox take?\n").stdout
+    assert json.loads(out)["sources"] == ["BTX-DURATION"]
+
+
+def test_eval_json_after_the_command_gives_the_report_as_one_object():
+    path = os.path.join(os.path.dirname(__file__), "conversations", "brands.yaml")
+    report = json.loads(chatbot("eval", "--json", path).stdout)
+    assert isinstance(report, dict) and report
+
+
+def test_ask_dash_reads_the_question_from_stdin():
+    result = chatbot("--json", "ask", "-", stdin="How long does\nBotox take?\n")
+    assert json.loads(result.stdout)["sources"] == ["BTX-DURATION"]
+
+
+@pytest.mark.parametrize("stdin", ["", "  \n\n"])
+def test_ask_dash_with_nothing_on_stdin_is_one_clear_line(stdin):
+    result = chatbot("ask", "-", stdin=stdin, expect_status=2)
+    assert result.stdout == "" and result.stderr.count("\n") == 1 and "no question on stdin" in result.stderr
+
+
+def test_ask_help_says_how_to_get_json_and_read_stdin():
+    result = chatbot("ask", "--help")
+    assert "--json" in result.stdout and "stdin" in result.stdout and result.stderr == ""
+
+
+def test_chat_takes_no_history_before_or_after_the_command(tmp_path):
+    for args in (["--no-history"], ["chat", "--no-history"]):
+        chatbot(*args, stdin="hi\n", environ={"CHATBOT_DATA_DIR": str(tmp_path)})
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("args, stdin", [
+    (["kb"], ""), (["kb", "--json"], ""), (["ask", "hi"], ""), (["chat"], "hi\n/quit\n"),
+    (["eval", os.path.join(os.path.dirname(__file__), "conversations", "brands.yaml")], ""),
+    (["records"], ""), (["handout"], ""), (["quiz", "--export", "gift"], ""),
+    (["quiz", "--count", "1", "--seed", "1"], "1\n"), (["roleplay", "--count", "1", "--seed", "1"], "hi\n"),
+])
+def test_every_command_returns_an_exit_status(tmp_path, args, stdin):
+    import io
+
+    from chatbot.cli import build_parser, program
+    from chatbot.environment import Environment
+    from chatbot.status import ExitStatus
+    env = Environment(stdin=io.StringIO(stdin), stdout=io.StringIO(), stderr=io.StringIO(),
+                      environ={"CHATBOT_TODAY": "2026-11-27", "CHATBOT_DATA_DIR": str(tmp_path)})
+    assert isinstance(program(build_parser().parse_args(args), env), ExitStatus)
+
+
+@pytest.mark.parametrize("args", [["kb"], ["ask", "which comes first?"], ["chat"]])
+def test_output_into_a_closed_pipe_ends_quietly(args):
+    """As with `python -m chatbot kb | head -1`: the reader has gone before the first write."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run([sys.executable, "-m", "chatbot", *args], stdout=writer,
+                                input="how long does botox take?\n", stderr=subprocess.PIPE,
+                                text=True, timeout=60, env={**os.environ, "CHATBOT_TODAY": "2026-11-27"})
+    finally:
+        os.close(writer)
+    assert result.stderr == ""
+    assert result.returncode == 141   # 128 + SIGPIPE, as `yes | head` reports
+
+
+def test_every_command_of_the_parser_has_a_function_and_no_function_lacks_a_command():
+    from chatbot.cli import COMMANDS, build_parser
+    assert set(build_parser()._subparsers._group_actions[0].choices) == set(COMMANDS)

@@ -19,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatbot.cli import _safe, main
+from chatbot.cli import main
 from chatbot.environment import Environment
+from chatbot.terminal import safe
 from chatbot.understand import MAX_LENGTH
 
 HANG_GUARD_SECONDS = 20   # generous: a turn takes milliseconds; only a runaway case gets near this
@@ -268,7 +269,7 @@ def test_a_conversation_of_the_bots_own_words_and_hostile_fragments_gets_sound_r
 @HYPOTHESIS
 @given(message=st.text(max_size=200))
 def test_safe_leaves_no_control_character_and_keeps_printable_text(message):
-    shown = _safe(message)
+    shown = safe(message)
     assert not set(shown) & TERMINAL_CONTROLS
     assert len(shown) == len(message)
     if all(ch.isprintable() or ch in "\n\t" for ch in message):
