@@ -89,6 +89,7 @@ class ServerConfig:
     retention_days: float | None = None
     webhooks: list[str] = field(default_factory=list)
     chatwoot_url: str | None = None
+    ask_contact: bool = False
     api_key: str | None = field(default=None, repr=False)
     staff_key: str | None = field(default=None, repr=False)
     webhook_secret: str | None = field(default=None, repr=False)
@@ -99,7 +100,8 @@ class ServerConfig:
     def from_args(cls, args, environ) -> ServerConfig:
         return cls(db=args.db, templates=args.templates, clinic=args.clinic, cors=list(args.cors),
                    retention_days=args.retention_days, webhooks=list(getattr(args, "webhook", [])),
-                   chatwoot_url=getattr(args, "chatwoot_url", None), **_keys(environ))
+                   chatwoot_url=getattr(args, "chatwoot_url", None),
+                   ask_contact=bool(getattr(args, "ask_contact", False)), **_keys(environ))
 
     def to_json(self) -> str:
         """The options for worker processes; the keys stay in their environment variables."""
@@ -175,6 +177,7 @@ def create_app(config: ServerConfig, bot=None, store: Store | None = None,
         Route("/v1/sessions/{id}", api.delete_session, methods=["DELETE"]),
         Route("/v1/sessions/{id}/messages", api.post_message, methods=["POST"]),
         Route("/v1/sessions/{id}/updates", api.session_updates, methods=["GET"]),
+        Route("/v1/sessions/{id}/contact", api.post_contact, methods=["POST"]),
         Route("/v1/sessions/{id}/staff-messages", api.post_staff_message, methods=["POST"]),
         Route("/v1/handoffs", api.handoffs, methods=["GET"]),
         Route("/v1/handoffs/{id}", api.get_handoff, methods=["GET"]),
@@ -219,7 +222,7 @@ class _Api:
         self.queues = _SessionQueues()
         self.changes = _Changes()
         self._limiter: anyio.CapacityLimiter | None = None
-        self._page = _page_template().render(clinic=config.clinic or "")
+        self._page = _page_template().render(clinic=config.clinic or "", ask_contact=config.ask_contact)
         self._staff_page = _page_template("staff.html").render(clinic=config.clinic or "")
         self._openapi = json.loads((STATIC / "openapi.json").read_text(encoding="utf-8"))
 
@@ -254,6 +257,7 @@ class _Api:
         transcript = await run_in_threadpool(self.store.transcript, session_id)
         return JSONResponse({"id": session_id, "facts": stored.state.get("facts", {}),
                              "handoff": {"state": stored.handoff, "staff": stored.handoff_staff},
+                             "contact": await run_in_threadpool(self.store.contact, session_id),
                              "transcript": transcript})
 
     async def delete_session(self, request: Request) -> Response:
@@ -274,6 +278,19 @@ class _Api:
             holder = stored.handoff_staff if stored else None
             return JSONResponse({"handoff": {"state": "claimed", "staff": holder}}, status_code=202)
         return JSONResponse(reply)
+
+    async def post_contact(self, request: Request) -> Response:
+        """The person's name and phone number or email, given with their consent (--ask-contact)."""
+        if not self.config.ask_contact:
+            raise HTTPException(404, "This clinic does not take contact details here.")
+        _require_json(request)
+        name, phone, email = _contact(await _json_body(request))
+        try:
+            contact = await run_in_threadpool(self.store.save_contact, request.path_params["id"],
+                                              name, phone, email)
+        except NoSuchSession:
+            raise _no_such_session() from None
+        return JSONResponse(contact, status_code=201)
 
     async def handoffs(self, request: Request) -> Response:
         limit = _limit(request.query_params.get("limit"))
@@ -543,6 +560,31 @@ def _staff_name(body, required: bool) -> str | None:
     if len(name) > STAFF_NAME_MAX or not name.isprintable() or not _encodable(name):
         raise HTTPException(422, f'"staff" must be a printable name of at most {STAFF_NAME_MAX} characters.')
     return name
+
+
+PHONE = re.compile(r"^\+?[0-9 ().-]{6,30}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def _contact(body) -> tuple[str, str | None, str | None]:
+    """(name, phone, email) from a contact body, or a 422 that says what is wrong."""
+    example = 'e.g. {"name": "Rosa", "phone": "+44 20 7946 0000", "consent": true}'
+    if not isinstance(body, dict):
+        raise HTTPException(422, f"The body must be a JSON object, {example}.")
+    if body.get("consent") is not True:
+        raise HTTPException(422, '"consent" must be true: the clinic keeps contact details only with the '
+                                 "person's consent.")
+    name, phone, email = (body.get(key) for key in ("name", "phone", "email"))
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.strip().isprintable():
+        raise HTTPException(422, f'"name" must be a name of 1 to 100 printable characters, {example}.')
+    for key, value, pattern, what in (("phone", phone, PHONE, "a phone number"),
+                                      ("email", email, EMAIL, "an email address")):
+        if value is not None and (not isinstance(value, str) or len(value) > 254
+                                  or not pattern.match(value.strip())):
+            raise HTTPException(422, f'"{key}" does not look like {what}.')
+    if not phone and not email:
+        raise HTTPException(422, f'Give a "phone" or an "email" (or both), {example}.')
+    return name.strip(), phone.strip() if phone else None, email.strip() if email else None
 
 
 def _states(raw: str | None) -> tuple[str, ...]:

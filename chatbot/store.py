@@ -115,6 +115,15 @@ MIGRATIONS = {
     at         TEXT NOT NULL,
     PRIMARY KEY (kind, outside_id)
 )"""],
+    # How the clinic may reach a person who asked for one (serve --ask-contact), given with their
+    # consent; deleted with the session.
+    6: ["""CREATE TABLE IF NOT EXISTS contacts (
+    session_id TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    phone      TEXT,
+    email      TEXT,
+    consent_at TEXT NOT NULL       -- when the person agreed to be contacted
+)"""],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -226,8 +235,16 @@ class Store(Protocol):
         shows it. NoSuchSession, or HandoffConflict when nobody holds the conversation."""
 
     def handoff(self, session_id: str) -> dict | None:
-        """The session's handoff: id, state, staff, since, at, text, facts, and its changes
-        ({"state", "staff", "at"}, oldest first); None when there is no such session."""
+        """The session's handoff: id, state, staff, since, at, text, facts, its changes
+        ({"state", "staff", "at"}, oldest first) and the contact given (or None); None when there
+        is no such session."""
+
+    def save_contact(self, session_id: str, name: str, phone: str | None, email: str | None) -> dict:
+        """Keep (or replace) the contact details the person gave, with consent, now; the contact
+        as `contact()` shows it. NoSuchSession when there is no such session."""
+
+    def contact(self, session_id: str) -> dict | None:
+        """{"name", "phone", "email", "consent_at"} as given, or None."""
 
     def exclusive(self, session_id: str) -> contextlib.AbstractContextManager[StoredSession | None]:
         """`with store.exclusive(id) as stored:` the session (or None), read in a transaction that
@@ -386,7 +403,24 @@ class _SQLStore:
             changes = db.execute("SELECT state, staff, at FROM handoff_changes WHERE session_id = ? "
                                  "ORDER BY seq", (session_id,)).fetchall()
         return {**_handoff(*row), "changes": [{"state": state, "staff": staff, "at": at}
-                                              for state, staff, at in changes]}
+                                              for state, staff, at in changes],
+                "contact": self.contact(session_id)}
+
+    def save_contact(self, session_id: str, name: str, phone: str | None, email: str | None) -> dict:
+        now = timestamp(self._clock())
+        with self._write() as db:
+            if not db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone():
+                raise NoSuchSession(session_id)
+            db.execute("DELETE FROM contacts WHERE session_id = ?", (session_id,))
+            db.execute("INSERT INTO contacts (session_id, name, phone, email, consent_at) "
+                       "VALUES (?, ?, ?, ?, ?)", (session_id, name, phone, email, now))
+        return {"name": name, "phone": phone, "email": email, "consent_at": now}
+
+    def contact(self, session_id: str) -> dict | None:
+        with self._read() as db:
+            row = db.execute("SELECT name, phone, email, consent_at FROM contacts WHERE session_id = ?",
+                             (session_id,)).fetchone()
+        return dict(zip(("name", "phone", "email", "consent_at"), row)) if row else None
 
     def transcript(self, session_id: str, start: int = 0) -> list[dict]:
         with self._read() as db:
@@ -400,6 +434,7 @@ class _SQLStore:
             db.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM handoff_changes WHERE session_id = ?", (session_id,))
             db.execute("DELETE FROM linked_sessions WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM contacts WHERE session_id = ?", (session_id,))
             return db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
 
     def handoffs(self, limit: int, states: tuple[str, ...] = OPEN_STATES) -> list[dict]:
@@ -511,7 +546,7 @@ class _SQLStore:
     def purge(self, idle_for: timedelta) -> int:
         cutoff = timestamp(self._clock() - idle_for)
         with self._write() as db:
-            for table in ("messages", "handoff_changes", "linked_sessions"):
+            for table in ("messages", "handoff_changes", "linked_sessions", "contacts"):
                 db.execute(f"DELETE FROM {table} WHERE session_id IN "
                            "(SELECT id FROM sessions WHERE updated_at < ?)", (cutoff,))
             return db.execute("DELETE FROM sessions WHERE updated_at < ?", (cutoff,)).rowcount

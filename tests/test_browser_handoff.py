@@ -81,3 +81,33 @@ def test_the_staff_page_needs_the_staff_key(browser, server):  # noqa: F811
         assert response.status == 401
     finally:
         context.close()
+
+
+def test_with_ask_contact_a_person_may_leave_details_that_staff_then_see(browser, tmp_path):  # noqa: F811
+    process, url = _serve(tmp_path, "--ask-contact")
+    problems = []
+    try:
+        person_context, person = _open(browser, url + "/", problems)
+        staff_context, staff = _open(browser, url + "/staff", problems)
+        ask(person, "can I speak to someone?")
+        person.wait_for_selector("#contact", state="visible")
+        person.fill("#contact-name", "Rosa")
+        person.fill("#contact-phone", "+44 20 7946 0000")
+        person.click("#contact button[type=submit]")         # no consent yet: the browser asks for it
+        assert person.locator("#contact-done").is_hidden()
+        person.check("#contact-consent")
+        person.click("#contact button[type=submit]")
+        person.wait_for_selector("#contact-done", state="visible")
+        assert person.locator("#contact").is_hidden()
+
+        staff.locator("#queue button[data-id]").first.click()
+        staff.locator("#contact", has_text="Rosa · +44 20 7946 0000").wait_for()
+        person.reload()                                        # given once: not offered again
+        person.wait_for_selector("body.ready")
+        person.wait_for_selector("#handoff", state="visible")
+        assert person.locator("#contact").is_hidden()
+        person_context.close()
+        staff_context.close()
+    finally:
+        _stop(process)
+    assert not problems, problems

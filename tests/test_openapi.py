@@ -144,6 +144,7 @@ def test_every_answer_of_a_tour_of_the_api_is_as_documented(clients):
     assert call("GET", f"/v1/sessions/{session_id}/updates?wait=99").status_code == 422
     assert call("GET", "/v1/handoffs/missing/updates").status_code == 404
     assert call("POST", "/connectors/chatwoot", json={}).status_code == 404   # not set up
+    assert call("POST", f"/v1/sessions/{session_id}/contact", json={"name": "Rosa"}).status_code == 404
     assert call("GET", "/v1/handoffs?state=lost").status_code == 422
     assert call("GET", handoff).status_code == 200
     assert call("POST", staff_messages, json={"text": "Hello"}).status_code == 409

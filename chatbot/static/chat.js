@@ -18,6 +18,8 @@
   const composer = document.getElementById("composer");
   const restartChoice = document.getElementById("restart-choice");
   const staffStatus = document.getElementById("staff-status");
+  const contactForm = document.getElementById("contact");        // only with serve --ask-contact
+  const contactDone = document.getElementById("contact-done");
 
   const SESSION_KEY = "chatbot.session";   // sessionStorage: the conversation survives a reload
   const API_KEY = "chatbot.apiKey";
@@ -30,6 +32,8 @@
   let seen = 0;             // how many messages of the conversation the page has had from the server
   let handoffState = null;  // the handoff as last heard: none, waiting, claimed, resolved
   let following = null;     // the conversation whose news the page is waiting for
+  let contactGiven = false; // the person has left their details in this conversation
+  const CONTACT_SKIPPED = "chatbot.contactSkipped";   // the session whose offer was declined
   const RETRY_MS = 5000;
 
   class ApiError extends Error {
@@ -106,7 +110,31 @@
     const text = said[handoff.state];
     staffStatus.textContent = text ? text.replace("{staff}", handoff.staff || "") : "";
     staffStatus.hidden = !text;
-    if (handoff.state === "waiting" || handoff.state === "claimed") banner.hidden = false;
+    if (handoff.state === "waiting" || handoff.state === "claimed") showBanner();
+  }
+
+  function showBanner() {
+    // With --ask-contact, a person asked for (or sent to) a human may leave their details.
+    banner.hidden = false;
+    if (contactForm && !contactGiven && sessionStorage.getItem(CONTACT_SKIPPED) !== sessionId) {
+      contactForm.hidden = false;
+    }
+  }
+
+  async function sendContact() {
+    const value = (id) => document.getElementById(id).value.trim() || undefined;
+    try {
+      await api("POST", `v1/sessions/${encodeURIComponent(sessionId)}/contact`, {
+        name: value("contact-name"), phone: value("contact-phone"), email: value("contact-email"),
+        consent: document.getElementById("contact-consent").checked,
+      });
+      contactGiven = true;
+      contactForm.hidden = true;
+      contactDone.hidden = false;
+      showProblem("");
+    } catch (error) {
+      showProblem(error.message);
+    }
   }
 
   function showReply(reply, placeholder) {
@@ -115,7 +143,7 @@
     message.querySelector(".text").textContent = reply.text;
     if (reply.handoff) {
       message.classList.add("handoff");
-      banner.hidden = false;
+      showBanner();
     }
     if (reply.sources && reply.sources.length) message.append(sourcesList(reply.sources));
     showQuickReplies(reply.follow_up, reply.choices);
@@ -216,6 +244,7 @@
     if (!sessionId) return;
     try {
       const data = await api("GET", `v1/sessions/${encodeURIComponent(sessionId)}`);
+      contactGiven = Boolean(data.contact);
       for (const entry of data.transcript) {
         if (entry.role === "bot") showReply(entry);
         else if (entry.role === "staff") showStaff(entry);
@@ -239,6 +268,7 @@
     sendButton.disabled = true;
     quick.hidden = true;
     choices.hidden = true;
+    if (contactDone) contactDone.hidden = true;
     showProblem("");
     const mine = show("user", text);
     const placeholder = show("bot", words.thinking);
@@ -294,6 +324,11 @@
     banner.hidden = true;
     staffStatus.hidden = true;
     handoffState = null;
+    contactGiven = false;
+    if (contactForm) {
+      contactForm.hidden = true;
+      contactDone.hidden = true;
+    }
     quick.hidden = true;
     choices.hidden = true;
     showProblem("");
@@ -335,6 +370,17 @@
     restartChoice.hidden = true;
     input.focus();
   });
+  if (contactForm) {
+    contactForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      sendContact();
+    });
+    document.getElementById("contact-skip").addEventListener("click", () => {
+      sessionStorage.setItem(CONTACT_SKIPPED, sessionId);
+      contactForm.hidden = true;
+      input.focus();
+    });
+  }
   if (window.ResizeObserver) new ResizeObserver(fitComposer).observe(composer);
   keyForm.addEventListener("submit", (event) => {
     event.preventDefault();

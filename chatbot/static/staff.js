@@ -153,6 +153,12 @@
     document.getElementById("state").textContent = fill(stateWords[data.state], data.staff);
     if (data.text !== undefined) document.getElementById("reason").textContent = data.text || "";
     if (data.facts !== undefined) showFacts(data.facts);
+    if (data.contact !== undefined) {
+      const contact = document.getElementById("contact");
+      const given = data.contact && [data.contact.name, data.contact.phone, data.contact.email].filter(Boolean);
+      contact.textContent = given ? words.contact.replace("{contact}", given.join(" · ")) : "";
+      contact.hidden = !given;
+    }
     const claimed = data.state === "claimed";
     buttons.claim.disabled = data.state !== "waiting";
     buttons.release.disabled = !(claimed || data.state === "waiting");
