@@ -457,20 +457,30 @@ def _respond(session, text: str) -> dict:
 
 
 class _Changes:
-    """Wakes the long-polling requests of a session when this process changes it."""
+    """Wakes the long-polling requests of a session when this process changes it. An event lives
+    only while someone waits on it, so sessions polled once leave nothing behind."""
 
     def __init__(self):
-        self._events: dict[str, asyncio.Event] = {}
+        self._events: dict[str, list] = {}   # session id -> [event, how many wait on it]
 
     def notify(self, session_id: str) -> None:
-        event = self._events.pop(session_id, None)
-        if event is not None:
-            event.set()
+        entry = self._events.pop(session_id, None)
+        if entry is not None:
+            entry[0].set()
 
     async def wait(self, session_id: str, timeout: float) -> None:
-        event = self._events.setdefault(session_id, asyncio.Event())
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+        entry = self._events.setdefault(session_id, [asyncio.Event(), 0])
+        entry[1] += 1
+        try:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(entry[0].wait(), timeout)
+        finally:
+            entry[1] -= 1
+            if not entry[1] and self._events.get(session_id) is entry:
+                del self._events[session_id]
+
+    def __len__(self) -> int:
+        return len(self._events)
 
 
 class _SessionQueues:

@@ -267,3 +267,20 @@ def test_the_page_scripts_never_write_html(script):
     assert "textContent" in text
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in text
+
+
+def test_long_polls_leave_nothing_behind_when_they_end():
+    import asyncio
+
+    from chatbot.server import _Changes
+    changes = _Changes()
+
+    async def poll_and_notify():
+        await changes.wait("a", 0)                       # ran out: nothing kept
+        waiting = asyncio.ensure_future(changes.wait("b", 60))
+        await asyncio.sleep(0)
+        assert len(changes) == 1
+        changes.notify("b")
+        await waiting
+    asyncio.run(poll_and_notify())
+    assert len(changes) == 0

@@ -170,6 +170,15 @@ def test_retention_deletes_only_sessions_idle_for_longer_than_the_limit(stores):
     assert store.handoffs(10) == []
 
 
+def test_retention_also_forgets_old_connector_message_ids(stores):
+    clock = Clock()
+    store = stores(clock)
+    assert store.first_sight("chatwoot", "1/118") and not store.first_sight("chatwoot", "1/118")
+    clock.now += timedelta(days=31)
+    store.purge(timedelta(days=30))
+    assert store.first_sight("chatwoot", "1/118")
+
+
 def test_delete_removes_the_session_and_its_transcript(stores):
     store = stores()
     session_id = store.create({})
