@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Print every fact of the knowledge base with its ID and "
                              "article line (--json: a list of objects).")
     _json_option(kb, "as a JSON list")
+    rules = commands.add_parser("rules", help="print every rule in plain words",
+                                description="Print every rule of the knowledge base: when it fires, "
+                                "what it concludes, which facts it rests on (--json: a list).")
+    _json_option(rules, "as a JSON list")
 
     quiz = commands.add_parser("quiz", help="a training quiz for front-desk staff",
                                description="A multiple-choice quiz generated from the knowledge base.")
@@ -161,7 +165,7 @@ def _port(text: str) -> int:
     return value
 
 
-ONE_SHOT = ("ask", "kb")
+ONE_SHOT = ("ask", "kb", "rules")
 
 
 def run() -> None:
@@ -309,6 +313,13 @@ def _piped(bot, env: Environment, as_json: bool) -> ExitStatus:
     return ExitStatus.OK
 
 
+def _rules(args, env: Environment) -> ExitStatus:
+    from chatbot.knowledge import catalogue
+    env.write(json.dumps([e.to_dict() for e in catalogue.entries()], indent=2) if args.json
+              else catalogue.text())
+    return ExitStatus.OK
+
+
 def _kb(args, env: Environment) -> ExitStatus:
     from chatbot.knowledge import inventory
     entries = inventory.facts().values()
@@ -322,7 +333,7 @@ def _kb(args, env: Environment) -> ExitStatus:
     return ExitStatus.OK
 
 
-COMMANDS = {"chat": _chat, "ask": _ask, "kb": _kb, "quiz": _quiz, "records": _records,
+COMMANDS = {"chat": _chat, "ask": _ask, "kb": _kb, "rules": _rules, "quiz": _quiz, "records": _records,
             "roleplay": _roleplay, "handout": _handout, "serve": _serve, "eval": _eval}
 
 

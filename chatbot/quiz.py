@@ -37,8 +37,8 @@ ITEM_KINDS = {"medicines": "medicine", "supplements": "supplement", "skincare": 
 # CMB-ORDER: Botox goes first. The inventory states the order in words only, so it is named here
 # (the rule recommend_both_botox_first does the same).
 FIRST = "botox"
-# Face areas that call for volume rather than lines (as the rule lips_and_cheekbones_call_for_volume).
-VOLUME_AREAS = ("lips", "cheekbones")
+# Face areas that call for volume rather than lines (knowledge/reasoning.toml, as the rules read it).
+VOLUME_AREAS = tuple(inventory.reasoning()["volume"]["areas"])
 # How a fact names the treatments, for blanking them out ("___ are gels, made mostly of ...").
 _NAMES = {"botox": re.compile(r"\bbotox\b", re.IGNORECASE),
           "fillers": re.compile(r"\b(?:dermal\s+)?fillers?\b", re.IGNORECASE)}

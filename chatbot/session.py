@@ -1,72 +1,58 @@
 """Sessions around the knowledge base: one turn from text to a Reply.
 
-The Rete network is built once per engine and engines are reused across sessions (a small pool, one
-engine per concurrent turn); a session itself is plain data (`state`), so it can be stored,
-restored and moved between processes.
+A session is split along its concerns: what it remembers is a `ConversationState`
+(chatbot/state.py) changed by chatbot/memory.py; this module turns one message into the facts
+the rules reason over and carries out what they decide; chatbot/answer.py assembles their
+pieces into the Reply. The Rete network is built once per engine and engines are reused across
+sessions (a small pool, one engine per concurrent turn).
 """
 from __future__ import annotations
 
 import copy
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from chatbot import cache
 from chatbot import lexicon as lexicon_module
+from chatbot import memory as memory_module
+from chatbot.answer import Reply, assemble, plain
 from chatbot.knowledge import inventory, snapshot
 from chatbot.knowledge.facts import (
     Appointment,
     AreaAsked,
+    Begin,
     Candidate,
+    Drink,
     Focus,
     Known,
     Lines,
     Mentioned,
     Move,
     Passed,
+    Plan,
     Previous,
     Question,
+    Screened,
     Screening,
     Takes,
     Today,
     Told,
 )
+from chatbot.knowledge.facts import Reply as ReplyFact
+from chatbot.knowledge.inventory import TREATMENTS
 from chatbot.knowledge.rules import Expert
+from chatbot.memory import LIST_KEYS
 from chatbot.render import Renderer
+from chatbot.state import ConversationState
 from chatbot.understand import ANY_TOPICS, SCREENING_KEYS, Understanding, understand
 from chatbot.understand import Question as AskedQuestion
 
-TREATMENTS = ("botox", "fillers")
 CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
                       "urgent", "staff")
-LIST_KEYS = ("medicines", "supplements", "skincare", "prescribed")
-# The order the pieces of one answer are shown in (templates not listed come in between).
-FIRST = ("too_long", "urgent", "corrected", "contraindication", "contraindication_unsure", "verdict_stop")
-LAST = ("date_question", "screening_question", "verdict_ask", "verdict_ready", "both_planned",
-        "recommend_question",
-        "noted", "not_understood")
 
-
-@dataclass
-class Reply:
-    """One answer: the contract of DESIGN.md (`to_dict()` is the --json object)."""
-
-    text: str
-    intent: str
-    scope: str
-    sources: list[str]
-    fired: list[str]
-    follow_up: str | None
-    handoff: bool
-    facts: dict
-    intents: list[str] = field(default_factory=list)
-    used: list[str] = field(default_factory=list)
-    choices: list[str] = field(default_factory=list)   # short answers to offer, e.g. as buttons
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class _EnginePool:
@@ -118,14 +104,18 @@ class Chatbot:
     def today(self) -> date:
         return self._today()
 
-    def run(self, facts: list) -> list[dict]:
-        """Declare one turn's facts into a pooled engine, run the rules, return the Replies."""
+    def run(self, facts: list) -> tuple[list[dict], dict]:
+        """Declare one turn's facts into a pooled engine, run the rules; return the Replies (as
+        plain dicts) and the decisions the session is to carry out: the checks to run on
+        (`begin`) and those that ended with a verdict (`screened`)."""
         engine, mark = self._pool.borrow()
         try:
             engine.declare(*facts)
             engine.run()
-            replies = [_plain(f) for idx, f in engine.facts.items()
-                       if idx > mark and type(f).__name__ == "Reply"]
+            turn = [f for idx, f in engine.facts.items() if idx > mark]
+            replies = [plain(f) for f in turn if isinstance(f, ReplyFact)]
+            decisions = {"screened": [f["treatment"] for f in turn if isinstance(f, Screened)],
+                         "begin": [f["treatment"] for f in turn if isinstance(f, Begin)]}
         except BaseException:
             # A failed turn may leave the engine half-way: it is not given back, so the pool makes
             # a fresh one next time.
@@ -133,39 +123,38 @@ class Chatbot:
         else:
             engine.retract_all([idx for idx in engine.facts.keys() if idx > mark])
             self._pool.give_back(engine, mark)
-        return replies
+        return replies, decisions
 
 
 class Session:
-    """One conversation: the person's facts and the conversation context, as plain data."""
+    """One conversation: a `ConversationState` and the turns that change it.
+
+    `state` is the state's JSON form (plain data, with its schema version): the server stores it
+    between turns and `Chatbot.session(state)` restores it, upgrading an older version."""
 
     def __init__(self, bot: Chatbot, state: dict | None = None):
         self.bot = bot
-        self.state = state or {"facts": {}, "context": {}, "lines": {}}
+        self.memory = ConversationState.from_json(state)
         self._lock = threading.Lock()
 
     @property
+    def state(self) -> dict:
+        return self.memory.to_json()
+
+    @state.setter
+    def state(self, value: dict | None) -> None:
+        self.memory = ConversationState.from_json(value)
+
+    @property
     def facts(self) -> dict:
-        return self.state["facts"]
+        return self.memory.facts
 
     def reset(self) -> None:
-        self.state = {"facts": {}, "context": {}, "lines": {}}
+        self.memory = ConversationState()
 
     def forget(self, key: str) -> bool:
         """Drop one fact ("/forget pregnancy"); True when there was something to drop."""
-        key = _FORGET_ALIASES.get(key, key)
-        found = self.facts.pop(key, None) is not None
-        for name in LIST_KEYS:   # "/forget retinol": one item of a list
-            items = self.facts.get(name)
-            if isinstance(items, list) and key.replace("_", " ") in items:
-                items.remove(key.replace("_", " "))
-                found = True
-        if key == "treatment":
-            self.state["context"].pop("screening", None)
-        if key == "lines":
-            found = bool(self.state.pop("lines", None))
-            self.state["lines"] = {}
-        return found
+        return memory_module.forget(self.memory, key)
 
     def ask(self, text: str) -> Reply:
         """Answer one message."""
@@ -174,21 +163,19 @@ class Session:
 
     # -- one turn ---------------------------------------------------------------------------------
     def _turn(self, text: str) -> Reply:
-        bot, context = self.bot, self.state["context"]
+        bot, memory, context = self.bot, self.memory, self.memory.context
         today = bot.today()
-        context["has_appointment"] = "appointment_date" in self.facts
-        context["appointment_date"] = self.facts.get("appointment_date")
-        heard = understand(text, bot.lexicon, today, context)
+        heard = understand(text, bot.lexicon, today, memory.for_understanding())
         facts = [Today(date=today.isoformat())]
         if heard.too_long or heard.empty:
             facts.append(Move(name="too_long" if heard.too_long else "empty"))
-            replies = bot.run(facts)
-            return self._reply(heard, replies, [])
+            replies, _ = bot.run(facts)
+            return self._reply(heard, replies)
 
-        changed = self._remember(heard)
+        booked, _ = memory_module.book(memory, text, heard, self._read)
+        changed = memory_module.remember(memory, heard, self._category) | booked
         focus = self._focus(heard)
         questions = self._questions(heard, focus)
-        screening_started = self._screening(heard, focus, questions)
         recommend = self._recommendation(heard)
 
         about_self = bool({"eligibility", "checklist"} & set(heard.intents)) or "treatment" in heard.told
@@ -212,18 +199,23 @@ class Session:
                             negated=m.negated, told=m.told) for m in heard.mentions]
         facts += self._takes()
         moves = [name for name in heard.intents if name in CONVERSATION_MOVES]
-        if heard.answer and not (context.get("pending") or questions or heard.told or moves
-                                 or heard.lines):
-            moves.append("bare_answer")   # a "no" or "ok" when nothing was asked
-        if "greeting" in moves and (questions or heard.told or heard.lines or len(moves) > 1
-                                    or heard.date_problem):
-            moves.remove("greeting")   # "hi, how long does botox take?" gets the answer, not a hello
-        if "why" in moves and context.get("pending") in SCREENING_KEYS and context.get("screening"):
-            moves[moves.index("why")] = "why_asked"   # "why does that matter?" about the question
-        facts += [Move(name=name, value=context.get("pending") or "") for name in moves]
-        if changed or screening_started:
+        if heard.answer:   # a yes, no or "ok"; value: the question it may answer
+            facts.append(Move(name="answer", value=context.pending or ""))
+        facts += [Move(name=name, value=context.pending or "") for name in moves]
+        if changed:
             facts.append(Move(name="changed"))
-        if context.get("pending") in heard.told and context.get("screening"):
+        # What the rules need to decide whether this message starts or moves a check (only a
+        # message that asks for one, books a date or tells a plan can).
+        wishes = [name for name in ("checklist", "eligibility") if name in heard.intents]
+        subject = memory.about
+        if wishes or booked or "treatment" in heard.told:
+            subject = "client" if self._about_a_client(text) else "self"
+            facts.append(Plan(treatment=self.facts.get("treatment") or "", said="treatment" in heard.told,
+                              about=subject))
+            facts += [Move(name=name) for name in wishes]
+            if len(set(heard.treatments)) > 1 and heard.lines.get("areas"):
+                facts.append(Move(name="comparing"))   # "botox or filler for my forehead?"
+        if context.pending in heard.told and context.screening:
             # An answer to the bot's own screening question goes into the checklist, not a lecture.
             facts.append(Move(name="answering"))
         if (heard.unread or heard.candidates) and not questions:
@@ -234,101 +226,78 @@ class Session:
                       for rank, topic in enumerate(heard.candidates, 1)]
         facts += [AreaAsked(area=area, kind=kind) for area, kind in heard.asked_areas]
         facts += self._missed(heard, moves)
-        facts += [Move(name="corrected", value=key) for key in context.pop("corrected", [])]
+        facts += [Move(name="corrected", value=key) for key in context.corrected]
+        context.corrected = []
         if heard.date_problem:
             facts.append(Move(name="date_problem", value=heard.date_problem))
         if recommend:
             facts.append(Move(name="recommend_now"))
-            lines = self.state["lines"]
+            lines = memory.lines
             facts.append(Lines(areas=lines.get("areas", []), hints=lines.get("hints", []),
                                behaviours=lines.get("behaviours", [])))
         if "urgent" not in moves and "staff" not in moves:
             # an urgent message gets the urgent advice alone; a request for staff pauses the check
-            facts += [Screening(treatment=t) for t in context.get("screening", [])]
-            facts += [Passed(key=key) for key in context.get("passed_over", [])]
-        if "appointment_date" in self.facts:
-            when = date.fromisoformat(self.facts["appointment_date"])
-            facts.append(Appointment(date=when.isoformat(), days_away=(when - today).days))
-        trace = context.get("last_trace")
-        if trace:
-            facts.append(Previous(**trace))
+            facts += [Screening(treatment=t, about=memory.about) for t in context.screening]
+            facts += [Screened(treatment=t) for t in context.screened if t in context.screening]
+            facts += [Passed(key=key) for key in context.passed_over]
+        facts += self._appointments(today, bool(booked))
+        facts += [Drink(date=when, new=when == heard.told.get("alcohol_date"))
+                  for when in memory.drinks]
+        if context.last_trace:
+            facts.append(Previous(**context.last_trace))
 
-        replies = bot.run(facts)
-        reply = self._reply(heard, replies, questions)
-        self._update_context(heard, questions, focus, reply)
+        replies, decided = bot.run(facts)
+        reply = self._reply(heard, replies)
+        self._update_context(heard, questions, reply)
+        begun = [t for t in TREATMENTS if t in decided["begin"]]
+        if begun and set(begun) != set(context.screening):   # a check started or moved
+            context.screening = begun
+            context.screened = [t for t in context.screened if t in begun]
+            context.passed_over = []
+            memory.about = subject
+        context.screened = list(dict.fromkeys(context.screened + decided["screened"]))
         return reply
+
+    def _appointments(self, today: date, new: bool) -> list[Appointment]:
+        """One Appointment fact per treatment that has a date (several bookings side by side)."""
+        found = []
+        for treatment in TREATMENTS:
+            booking = self.memory.appointment_for(treatment)
+            if booking is not None:
+                when = date.fromisoformat(booking.date)
+                found.append(Appointment(treatment=treatment, date=booking.date,
+                                         days_away=(when - today).days, new=new,
+                                         named=booking.treatment == treatment,
+                                         several=len(self.memory.appointments) > 1))
+        return found
+
+    def _read(self, text: str) -> Understanding:
+        """One piece of a message read on its own, without the conversation's context."""
+        return understand(text, self.bot.lexicon, self.bot.today(), {})
+
+    def _about_a_client(self, text: str) -> bool:
+        """Whether a check is asked for someone else ("check my client", "is she ready?")."""
+        words = f" {' '.join(_WORD.findall(text.lower()))} "
+        others = self.bot.lexicon.data.get("others", {}).get("words", [])
+        return any(f" {phrase} " in words for phrase in others)
 
     def _missed(self, heard: Understanding, moves: list[str]) -> list[Move]:
         """A reply to a screening question that says nothing readable: the first time it is asked
         again, the second time the check is passed over with nothing recorded."""
-        context = self.state["context"]
-        pending = context.get("pending")
-        if pending not in SCREENING_KEYS or not context.get("screening"):
+        context = self.memory.context
+        pending = context.pending
+        if pending not in SCREENING_KEYS or not context.screening:
             return []
         if heard.answer or heard.told or heard.questions or heard.lines or heard.treatments or moves \
                 or heard.intents or heard.date_problem:
-            context.pop("missed", None)
+            context.missed = None
             return []
-        if context.get("missed") != pending:
-            context["missed"] = pending
+        if context.missed != pending:
+            context.missed = pending
             return [Move(name="missed_answer", value=pending)]
-        context.pop("missed")
-        context.setdefault("passed_over", []).append(pending)
+        context.missed = None
+        context.passed_over.append(pending)
         return [Move(name="passed_over", value=pending), Move(name="changed")]
-
-    def _remember(self, heard: Understanding) -> set[str]:
-        """Merge what was told into the session's facts; a later statement replaces an earlier one."""
-        changed = set()
-        for key, value in heard.told.items():
-            if key.endswith("_stopped"):
-                base = key[: -len("_stopped")]
-                stopped = self.facts.setdefault("stopped", [])
-                for item in value:
-                    if item not in stopped:
-                        stopped.append(item)
-                        changed.add("stopped")
-                current = self.facts.get(base)
-                if isinstance(current, list):
-                    kept = [item for item in current if item not in value]
-                    if kept != current:
-                        self.facts[base] = kept
-                        changed.add(base)
-                if base == "medicines" and self.facts.get("blood_thinners") is not False and not any(
-                        self._category(name) == "blood_thinner" for name in self.facts.get(base) or []):
-                    self.facts["blood_thinners"] = False   # the blood thinner they took is stopped
-                    changed.add("blood_thinners")
-                continue
-            if key in LIST_KEYS and isinstance(value, list) and value:
-                current = self.facts.get(key)
-                current = current if isinstance(current, list) else []
-                merged = [i for i in current if i != "unspecified"] + [i for i in value if i not in current]
-                if value == ["unspecified"] and current:
-                    merged = current
-                if any(i != "unspecified" for i in merged):
-                    merged = [i for i in merged if i != "unspecified"]   # "meds: advil, tylenol"
-                value = merged
-            if self.facts.get(key) != value:
-                if key in self.facts and key not in LIST_KEYS and key not in ("appointment_date",
-                                                                               "alcohol_date"):
-                    self.state["context"].setdefault("corrected", []).append(key)
-                self.facts[key] = value
-                changed.add(key)
-        if heard.lines:
-            lines = self.state.setdefault("lines", {})
-            for area in heard.lines.get("areas", []):
-                lines.setdefault("areas", [])
-                if area not in lines["areas"]:
-                    lines["areas"].append(area)
-            hints = lines.setdefault("hints", [])
-            hints += [hint for hint in heard.lines.get("hints", []) if hint not in hints]   # once each
-            if heard.lines.get("behaviours"):
-                if self.state["context"].get("pending") == "lines_at_rest":
-                    lines["behaviours"] = list(heard.lines["behaviours"])   # the deciding answer
-                else:
-                    lines["behaviours"] = list(dict.fromkeys(
-                        lines.get("behaviours", []) + heard.lines["behaviours"]))
-            self.facts["lines"] = _describe_lines(lines)
-        return changed
 
     def _focus(self, heard: Understanding) -> list[str]:
         """The treatments this turn is about: named now, else planned, else the last talked about."""
@@ -337,7 +306,7 @@ class Session:
         planned = self.facts.get("treatment")
         if planned in TREATMENTS:
             return [planned]
-        last = self.state["context"].get("last_treatment")
+        last = self.memory.context.last_treatment
         if last in TREATMENTS:
             return [last]
         return list(TREATMENTS)
@@ -361,44 +330,8 @@ class Session:
                     resolved.append(candidate)
         return resolved
 
-    def _screening(self, heard: Understanding, focus: list[str], questions: list) -> bool:
-        """Start a screening on "check me", "am I ready", or an appointment named with a treatment."""
-        context = self.state["context"]
-        booked = "appointment_date" in heard.told and self.facts.get("treatment")
-        if context.get("screening") and "treatment" in heard.told and heard.told["treatment"] not in (
-                context["screening"] if len(context["screening"]) > 1 else context["screening"][:1]):
-            booked = True
-        # "am I ok for Botox?" starts a check, unless the message itself rules the person out
-        # ("I'm pregnant, can I get fillers?" is answered by the contraindication directly).
-        rules_out = any(heard.told.get(key) is True for key in ("pregnant", "breastfeeding", "allergic"))
-        # "what can I do about my forehead lines" names no treatment, and "botox or filler for my
-        # forehead?" names both with a face: recommendations, not checks. "Can you check me?" is one
-        # even with a question beside it.
-        choosing = len(set(heard.treatments)) > 1 and heard.lines.get("areas") or bool(
-            heard.unread or heard.candidates)   # "can I get botox at 70?": not a request for a check
-        wants = "checklist" in heard.intents or (
-            not questions and "eligibility" in heard.intents and heard.treatments and not rules_out
-            and not choosing)
-        if not (wants or booked):
-            return False
-        if context.get("screening") and "treatment" in heard.told:
-            # "actually I meant Botox, not fillers": the check moves to the treatment now planned.
-            planned = heard.told["treatment"]
-            context["screening"] = list(TREATMENTS) if planned == "both" else [planned]
-            return True
-        planned = self.facts.get("treatment")
-        treatments = [planned] if planned in TREATMENTS else (
-            list(TREATMENTS) if planned == "both" else [t for t in focus if t in heard.treatments])
-        if not treatments:
-            treatments = [t for t in focus]
-        if set(treatments) == set(context.get("screening", [])):
-            return False
-        context["screening"] = treatments
-        context.pop("passed_over", None)
-        return True
-
     def _recommendation(self, heard: Understanding) -> bool:
-        pending = self.state["context"].get("pending")
+        pending = self.memory.context.pending
         answered_lines = pending == "lines_at_rest" and heard.lines.get("behaviours")
         if "business" in heard.intents:
             return False
@@ -428,69 +361,45 @@ class Session:
         return taken
 
     # -- the answer -------------------------------------------------------------------------------
-    def _reply(self, heard: Understanding, replies: list[dict], questions: list) -> Reply:
-        replies = _ordered(replies)
-        follow_ups = [r for r in replies if r["follow_up"]]
-        if len(follow_ups) > 1:   # one question at a time: keep the first, drop the rest
-            replies = [r for r in replies if not r["follow_up"] or r is follow_ups[0]]
-        text = self.bot.renderer.turn(replies, heard=heard, person=self.facts,
-                                      rule_docs=self.bot.rule_docs)
-        sources = list(dict.fromkeys(s for r in replies for s in r["sources"]))
-        intents = list(dict.fromkeys(r["intent"] for r in replies))
-        scopes = {r["scope"] for r in replies}
-        scope = ("answered" if scopes == {"answered"} else
-                 "out_of_scope" if scopes == {"out_of_scope"} else "partial")
-        if any(m.kind == "brand" and not m.listed for m in heard.mentions) and scope == "answered":
-            scope = "partial"
-        return Reply(text=text, intent=intents[0] if intents else "out_of_scope", scope=scope,
-                     sources=sources, fired=list(dict.fromkeys(r["rule"] for r in replies)),
-                     follow_up=follow_ups[0]["follow_up"] if follow_ups else None,
-                     handoff=any(r["handoff"] for r in replies), facts=copy.deepcopy(self.facts),
-                     intents=intents, used=list(dict.fromkeys(u for r in replies for u in r["used"])),
-                     choices=list(follow_ups[0]["data"].get("choices", [])) if follow_ups else [])
+    def _reply(self, heard: Understanding, replies: list[dict]) -> Reply:
+        return assemble(replies, heard, self.facts, self.bot.renderer, self.bot.rule_docs)
 
-    def _update_context(self, heard: Understanding, questions: list, focus: list[str],
-                        reply: Reply) -> None:
-        context = self.state["context"]
+    def _update_context(self, heard: Understanding, questions: list, reply: Reply) -> None:
+        context = self.memory.context
         told_topics = [_TOLD_TOPICS[k] for k in heard.told if k in _TOLD_TOPICS]
         if questions or told_topics:
-            context["last_topics"] = list(dict.fromkeys([q.topic for q in questions] + told_topics))
+            context.last_topics = list(dict.fromkeys([q.topic for q in questions] + told_topics))
             named = [q.treatment for q in questions if q.treatment in TREATMENTS]
             if named and len(set(named)) == 1:
-                context["last_treatment"] = named[0]
+                context.last_treatment = named[0]
         if heard.treatments and len(set(heard.treatments)) == 1:
-            context["last_treatment"] = heard.treatments[0]
-        context["pending"] = reply.follow_up
+            context.last_treatment = heard.treatments[0]
+        context.pending = reply.follow_up
         if reply.follow_up == "topic":   # "Do you mean ...?": a choice picked next is that topic
-            context["choices"] = {label: _TOPIC_OF_LABEL[label] for label in reply.choices}
+            context.choices = {label: _TOPIC_OF_LABEL[label] for label in reply.choices}
         else:
-            context.pop("choices", None)
+            context.choices = {}
         if heard.treated_already:
-            context["treated_already"] = True
+            context.treated_already = True
         brands = [m for m in heard.mentions if m.kind == "brand" and not m.listed]
         if brands:
             brand = brands[0]
-            context["last_brand"] = {"word": brand.word, "item": brand.item, "treatment": brand.category,
-                                     "says": brand.says, "listed": brand.listed}
+            context.last_brand = {"word": brand.word, "item": brand.item, "treatment": brand.category,
+                                  "says": brand.says, "listed": brand.listed}
         elif heard.treatments:
-            context.pop("last_brand", None)
-        context["last_urgent"] = reply.intent == "urgent"
+            context.last_brand = None
+        context.last_urgent = reply.intent == "urgent"
         if reply.intent != "why":
-            context["last_trace"] = {"fired": reply.fired, "sources": reply.sources,
-                                     "used": reply.used, "intent": reply.intent}
-        if any(r in reply.fired for r in ("not_advisable", "ready_with_a_checklist",
-                                          "settle_with_the_injector_first")):
-            context["screened"] = context.get("screening", [])
+            context.last_trace = {"fired": reply.fired, "sources": reply.sources,
+                                  "used": reply.used, "intent": reply.intent}
 
 
 _TOLD_TOPICS = inventory.screening()["told_topics"]
 _TOPIC_OF_LABEL = {topic.label: topic.name for topic in inventory.topics().values()}
 _REASONED_OVER = set(_TOLD_TOPICS) | {"alcohol_date"} | {
     check["key"] for checks in inventory.screening()["checks"].values() for check in checks}
-_FORGET_ALIASES = {"pregnancy": "pregnant", "allergy": "allergic", "allergies": "allergic",
-                   "medicine": "medicines", "medication": "medicines", "medications": "medicines",
-                   "supplement": "supplements", "date": "appointment_date", "appointment": "appointment_date",
-                   "wrinkles": "lines", "alcohol": "alcohol", "hair": "hair_removal"}
+
+_WORD = re.compile(r"[a-z]+")
 
 
 def _treatment_of(topic: str, focus: list[str]) -> str:
@@ -500,36 +409,6 @@ def _treatment_of(topic: str, focus: list[str]) -> str:
 
 def _frozen(value):
     return list(value) if isinstance(value, (list, tuple)) else value
-
-
-def _plain(fact) -> dict:
-    """A Reply fact as a plain dict (experta freezes lists and dicts)."""
-    return {key: _thaw(fact[key]) for key in ("template", "intent", "scope", "sources", "handoff",
-                                              "follow_up", "data", "rule", "used")}
-
-
-def _thaw(value):
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "frozenlist":
-        return [_thaw(v) for v in value]
-    if hasattr(value, "items"):
-        return {k: _thaw(v) for k, v in value.items()}
-    return value
-
-
-def _ordered(replies: list[dict]) -> list[dict]:
-    def rank(reply):
-        name = reply["template"]
-        if name in FIRST:
-            return FIRST.index(name) - 100
-        if name in LAST:
-            return LAST.index(name) + 100
-        return 0
-    return sorted(replies, key=rank)   # stable: rules' own order within a rank
-
-
-def _describe_lines(lines: dict) -> dict:
-    return {k: v for k, v in (("areas", lines.get("areas", [])),
-                              ("behaviours", lines.get("behaviours", []))) if v}
 
 
 def _rule_docs() -> dict[str, str]:

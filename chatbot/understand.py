@@ -155,6 +155,10 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         # "is botox more than $500?": a question about the price, whatever else it names
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
         result.questions.append(Question("cost", _one_treatment(result.treatments)))
+    if "urgent" in result.intents and not context.get("treated_already") and _asks_in_general(clauses):
+        # "can botox cause a droopy eyelid?" asks about side effects; it reports nothing
+        result.intents.remove("urgent")
+        result.questions.append(Question("side_effects", _one_treatment(result.treatments)))
     if "urgent" in result.intents or _sounds_urgent(clauses, bool(context.get("treated_already"))):
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
@@ -173,6 +177,10 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     if "recommend" in result.intents and result.lines:
         # "lines that stay when my face is still, what treats that?": the recommendation answers
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
+    if "recommend" in result.intents and result.treatments and not result.lines and not any(
+            c.of("line_behaviour") or c.of("areas") for c in clauses):
+        # "what time of day is best for fillers?": the treatment is chosen; no lines described
+        result.intents.remove("recommend")
     if "why" in result.intents and (result.questions or result.treatments or result.lines):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
     _read_answer(clauses, context, result, lexicon)
@@ -222,6 +230,16 @@ def _sounds_urgent(clauses: list[_Clause], treated: bool = False) -> bool:
     return any(_recent_self(c) for c in clauses)
 
 
+def _asks_in_general(clauses: list[_Clause]) -> bool:
+    """Every clause naming an urgent sign asks in general ("can botox cause ...?", "does filler
+    give you ...?"): a question word first, nobody's own body, nothing recent. Else it may report."""
+    urgent = [c for c in clauses if any(m.key == "urgent" for m in c.of("intents"))]
+    return bool(urgent) and all(
+        c.question and c.words[0] in ("can", "could", "does", "do", "will", "would", "is", "are", "what")
+        and not (c.of("self") or c.of("others") or c.of("recent")) for c in urgent) and not any(
+        c.of("recent") or c.of("self") for c in clauses)
+
+
 def _recent_self(clause: _Clause) -> bool:
     return any(m.words in ("is this normal", "is that normal", "now", "right now", "still", "yesterday",
                            "this morning", "last night", "days ago", "hours ago", "getting worse")
@@ -241,7 +259,9 @@ def _about_an_appointment(clauses: list[_Clause], context: dict, result: Underst
     if any(c.of("plans") or any(m.key in ("checklist", "eligibility") for m in c.of("intents"))
            for c in clauses):
         return True
-    return sum(len(c.words) for c in clauses) <= 4 and not result.told
+    # "friday" on its own, once a treatment or a check is under way (not "what's the weather today?")
+    under_way = context.get("screening") or context.get("last_treatment") or context.get("has_appointment")
+    return bool(under_way) and sum(len(c.words) for c in clauses) <= 4 and not result.told
 
 
 # -- clauses ---------------------------------------------------------------------------------------
@@ -503,6 +523,13 @@ def _settle_topics(reading: _Reading) -> None:
         if len({m.key for m in clause.of("brands")}) > 1 or (clause.of("brands") and clause.of("treatments")):
             topics["brands"] = topics["difference"]   # "Juvederm or Restylane?": not in the article
         del topics["difference"]  # "Dysport vs Botox": the brand note answers, not Botox vs fillers
+    if len({m.key for m in clause.of("brands")}) > 1 and set(topics) <= set(WEAK_TOPICS):
+        first = clause.of("brands")[0]
+        topics.clear()
+        topics["brands"] = first   # "what about Juvederm or Restylane?": comparing brands
+    if len(set(treatments)) > 1 and clause.words[0] == "when" and set(clause.words) & AFTER_WORDS:
+        topics.clear()
+        topics["interval"] = clause.of("treatments")[0]   # "when can I get filler after my botox?"
     if "safety" in topics and clause.of("conditions"):
         del topics["safety"]      # "is botox safe when breastfeeding?" is about breastfeeding
     topic_spans = {i for m in clause.of("topics") for i in range(m.start, m.end)}
@@ -584,7 +611,7 @@ def _read_lines(reading: _Reading):
         if "recommend" not in result.intents:
             result.intents.append("recommend")
     if clause.question and recommend and face and single and set(reading.topics) <= {"areas"} \
-            and not (asks_of_things or clause.of("self")):
+            and not asks_of_things:
         result.questions.append(Question("areas", treatments[0]))   # "can botox get rid of crow's feet?"
         result.intents = [i for i in result.intents if i != "recommend"]
         return _DONE
@@ -593,12 +620,12 @@ def _read_lines(reading: _Reading):
             # "can botox help my forehead wrinkles?": where the treatment is used
             result.questions.append(Question("areas", treatments[0]))
         return _DONE   # a question about the treatments, not a description of the person's lines
-    if clause.question and not clause.of("self") and not face:
-        return _DONE
     topic_spans = {i for m in clause.of("topics") for i in range(m.start, m.end)}
     area_spans = {i for m in clause.of("areas") for i in range(m.start, m.end)}
     # "smile lines" is an area, "gummy smile" a topic: neither says how lines behave
     behaviours = [m for m in clause.of("line_behaviour") if not {m.start} & (area_spans | topic_spans)]
+    if clause.question and not clause.of("self") and not face and not (recommend and behaviours):
+        return _DONE   # "which treatment is for wrinkles from frowning?" still says how they behave
     described = behaviours or recommend or clause.of("self") or clause.of("others") or clause.of("plans")
     if not (described or "recommend" in result.intents or result.lines):
         if face and not (result.questions or treatments or result.candidates):
@@ -857,7 +884,8 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
     only_a_plan = any(c.question for c in clauses) and not (result.questions or result.lines or (
         result.answer) or set(result.told) - {"treatment", "appointment_date"} or set(
         result.intents) - {"eligibility"})
-    if (not said_anything or vague or only_a_plan) and not asks_back and _read_by_examples(
+    refers_back = asks_back and context.get("last_topics")   # "is that bad?" after a topic
+    if (not said_anything or vague or only_a_plan) and not refers_back and _read_by_examples(
             clauses, lexicon, result):
         pass   # the example ranker read it, or found it unclear
     elif result.treatments and not said_anything:

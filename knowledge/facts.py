@@ -1,8 +1,6 @@
 """The kinds of fact the knowledge base reasons over, one class each."""
 from chatbot.knowledge._experta import Fact, Field
 
-TREATMENTS = ("botox", "fillers")
-
 
 class ArticleFact(Fact):
     """A fact the article states, under its inventory ID and with its article line."""
@@ -131,9 +129,11 @@ class Previous(Fact):
 
 
 class Screening(Fact):
-    """The person wants to be checked before `treatment` (an appointment, "am I ready?")."""
+    """The person wants to be checked before `treatment` (an appointment, "am I ready?"); `about`
+    says whom the check is for: the person themselves or a client of the staff member asking."""
 
     treatment = Field(str, mandatory=True)
+    about = Field(str, default="self")   # self | client
 
 
 class Check(Fact):
@@ -162,11 +162,55 @@ class Concern(Fact):
     sources = Field(list, mandatory=True)
 
 
-class Appointment(Fact):
-    """The person's appointment, `days_away` from today."""
+class Plan(Fact):
+    """The treatment the person plans ("" when none is known), declared when a message may start a
+    check; `said` when the plan was told this turn, `about` whom a check would be for."""
 
+    treatment = Field(str, default="")
+    said = Field(bool, default=False)
+    about = Field(str, default="self")   # self | client
+
+
+class CheckWanted(Fact):
+    """This turn asks for a check before the planned treatment ("check me", "am I ok for Botox?",
+    an appointment booked, a plan changed during a check)."""
+
+
+class Begin(Fact):
+    """The check before `treatment` is (still) to run after this turn."""
+
+    treatment = Field(str, mandatory=True)
+
+
+class Screened(Fact):
+    """A verdict on the check before `treatment` has been given (this turn, or an earlier one)."""
+
+    treatment = Field(str, mandatory=True)
+
+
+class VerdictDue(Fact):
+    """The check before `treatment` is to end with a verdict this turn: it has none yet, or an
+    answer it rests on changed."""
+
+    treatment = Field(str, mandatory=True)
+
+
+class Appointment(Fact):
+    """The appointment for `treatment`, `days_away` from today; one per treatment booked."""
+
+    treatment = Field(str, mandatory=True)
     date = Field(str, mandatory=True)
     days_away = Field(int, mandatory=True)
+    new = Field(bool, default=False)       # a date was booked or changed this turn
+    named = Field(bool, default=True)      # booked for this treatment (not a date with none named)
+    several = Field(bool, default=False)   # more than one appointment is booked
+
+
+class Drink(Fact):
+    """A drink the person had or plans, on `date`; `new` when told this turn."""
+
+    date = Field(str, mandatory=True)
+    new = Field(bool, default=False)
 
 
 class Lines(Fact):

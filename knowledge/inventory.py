@@ -1,7 +1,7 @@
 """The article's facts and the topic coverage, loaded from the data files beside this module.
 
 The files are parsed once and the result kept in the cache folder (chatbot/cache.py), so a
-one-shot `ask` reads one small file instead of parsing three.
+one-shot `ask` reads one small file instead of parsing four.
 """
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-FILES = ("inventory.toml", "topics.toml", "screening.toml")
+FILES = ("inventory.toml", "topics.toml", "screening.toml", "reasoning.toml")
+
+TREATMENTS = ("botox", "fillers")   # the two treatments of the article, in the order it names them
+
+
+def other(treatment: str) -> str:
+    """The other treatment: fillers for Botox, Botox for fillers."""
+    return TREATMENTS[1 - TREATMENTS.index(treatment)]
+
 
 TREATMENT_LABELS = {"botox": "Botox", "fillers": "dermal fillers", "both": "Botox and fillers",
                     "any": "Botox and fillers"}
@@ -95,3 +103,14 @@ def topics() -> dict[str, Topic]:
 def screening() -> dict:
     """The screening checks per treatment and how a told fact maps to a topic."""
     return _read("screening.toml")
+
+
+@lru_cache(maxsize=1)
+def reasoning() -> dict:
+    """The clinical judgements the rules apply and the IDs each rule's conclusion rests on."""
+    return _read("reasoning.toml")
+
+
+def sources_of(rule: str) -> list[str]:
+    """The inventory IDs the conclusion of `rule` rests on (reasoning.toml `[sources]`)."""
+    return list(reasoning()["sources"][rule])

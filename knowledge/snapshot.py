@@ -14,6 +14,7 @@ chatbot/cache.py loads a saved file only when it is the user's own and nobody el
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import types
 from functools import lru_cache
@@ -39,8 +40,32 @@ def sources() -> list[Path]:
 
 
 def versions() -> tuple[str, ...]:
+    """What besides this package's files makes a saved engine: experta's and frozendict's versions
+    (experta freezes facts' dicts into frozendicts, whose layout is pickled), the state schema the
+    session declares facts from, and the pickle protocol."""
     import experta
-    return (f"experta {getattr(experta, '__version__', 'unknown')}", f"pickle {PROTOCOL}")
+    import frozendict
+
+    from chatbot import state
+    return (f"experta {getattr(experta, '__version__', 'unknown')}",
+            f"frozendict {_version_of(frozendict)}", f"state {state.VERSION}", f"pickle {PROTOCOL}")
+
+
+def _version_of(module) -> str:
+    """A package's version from its dist-info folder's name: importlib.metadata would scan every
+    installed package, a twentieth of a second on each `ask`."""
+    version = getattr(module, "__version__", None)
+    if version:
+        return str(version)
+    name = module.__name__
+    folder = Path(module.__file__).resolve().parent.parent
+    try:
+        for entry in os.scandir(folder):
+            if entry.name.startswith(f"{name}-") and entry.name.endswith((".dist-info", ".egg-info")):
+                return entry.name[len(name) + 1:].rsplit(".", 1)[0]
+    except OSError:
+        pass
+    return "unknown"
 
 
 def build() -> Expert:
@@ -127,6 +152,8 @@ class _Pickler(pickle.Pickler):
         if isinstance(obj, Fact):                      # without its cached hash: str hashes vary
             state = {k: v for k, v in vars(obj).items() if k != "_hash"}
             return _fact, (kind, dict(obj), state)
+        if kind.__name__ == "frozendict":              # made again, so its hash is computed afresh
+            return kind, (dict(obj),)
         if kind is FeatureCheck:
             return FeatureCheck, (obj.what, obj.how)
         if kind is WhereCheck:

@@ -1,8 +1,9 @@
 """Sessions: plain-data state, independence, corrections, and engines built once and reused."""
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 
-from chatbot.knowledge import rules
+from chatbot.knowledge import snapshot
 
 
 def test_sessions_of_one_chatbot_are_independent(bot):
@@ -35,17 +36,23 @@ def test_forget_and_reset(session):
     assert session.facts == {}
 
 
-def test_engines_are_built_once_and_reused_across_sessions_and_turns(bot, monkeypatch):
-    built = []
-    original = rules.Expert.__init__
-
-    def counting(self, *args, **kwargs):
-        built.append(self)
-        original(self, *args, **kwargs)
-    monkeypatch.setattr(rules.Expert, "__init__", counting)
+def test_engines_are_built_once_and_reused_across_sessions_and_turns(monkeypatch):
+    # Engines come from snapshot.build (a new one) or snapshot.loads (a saved one; loading a pickle
+    # skips __init__), so both are counted. A bot of its own: other tests' turns share `bot`.
+    from chatbot import Chatbot
+    bot = Chatbot(today=lambda: date(2026, 11, 27))
+    made = []
+    for name in ("build", "loads"):
+        original = getattr(snapshot, name)
+        monkeypatch.setattr(snapshot, name, lambda *args, _f=original, _n=name: made.append(_n) or _f(*args))
     for text in ("hi", "how long does botox take", "and fillers?"):
         bot.session().ask(text)
-    assert built == []
+    assert made == []
+    # The count sees a new engine: two borrowed at once need a second one.
+    first, second = bot._pool.borrow(), bot._pool.borrow()
+    bot._pool.give_back(*first)
+    bot._pool.give_back(*second)
+    assert made
 
 
 def test_a_turn_leaves_nothing_behind_in_the_engine(bot):
@@ -71,3 +78,18 @@ def test_concurrent_sessions_never_see_each_others_facts(bot):
         assert stored is pregnant
         assert intent == ("fillers_verdict" if pregnant else "fillers_screening")
         assert handoff is pregnant
+
+
+def test_one_question_at_a_time_is_decided_by_a_rule(bot):
+    engine, mark = bot._pool.borrow()
+    try:
+        from chatbot.knowledge.facts import Move, Screening, Today
+        engine.declare(Today(date="2026-11-27"), Screening(treatment="botox"),
+                       Screening(treatment="fillers"), Move(name="changed"))
+        engine.run()
+        asked = [f["follow_up"] for i, f in engine.facts.items()
+                 if i > mark and type(f).__name__ == "Reply" and f["follow_up"]]
+        engine.retract_all([i for i in engine.facts.keys() if i > mark])
+    finally:
+        bot._pool.give_back(engine, mark)
+    assert asked == ["alcohol"] or asked == ["pregnant"]   # one of the two checks' first questions
