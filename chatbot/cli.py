@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--retention-days", type=float, default=None, metavar="DAYS",
                        help="delete sessions idle for longer than DAYS")
     serve.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
+    serve.add_argument("--webhook", metavar="URL", action="append", default=[],
+                       help="POST signed handoff events to URL (repeatable; needs CHATBOT_WEBHOOK_SECRET)")
+    serve.add_argument("--chatwoot-url", metavar="URL",
+                       help="answer as the agent bot of this Chatwoot (needs CHATWOOT_BOT_TOKEN)")
+    serve.add_argument("--ask-contact", action="store_true",
+                       help="on a handoff, the page asks for a name and a phone number or email")
 
     evaluate = commands.add_parser("eval", help="run conversation tests and report accuracy",
                                    description="Run conversation YAML files and report accuracy per intent.")

@@ -10,6 +10,7 @@ data: chatbot/static/openapi.json.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ipaddress
 import json
@@ -38,12 +39,28 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from chatbot import commands
-from chatbot.store import Store, StoreUnavailable, Turn, open_store, shown_database, utc_now
+from chatbot import chatwoot, commands, webhooks
+from chatbot.store import (
+    HANDOFF_MOVES,
+    HANDOFF_STATES,
+    HandoffConflict,
+    NoSuchSession,
+    Store,
+    StoreUnavailable,
+    Turn,
+    open_store,
+    shown_database,
+    utc_now,
+)
 
 MAX_BODY = 16 * 1024              # bytes of a request body; more is refused with 413
+CONNECTOR_BODY_MAX = 1024 * 1024  # ... of a help desk's event, which carries its whole conversation
 OPTIMISTIC_ATTEMPTS = 3           # lost races with other processes before a turn takes the lock
 HANDOFF_LIMIT, HANDOFF_MAX = 50, 500
+# Long polling for news of a session (a staff message, a handoff change): the longest a request
+# waits, by default and at most, and how often it looks at the database for changes made by other
+# worker processes (changes made in this process wake it at once).
+UPDATES_WAIT, UPDATES_WAIT_MAX, UPDATES_RECHECK = 25, 60, 1.0
 # Turns answered at once by one process. A turn is CPU-bound Python: more threads than this only
 # share the GIL, so every answer comes later; waiting turns queue first come, first served.
 TURN_THREADS = int(os.environ.get("CHATBOT_TURN_THREADS", "2"))
@@ -54,7 +71,10 @@ STATIC = resources.files("chatbot") / "static"
 # No other site may show it in a frame (clickjacking).
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
                "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-SESSION_IN_PATH = re.compile(r"(/v1/sessions/)[^/?#\s]+")
+SESSION_IN_PATH = re.compile(r"(/v1/(?:sessions|handoffs)/)[^/?#\s]+")
+# The routes for staff: CHATBOT_STAFF_KEY opens them, the public CHATBOT_API_KEY never does.
+STAFF_PATH = re.compile(r"^/(?:staff(?:$|/)|v1/handoffs(?:$|/)|v1/sessions/[^/]+/staff-messages$)")
+STAFF_NAME_MAX = 100   # characters of a staff member's name
 log = logging.getLogger("chatbot.server")
 
 
@@ -67,24 +87,39 @@ class ServerConfig:
     clinic: str | None = None
     cors: list[str] = field(default_factory=list)
     retention_days: float | None = None
+    webhooks: list[str] = field(default_factory=list)
+    chatwoot_url: str | None = None
+    ask_contact: bool = False
     api_key: str | None = field(default=None, repr=False)
+    staff_key: str | None = field(default=None, repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
+    chatwoot_token: str | None = field(default=None, repr=False)
+    chatwoot_webhook_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_args(cls, args, environ) -> ServerConfig:
         return cls(db=args.db, templates=args.templates, clinic=args.clinic, cors=list(args.cors),
-                   retention_days=args.retention_days, api_key=_api_key(environ))
+                   retention_days=args.retention_days, webhooks=list(getattr(args, "webhook", [])),
+                   chatwoot_url=getattr(args, "chatwoot_url", None),
+                   ask_contact=bool(getattr(args, "ask_contact", False)), **_keys(environ))
 
     def to_json(self) -> str:
-        """The options for worker processes; the API key stays in CHATBOT_API_KEY, not in here."""
-        return json.dumps({k: v for k, v in asdict(self).items() if k != "api_key"})
+        """The options for worker processes; the keys stay in their environment variables."""
+        return json.dumps({k: v for k, v in asdict(self).items() if k not in _SECRETS})
 
     @classmethod
     def from_json(cls, text: str, environ) -> ServerConfig:
-        return cls(**json.loads(text), api_key=_api_key(environ))
+        return cls(**json.loads(text), **_keys(environ))
 
 
-def _api_key(environ) -> str | None:
-    return environ.get("CHATBOT_API_KEY", "").strip() or None
+# ServerConfig's secrets and the environment variables they come from (never in its JSON).
+_SECRETS = {"api_key": "CHATBOT_API_KEY", "staff_key": "CHATBOT_STAFF_KEY",
+            "webhook_secret": "CHATBOT_WEBHOOK_SECRET", "chatwoot_token": "CHATWOOT_BOT_TOKEN",
+            "chatwoot_webhook_token": "CHATWOOT_WEBHOOK_TOKEN"}
+
+
+def _keys(environ) -> dict:
+    return {name: environ.get(variable, "").strip() or None for name, variable in _SECRETS.items()}
 
 
 # -- the app ------------------------------------------------------------------------------------
@@ -100,14 +135,31 @@ def create_app(config: ServerConfig, bot=None, store: Store | None = None,
     if store is None:
         store = open_store(config.db, clock=clock)
     _mask_session_ids_in_access_log()
+    sender = None
+    if config.webhooks:
+        if not config.webhook_secret:
+            raise ValueError("webhooks need a signing secret (CHATBOT_WEBHOOK_SECRET)")
+        store.event_targets = tuple(config.webhooks)
     api = _Api(config, bot, store, clock)
+    if config.chatwoot_url:
+        api.chatwoot = chatwoot.Connector(chatwoot.check_setup(config.chatwoot_url, config.chatwoot_token),
+                                          config.chatwoot_token, store, api._answer,
+                                          lambda: store.create(bot.session().state))
+    if config.webhooks or api.chatwoot:
+        connectors = {chatwoot.KIND: api.chatwoot.request} if api.chatwoot else {}
+        sender = api.sender = webhooks.Sender(store, config.webhook_secret, clock=clock,
+                                              connectors=connectors)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         sweeper = asyncio.create_task(api.sweep_forever()) if config.retention_days is not None else None
+        if sender:
+            sender.start()
         try:
             yield
         finally:
+            if sender:
+                await run_in_threadpool(sender.stop)
             if sweeper:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -117,14 +169,23 @@ def create_app(config: ServerConfig, bot=None, store: Store | None = None,
 
     routes = [
         Route("/", api.page, methods=["GET"]),
+        Route("/staff", api.staff_page, methods=["GET"]),
         Route("/healthz", api.health, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
         Route("/v1/sessions", api.create_session, methods=["POST"]),
         Route("/v1/sessions/{id}", api.get_session, methods=["GET"]),
         Route("/v1/sessions/{id}", api.delete_session, methods=["DELETE"]),
         Route("/v1/sessions/{id}/messages", api.post_message, methods=["POST"]),
+        Route("/v1/sessions/{id}/updates", api.session_updates, methods=["GET"]),
+        Route("/v1/sessions/{id}/contact", api.post_contact, methods=["POST"]),
+        Route("/v1/sessions/{id}/staff-messages", api.post_staff_message, methods=["POST"]),
         Route("/v1/handoffs", api.handoffs, methods=["GET"]),
+        Route("/v1/handoffs/{id}", api.get_handoff, methods=["GET"]),
+        Route("/v1/handoffs/{id}/updates", api.handoff_updates, methods=["GET"]),
+        *[Route(f"/v1/handoffs/{{id}}/{action}", api.move_handoff, methods=["POST"], name=action)
+          for action in HANDOFF_MOVES],
         Route("/v1/sources", api.sources, methods=["GET"]),
+        Route("/connectors/chatwoot", api.chatwoot_event, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=os.fspath(STATIC)), name="static"),
     ]
     middleware = [Middleware(_SecurityHeaders)]
@@ -133,6 +194,7 @@ def create_app(config: ServerConfig, bot=None, store: Store | None = None,
         middleware.append(Middleware(CORSMiddleware, allow_origins=config.cors,
                                      allow_methods=["GET", "POST", "DELETE"],
                                      allow_headers=["Authorization", "Content-Type"], max_age=600))
+    middleware.append(Middleware(_RequireStaff, key=config.staff_key))
     if config.api_key:
         middleware.append(Middleware(_RequireKey, key=config.api_key))
     middleware.append(Middleware(_ServerErrors))   # innermost: its 500s get every header above
@@ -155,13 +217,20 @@ class _Api:
 
     def __init__(self, config: ServerConfig, bot, store: Store, clock: Callable[[], datetime]):
         self.config, self.bot, self.store, self.clock = config, bot, store, clock
+        self.sender: webhooks.Sender | None = None      # set when webhooks or a connector are
+        self.chatwoot: chatwoot.Connector | None = None
         self.queues = _SessionQueues()
+        self.changes = _Changes()
         self._limiter: anyio.CapacityLimiter | None = None
-        self._page = _page_template().render(clinic=config.clinic or "")
+        self._page = _page_template().render(clinic=config.clinic or "", ask_contact=config.ask_contact)
+        self._staff_page = _page_template("staff.html").render(clinic=config.clinic or "")
         self._openapi = json.loads((STATIC / "openapi.json").read_text(encoding="utf-8"))
 
     async def page(self, request: Request) -> Response:
         return HTMLResponse(self._page, headers={"Content-Security-Policy": PAGE_POLICY})
+
+    async def staff_page(self, request: Request) -> Response:
+        return HTMLResponse(self._staff_page, headers={"Content-Security-Policy": PAGE_POLICY})
 
     async def health(self, request: Request) -> Response:
         try:
@@ -187,6 +256,8 @@ class _Api:
             raise _no_such_session()
         transcript = await run_in_threadpool(self.store.transcript, session_id)
         return JSONResponse({"id": session_id, "facts": stored.state.get("facts", {}),
+                             "handoff": {"state": stored.handoff, "staff": stored.handoff_staff},
+                             "contact": await run_in_threadpool(self.store.contact, session_id),
                              "transcript": transcript})
 
     async def delete_session(self, request: Request) -> Response:
@@ -201,16 +272,130 @@ class _Api:
         async with self.queues.hold(session_id):
             reply = await anyio.to_thread.run_sync(self._answer, session_id, text,
                                                    limiter=self._turn_threads())
+        self._changed(session_id)
+        if reply is None:   # a person holds the conversation: the message is theirs to answer
+            stored = await run_in_threadpool(self.store.get, session_id)
+            holder = stored.handoff_staff if stored else None
+            return JSONResponse({"handoff": {"state": "claimed", "staff": holder}}, status_code=202)
         return JSONResponse(reply)
+
+    async def post_contact(self, request: Request) -> Response:
+        """The person's name and phone number or email, given with their consent (--ask-contact)."""
+        if not self.config.ask_contact:
+            raise HTTPException(404, "This clinic does not take contact details here.")
+        _require_json(request)
+        name, phone, email = _contact(await _json_body(request))
+        try:
+            contact = await run_in_threadpool(self.store.save_contact, request.path_params["id"],
+                                              name, phone, email)
+        except NoSuchSession:
+            raise _no_such_session() from None
+        return JSONResponse(contact, status_code=201)
 
     async def handoffs(self, request: Request) -> Response:
         limit = _limit(request.query_params.get("limit"))
-        return JSONResponse({"handoffs": await run_in_threadpool(self.store.handoffs, limit)})
+        states = _states(request.query_params.get("state"))
+        return JSONResponse({"handoffs": await run_in_threadpool(self.store.handoffs, limit, states)})
+
+    async def get_handoff(self, request: Request) -> Response:
+        session_id = request.path_params["id"]
+        handoff = await run_in_threadpool(self.store.handoff, session_id)
+        if handoff is None:
+            raise _no_such_session()
+        handoff["transcript"] = await run_in_threadpool(self.store.transcript, session_id)
+        return JSONResponse(handoff)
+
+    async def move_handoff(self, request: Request) -> Response:
+        """claim, resolve or release: the action is the route's last path segment."""
+        _require_json(request)
+        action = request.url.path.rsplit("/", 1)[1]
+        staff = _staff_name(await _json_body(request), required=action == "claim")
+        session_id = request.path_params["id"]
+        try:
+            handoff = await run_in_threadpool(self.store.move_handoff, session_id, action, staff)
+        except NoSuchSession:
+            raise _no_such_session() from None
+        except HandoffConflict as conflict:
+            raise HTTPException(409, str(conflict)) from None
+        self._changed(session_id)
+        return JSONResponse(handoff)
+
+    async def post_staff_message(self, request: Request) -> Response:
+        _require_json(request)
+        text = _message_text(await _json_body(request), example='e.g. {"text": "Hello, I am Ana."}')
+        session_id = request.path_params["id"]
+        try:
+            message = await run_in_threadpool(self.store.add_staff_message, session_id, text)
+        except NoSuchSession:
+            raise _no_such_session() from None
+        except HandoffConflict as conflict:
+            raise HTTPException(409, str(conflict)) from None
+        self._changed(session_id)
+        return JSONResponse(message, status_code=201)
+
+    async def chatwoot_event(self, request: Request) -> Response:
+        """An agent-bot event from Chatwoot (chatbot/chatwoot.py). Whatever it holds, the answer is
+        200 with what was done, so that Chatwoot never retries a message it cannot improve."""
+        if self.chatwoot is None:
+            raise HTTPException(404, "The Chatwoot connector is not set up: serve --chatwoot-url URL with "
+                                     "CHATWOOT_BOT_TOKEN.")
+        expected = self.config.chatwoot_webhook_token
+        given = request.query_params.get("token", "")
+        if expected and not secrets.compare_digest(given.encode(), expected.encode()):
+            raise HTTPException(401, "This Chatwoot event does not carry the connector's token (?token=...).")
+        try:
+            payload = await _json_body(request, limit=CONNECTOR_BODY_MAX)
+        except HTTPException as refused:
+            payload = f"unreadable: {refused.detail}"   # read_event reports it as an unexpected shape
+        outcome, why = await anyio.to_thread.run_sync(self.chatwoot.handle, payload,
+                                                      limiter=self._turn_threads())
+        if self.sender:
+            self.sender.wake()
+        return JSONResponse({"status": outcome, "reason": why})
+
+    async def session_updates(self, request: Request) -> Response:
+        """For the person's page: the messages after the `after`th and the handoff, as soon as there
+        is a message or the handoff is no longer `state` (long polling)."""
+        return JSONResponse(await self._updates(request, staff=False))
+
+    async def handoff_updates(self, request: Request) -> Response:
+        """The same for the staff's conversation view, with the handoff's reason, facts and changes."""
+        return JSONResponse(await self._updates(request, staff=True))
+
+    async def _updates(self, request: Request, staff: bool) -> dict:
+        session_id = request.path_params["id"]
+        query = request.query_params
+        after = _whole(query.get("after"), "after", 0, 10**9, default=0)
+        wait = _whole(query.get("wait"), "wait", 0, UPDATES_WAIT_MAX, default=UPDATES_WAIT)
+        known = query.get("state")
+        if known is not None and known not in HANDOFF_STATES:
+            raise HTTPException(422, '"state" must be none, waiting, claimed or resolved.')
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            stored = await run_in_threadpool(self.store.get, session_id)
+            if stored is None:
+                raise _no_such_session()
+            messages = await run_in_threadpool(self.store.transcript, session_id, after)
+            left = deadline - loop.time()
+            if messages or (known is not None and stored.handoff != known) or left <= 0:
+                break
+            await self.changes.wait(session_id, min(UPDATES_RECHECK, left))
+        handoff = {"state": stored.handoff, "staff": stored.handoff_staff}
+        if staff:
+            handoff = await run_in_threadpool(self.store.handoff, session_id) or handoff
+        return {"messages": messages, "handoff": handoff}
 
     async def sources(self, request: Request) -> Response:
         from chatbot.knowledge import inventory
         return JSONResponse({"sources": [{"id": e.id, "treatment": e.treatment, "topic": e.topic,
                                           "text": e.text} for e in inventory.facts().values()]})
+
+    def _changed(self, session_id: str) -> None:
+        """A session changed here: wake its long polls, and the webhook sender (an event may wait)."""
+        self.changes.notify(session_id)
+        if self.sender:
+            self.sender.wake()
 
     def _turn_threads(self) -> anyio.CapacityLimiter:
         # Made on first use, inside the event loop (older anyio versions need a running loop).
@@ -218,10 +403,11 @@ class _Api:
             self._limiter = anyio.CapacityLimiter(TURN_THREADS)
         return self._limiter
 
-    def _answer(self, session_id: str, text: str) -> dict:
+    def _answer(self, session_id: str, text: str) -> dict | None:
         """One turn, in a worker thread: load, answer, save if nobody else saved meanwhile. After a
         few lost races (another process answering the same session), answer with the session
-        locked, which cannot lose."""
+        locked, which cannot lose. None: a staff member holds the conversation, so the message
+        was saved unanswered, for them."""
         received = self.clock()
         for _ in range(OPTIMISTIC_ATTEMPTS):
             stored = self.store.get(session_id)
@@ -234,9 +420,13 @@ class _Api:
             raise RuntimeError(f"a locked turn of session {session_id} was not saved")
         return reply
 
-    def _answer_from(self, stored, session_id: str, text: str, received: datetime) -> tuple[dict, bool]:
+    def _answer_from(self, stored, session_id: str, text: str,
+                     received: datetime) -> tuple[dict | None, bool]:
         if stored is None:
             raise _no_such_session()
+        if stored.handoff == "claimed":
+            turn = Turn(user_text=text, user_at=received, bot_text=None, bot_at=received, handoff=False)
+            return None, self.store.save_turn(session_id, stored.version, stored.state, turn)
         session = self.bot.session(stored.state)
         reply = _respond(session, text)
         turn = Turn(user_text=text, user_at=received, bot_text=reply["text"], bot_at=self.clock(),
@@ -264,6 +454,33 @@ def _respond(session, text: str) -> dict:
     if outcome.quit:   # nothing to leave on the web: /quit is a goodbye
         return session.ask("bye").to_dict()
     return outcome.reply.to_dict()
+
+
+class _Changes:
+    """Wakes the long-polling requests of a session when this process changes it. An event lives
+    only while someone waits on it, so sessions polled once leave nothing behind."""
+
+    def __init__(self):
+        self._events: dict[str, list] = {}   # session id -> [event, how many wait on it]
+
+    def notify(self, session_id: str) -> None:
+        entry = self._events.pop(session_id, None)
+        if entry is not None:
+            entry[0].set()
+
+    async def wait(self, session_id: str, timeout: float) -> None:
+        entry = self._events.setdefault(session_id, [asyncio.Event(), 0])
+        entry[1] += 1
+        try:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(entry[0].wait(), timeout)
+        finally:
+            entry[1] -= 1
+            if not entry[1] and self._events.get(session_id) is entry:
+                del self._events[session_id]
+
+    def __len__(self) -> int:
+        return len(self._events)
 
 
 class _SessionQueues:
@@ -301,14 +518,14 @@ def _number(raw: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
-async def _json_body(request: Request):
+async def _json_body(request: Request, limit: int = MAX_BODY):
     declared = _number(request.headers.get("content-length", ""))
-    if declared is not None and declared > MAX_BODY:
+    if declared is not None and declared > limit:
         raise _too_large()
     body = bytearray()
     async for chunk in request.stream():   # a chunked body has no length to check up front
         body += chunk
-        if len(body) > MAX_BODY:
+        if len(body) > limit:
             raise _too_large()
     try:
         return json.loads(bytes(body))
@@ -317,8 +534,7 @@ async def _json_body(request: Request):
             from None
 
 
-def _message_text(body) -> str:
-    example = 'e.g. {"text": "How long does Botox take?"}'
+def _message_text(body, example: str = 'e.g. {"text": "How long does Botox take?"}') -> str:
     if not isinstance(body, dict) or "text" not in body:
         raise HTTPException(422, f'The body must be a JSON object with a "text" field, {example}.')
     text = body["text"]
@@ -340,17 +556,78 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _limit(raw: str | None) -> int:
+def _staff_name(body, required: bool) -> str | None:
+    """The "staff" field of a claim (required), resolve or release (optional: who did it)."""
+    example = 'e.g. {"staff": "Ana"}'
+    if not isinstance(body, dict):
+        raise HTTPException(422, f"The body must be a JSON object, {example}.")
+    name = body.get("staff")
+    if name is None and not required:
+        return None
+    if not isinstance(name, str) or not name.strip():
+        raise HTTPException(422, f'"staff" must be the staff member\'s name, {example}.')
+    name = name.strip()
+    if len(name) > STAFF_NAME_MAX or not name.isprintable() or not _encodable(name):
+        raise HTTPException(422, f'"staff" must be a printable name of at most {STAFF_NAME_MAX} characters.')
+    return name
+
+
+PHONE = re.compile(r"^\+?[0-9 ().-]{6,30}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def _contact(body) -> tuple[str, str | None, str | None]:
+    """(name, phone, email) from a contact body, or a 422 that says what is wrong."""
+    example = 'e.g. {"name": "Rosa", "phone": "+44 20 7946 0000", "consent": true}'
+    if not isinstance(body, dict):
+        raise HTTPException(422, f"The body must be a JSON object, {example}.")
+    if body.get("consent") is not True:
+        raise HTTPException(422, '"consent" must be true: the clinic keeps contact details only with the '
+                                 "person's consent.")
+    name, phone, email = (body.get(key) for key in ("name", "phone", "email"))
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.strip().isprintable():
+        raise HTTPException(422, f'"name" must be a name of 1 to 100 printable characters, {example}.')
+    for key, value, pattern, what in (("phone", phone, PHONE, "a phone number"),
+                                      ("email", email, EMAIL, "an email address")):
+        if value is not None and (not isinstance(value, str) or len(value) > 254
+                                  or not pattern.match(value.strip())):
+            raise HTTPException(422, f'"{key}" does not look like {what}.')
+    if not phone and not email:
+        raise HTTPException(422, f'Give a "phone" or an "email" (or both), {example}.')
+    return name.strip(), phone.strip() if phone else None, email.strip() if email else None
+
+
+def _states(raw: str | None) -> tuple[str, ...]:
+    """The handoff states asked for: `state=waiting` or `state=waiting,claimed`; all but none by default."""
     if raw is None:
-        return HANDOFF_LIMIT
-    limit = _number(raw)
-    if limit is None or not 1 <= limit <= HANDOFF_MAX:
-        raise HTTPException(422, f'"limit" must be a whole number from 1 to {HANDOFF_MAX}.')
-    return limit
+        return HANDOFF_STATES[1:]
+    states = tuple(part.strip() for part in raw.split(","))
+    if not states or not set(states) <= set(HANDOFF_STATES[1:]):
+        raise HTTPException(422, '"state" must be waiting, claimed or resolved (or several, '
+                                 'comma-separated).')
+    return states
+
+
+def _limit(raw: str | None) -> int:
+    return _whole(raw, "limit", 1, HANDOFF_MAX, default=HANDOFF_LIMIT)
+
+
+def _whole(raw: str | None, name: str, low: int, high: int, default: int) -> int:
+    """A whole-number query parameter from `low` to `high`, or its default when absent."""
+    if raw is None:
+        return default
+    number = _number(raw)
+    if number is None or not low <= number <= high:
+        raise HTTPException(422, f'"{name}" must be a whole number from {low} to {high}.')
+    return number
 
 
 def _no_such_session() -> HTTPException:
     return HTTPException(404, "No session with this id (it may have been deleted or expired).")
+
+
+def _is_staff(path: str) -> bool:
+    return STAFF_PATH.match(path) is not None
 
 
 def _too_large() -> HTTPException:
@@ -423,13 +700,15 @@ def _mask_session_ids_in_access_log() -> None:
 
 # -- middleware (plain ASGI, so it also covers errors raised below it) -----------------------------
 class _RequireKey:
-    """With CHATBOT_API_KEY set, every /v1 request needs `Authorization: Bearer <key>`."""
+    """With CHATBOT_API_KEY set, every /v1 request but the staff routes needs `Authorization: Bearer
+    <key>` (the staff routes are _RequireStaff's)."""
 
     def __init__(self, app, key: str):
         self.app, self.key = app, key.encode()
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and _is_api(scope["path"]) and not self._authorised(scope):
+        if (scope["type"] == "http" and _is_api(scope["path"]) and not _is_staff(scope["path"])
+                and not self._authorised(scope)):
             response = JSONResponse({"error": "A valid API key is required: Authorization: Bearer <key>."},
                                     status_code=401, headers={"WWW-Authenticate": "Bearer"})
             await response(scope, receive, send)
@@ -440,6 +719,44 @@ class _RequireKey:
         header = dict(scope["headers"]).get(b"authorization", b"")
         scheme, _, given = header.partition(b" ")
         return scheme.lower() == b"bearer" and secrets.compare_digest(given.strip(), self.key)
+
+
+class _RequireStaff:
+    """The staff routes (/staff, /v1/handoffs..., staff messages). With CHATBOT_STAFF_KEY set, they
+    need it, as `Authorization: Bearer <key>` or as the password of HTTP Basic (so that a browser
+    asks for it on /staff; the user name is not checked). Without it, they answer only requests
+    from this machine's loopback address."""
+
+    def __init__(self, app, key: str | None):
+        self.app, self.key = app, key.encode() if key else None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not _is_staff(scope["path"]) or self._authorised(scope):
+            await self.app(scope, receive, send)
+            return
+        if self.key:
+            response = JSONResponse({"error": "The staff key is required: Authorization: Bearer "
+                                              "<CHATBOT_STAFF_KEY> (or the key as the password when the "
+                                              "browser asks)."},
+                                    status_code=401, headers={"WWW-Authenticate": 'Basic realm="staff"'})
+        else:
+            response = JSONResponse({"error": "The staff routes answer only on this machine while the server "
+                                              "has no CHATBOT_STAFF_KEY."}, status_code=403)
+        await response(scope, receive, send)
+
+    def _authorised(self, scope) -> bool:
+        if self.key is None:
+            client = scope.get("client")
+            return bool(client) and _loopback(client[0])
+        header = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, given = header.partition(b" ")
+        given, scheme = given.strip(), scheme.lower()
+        if scheme == b"basic":
+            try:
+                given = base64.b64decode(given, validate=True).partition(b":")[2]
+            except ValueError:
+                return False
+        return scheme in (b"bearer", b"basic") and secrets.compare_digest(given, self.key)
 
 
 class _SecurityHeaders:
@@ -467,10 +784,11 @@ def _is_api(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
 
 
-def _page_template() -> jinja2.Template:
-    """The chat page; autoescaped, so a clinic name is shown as text, never as markup."""
+def _page_template(name: str = "index.html") -> jinja2.Template:
+    """The chat page (or the staff page); autoescaped, so a clinic name is shown as text, never as
+    markup."""
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return environment.from_string((STATIC / "index.html").read_text(encoding="utf-8"))
+    return environment.from_string((STATIC / name).read_text(encoding="utf-8"))
 
 
 # -- `python -m chatbot serve` --------------------------------------------------------------------
@@ -481,15 +799,20 @@ def run(args, env) -> int:
     from chatbot.status import CommandError, ExitStatus
     config = ServerConfig.from_args(args, env.environ)
     env.today()   # a bad CHATBOT_TODAY is reported before any work
+    _check_webhooks(config)
+    if config.chatwoot_url:
+        try:
+            chatwoot.check_setup(config.chatwoot_url, config.chatwoot_token)
+        except chatwoot.ChatwootError as error:
+            raise CommandError(str(error)) from None
     bot = _chatbot(config, env)
     try:
         store = open_store(config.db)
     except StoreUnavailable as error:
         raise CommandError(str(error)) from None
     listener = _listen(args.host, args.port)
-    if not config.api_key and not _loopback(args.host):
-        env.error(f"chatbot: warning: no CHATBOT_API_KEY, so anyone who can reach {args.host}:{args.port} "
-                  "can read the handoff queue and the facts people gave")
+    for notice in key_notices(config, args.host, args.port):
+        env.error(notice)
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     env.write(f"Serving the chatbot on http://{shown_host}:{args.port}/ with sessions in "
               f"{shown_database(config.db)} "
@@ -510,7 +833,7 @@ def run(args, env) -> int:
     store.close()
     os.environ[CONFIG_VARIABLE] = config.to_json()
     os.environ[PARENT_VARIABLE] = str(os.getpid())
-    for name in ("CHATBOT_API_KEY", "CHATBOT_TODAY"):
+    for name in (*_SECRETS.values(), "CHATBOT_TODAY"):
         if name in env.environ:
             os.environ[name] = env.environ[name]
     uvicorn_config = uvicorn.Config("chatbot.server:app_from_environment", factory=True,
@@ -518,6 +841,32 @@ def run(args, env) -> int:
     with contextlib.closing(listener), contextlib.suppress(KeyboardInterrupt):
         Multiprocess(uvicorn_config, sockets=[listener]).run()
     return ExitStatus.OK
+
+
+def _check_webhooks(config: ServerConfig) -> None:
+    """Every --webhook an http(s) URL, and a secret to sign with; else one line and exit 1."""
+    from chatbot.status import CommandError
+    for url in config.webhooks:
+        try:
+            webhooks.check_url(url)
+        except webhooks.WebhookError as error:
+            raise CommandError(str(error)) from None
+    if config.webhooks and not config.webhook_secret:
+        raise CommandError("--webhook needs CHATBOT_WEBHOOK_SECRET, the secret its events are signed with "
+                           "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+
+
+def key_notices(config: ServerConfig, host: str, port: int) -> list[str]:
+    """What `serve` says at start-up about the keys it runs with (or without)."""
+    notices = []
+    if not config.api_key and not _loopback(host):
+        notices.append(f"chatbot: warning: no CHATBOT_API_KEY, so anyone who can reach {host}:{port} "
+                       "can talk to the chatbot through its API")
+    if not config.staff_key:
+        notices.append("chatbot: no CHATBOT_STAFF_KEY, so the staff page and routes (/staff, /v1/handoffs) "
+                       "answer only on this machine's loopback address; set it to open them to staff "
+                       "elsewhere")
+    return notices
 
 
 def _die_with_parent(parent: str | None) -> None:

@@ -56,6 +56,74 @@ MIGRATIONS = {
     # A bot message keeps what a page needs to redraw it after a reload: its sources, whether it
     # asked for a human, and the question it left open (JSON; NULL for the person's messages).
     2: ["ALTER TABLE messages ADD COLUMN details TEXT"],
+    # The handoff lifecycle (none -> waiting -> claimed -> resolved): the session's current state,
+    # who holds it and since when, every change in handoff_changes, and staff messages in the
+    # transcript (the role check is widened by rebuilding the table, which both databases take).
+    3: ["ALTER TABLE sessions ADD COLUMN handoff_state TEXT NOT NULL DEFAULT 'none'",
+        "ALTER TABLE sessions ADD COLUMN handoff_staff TEXT",
+        "ALTER TABLE sessions ADD COLUMN handoff_since TEXT",
+        "UPDATE sessions SET handoff_state = 'waiting', handoff_since = handoff_at "
+        "WHERE handoff_at IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS sessions_by_handoff_state ON sessions (handoff_state, handoff_since) "
+        "WHERE handoff_state <> 'none'",
+        """CREATE TABLE IF NOT EXISTS handoff_changes (
+    session_id TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    state      TEXT NOT NULL,      -- the state entered
+    staff      TEXT,               -- who made the change (NULL: the conversation itself)
+    at         TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+)""",
+        """CREATE TABLE messages_v3 (
+    session_id TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    role       TEXT NOT NULL CHECK (role IN ('user', 'bot', 'staff')),
+    text       TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    details    TEXT,
+    PRIMARY KEY (session_id, seq)
+)""",
+        "INSERT INTO messages_v3 (session_id, seq, role, text, at, details) "
+        "SELECT session_id, seq, role, text, at, details FROM messages",
+        "DROP TABLE messages",
+        "ALTER TABLE messages_v3 RENAME TO messages"],
+    # Webhook events waiting to be delivered (chatbot/webhooks.py), written in the same transaction
+    # as the change they tell of; a row is deleted once its target has it.
+    4: ["""CREATE TABLE IF NOT EXISTS outbox (
+    id         TEXT NOT NULL,      -- the event id, the same for every target
+    target     TEXT NOT NULL,      -- where it goes: a webhook URL
+    type       TEXT NOT NULL,      -- handoff.waiting, handoff.claimed, ..., message.created
+    body       TEXT NOT NULL,      -- the JSON to send, exactly
+    created_at TEXT NOT NULL,
+    due_at     TEXT NOT NULL,      -- the next attempt, or the end of a sender's lease
+    attempts   INTEGER NOT NULL,
+    last_error TEXT,
+    PRIMARY KEY (id, target)
+)""",
+        "CREATE INDEX IF NOT EXISTS outbox_by_due ON outbox (due_at)"],
+    # Connectors (chatbot/chatwoot.py): which session answers a help desk's conversation, and the
+    # help desk's message ids already answered (it may deliver one twice).
+    5: ["""CREATE TABLE IF NOT EXISTS linked_sessions (
+    kind       TEXT NOT NULL,      -- the connector, e.g. chatwoot
+    outside_id TEXT NOT NULL,      -- its conversation, e.g. account 1, conversation 7: 1/7
+    session_id TEXT NOT NULL,
+    PRIMARY KEY (kind, outside_id)
+)""",
+        """CREATE TABLE IF NOT EXISTS seen_messages (
+    kind       TEXT NOT NULL,
+    outside_id TEXT NOT NULL,      -- the help desk's message id
+    at         TEXT NOT NULL,
+    PRIMARY KEY (kind, outside_id)
+)"""],
+    # How the clinic may reach a person who asked for one (serve --ask-contact), given with their
+    # consent; deleted with the session.
+    6: ["""CREATE TABLE IF NOT EXISTS contacts (
+    session_id TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    phone      TEXT,
+    email      TEXT,
+    consent_at TEXT NOT NULL       -- when the person agreed to be contacted
+)"""],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -64,8 +132,30 @@ class StoreUnavailable(Exception):
     """The database cannot be opened or written (bad path, no permission, not a database)."""
 
 
+class NoSuchSession(Exception):
+    """The session does not exist (never did, was deleted or expired)."""
+
+
+class HandoffConflict(Exception):
+    """The handoff is not in a state that allows the change; the message says why, for a person."""
+
+
+# The handoff lifecycle: what each staff action needs and leads to. A turn whose answer asks for a
+# human moves none or resolved to waiting; while claimed, the bot does not answer.
+HANDOFF_STATES = ("none", "waiting", "claimed", "resolved")
+OPEN_STATES = HANDOFF_STATES[1:]   # the staff's queue: every session that ever asked for a person
+HANDOFF_MOVES = {"claim": ({"waiting"}, "claimed"),
+                 "resolve": ({"waiting", "claimed"}, "resolved"),
+                 "release": ({"waiting", "claimed"}, "none")}
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _parse(stamp: str) -> datetime:
+    """A stored timestamp back as an aware datetime (fromisoformat takes a Z from Python 3.11)."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def timestamp(moment: datetime) -> str:
@@ -87,15 +177,18 @@ class StoredSession:
     version: int
     created_at: str
     updated_at: str
+    handoff: str = "none"              # one of HANDOFF_STATES
+    handoff_staff: str | None = None   # who claimed it, while claimed (and after, until it changes)
 
 
 @dataclass(frozen=True)
 class Turn:
-    """One answered message, ready to be saved: the person's text, the answer, and when."""
+    """One message and its answer, ready to be saved: the person's text, the answer, and when. While
+    a person holds the conversation the bot does not answer: `bot_text` is None."""
 
     user_text: str
     user_at: datetime
-    bot_text: str
+    bot_text: str | None
     bot_at: datetime
     handoff: bool
     sources: list[str] = field(default_factory=list)
@@ -104,6 +197,18 @@ class Turn:
     def details(self) -> str:
         """What the bot message keeps besides its text, as stored (JSON)."""
         return _dump({"sources": list(self.sources), "handoff": self.handoff, "follow_up": self.follow_up})
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """A webhook event leased for delivery to one target."""
+
+    id: str
+    target: str
+    type: str
+    body: str
+    created_at: datetime
+    attempts: int
 
 
 class Store(Protocol):
@@ -116,26 +221,73 @@ class Store(Protocol):
         """The session, or None when there is none with this id."""
 
     def save_turn(self, session_id: str, version: int, state: dict, turn: Turn) -> bool:
-        """Store the new state and the turn's two messages in one transaction, only if the session
-        is still at `version`; False when another writer got there first or the session is gone."""
+        """Store the new state and the turn's messages in one transaction, only if the session
+        is still at `version`; False when another writer got there first or the session is gone.
+        An answer that asks for a human moves the handoff from none or resolved to waiting, in the
+        same transaction."""
+
+    def move_handoff(self, session_id: str, action: str, staff: str | None) -> dict:
+        """Claim, resolve or release the session's handoff (HANDOFF_MOVES) as `staff`; the new
+        handoff (`handoff()`'s fields). NoSuchSession, or HandoffConflict when the state forbids it."""
+
+    def add_staff_message(self, session_id: str, text: str) -> dict:
+        """Add the claiming staff member's message to the transcript; the message as `transcript()`
+        shows it. NoSuchSession, or HandoffConflict when nobody holds the conversation."""
+
+    def handoff(self, session_id: str) -> dict | None:
+        """The session's handoff: id, state, staff, since, at, text, facts, its changes
+        ({"state", "staff", "at"}, oldest first) and the contact given (or None); None when there
+        is no such session."""
+
+    def save_contact(self, session_id: str, name: str, phone: str | None, email: str | None) -> dict:
+        """Keep (or replace) the contact details the person gave, with consent, now; the contact
+        as `contact()` shows it. NoSuchSession when there is no such session."""
+
+    def contact(self, session_id: str) -> dict | None:
+        """{"name", "phone", "email", "consent_at"} as given, or None."""
 
     def exclusive(self, session_id: str) -> contextlib.AbstractContextManager[StoredSession | None]:
         """`with store.exclusive(id) as stored:` the session (or None), read in a transaction that
         other writers wait for until the block ends; `save_turn` inside it joins that transaction."""
 
-    def transcript(self, session_id: str) -> list[dict]:
-        """The session's messages in order: {"role": "user"|"bot", "text", "at"}; a bot message also
-        has "sources", "handoff" and "follow_up" (empty, false and null for messages saved before
-        schema version 2)."""
+    def transcript(self, session_id: str, start: int = 0) -> list[dict]:
+        """The session's messages in order, from the `start`th: {"role": "user"|"bot"|"staff",
+        "text", "at"}; a bot message also has "sources", "handoff" and "follow_up" (empty, false
+        and null for messages saved before schema version 2), a staff message "staff" (the name)."""
 
     def delete(self, session_id: str) -> bool:
         """Delete the session and its transcript; False when there was none."""
 
-    def handoffs(self, limit: int) -> list[dict]:
-        """Sessions whose conversation asked for a human, newest first: id, at, text, facts."""
+    def handoffs(self, limit: int, states: tuple[str, ...] = OPEN_STATES) -> list[dict]:
+        """Sessions whose handoff is in one of `states`: waiting first, then claimed, then resolved,
+        oldest first within each; id, state, staff, since, at and text (of the latest answer that
+        asked for a human: the reason), facts."""
 
     def purge(self, idle_for: timedelta) -> int:
         """Delete sessions with no turn for longer than `idle_for`; return how many."""
+
+    def enqueue(self, target: str, kind: str, body: dict) -> str:
+        """Put one request for a target other than the webhooks (a connector's call) in the outbox,
+        to be delivered and retried like an event; its id."""
+
+    def first_sight(self, kind: str, outside_id: str) -> bool:
+        """Note a connector's message id; False when it was noted before (a repeated delivery)."""
+
+    def linked_session(self, kind: str, outside_id: str) -> str | None:
+        """The session answering a connector's conversation, if it has one that still exists."""
+
+    def link_session(self, kind: str, outside_id: str, session_id: str) -> None:
+        """Make `session_id` the one answering the connector's conversation."""
+
+    def lease_events(self, limit: int, lease: timedelta) -> list[OutboxEvent]:
+        """Up to `limit` outbox events that are due, each now held for `lease` (no other sender
+        takes it meanwhile; if this one dies, it is due again when the lease ends)."""
+
+    def event_delivered(self, event_id: str, target: str) -> None:
+        """The target has the event (or it is given up): remove it from the outbox."""
+
+    def event_failed(self, event_id: str, target: str, attempts: int, delay: timedelta, error: str) -> None:
+        """Try the event again after `delay`; `attempts` so far."""
 
     def check(self) -> None:
         """Raise when the database cannot be reached (for the health check)."""
@@ -172,6 +324,9 @@ class _SQLStore:
     placeholders; `_write()` is one transaction) and `exclusive()`."""
 
     _clock: Callable[[], datetime]
+    # Where each change's webhook event goes (set by the server from --webhook): one outbox row
+    # per target, written in the change's own transaction. Empty: no events are written.
+    event_targets: tuple[str, ...] = ()
 
     def create(self, state: dict) -> str:
         session_id, now = new_session_id(), timestamp(self._clock())
@@ -182,11 +337,11 @@ class _SQLStore:
 
     def get(self, session_id: str) -> StoredSession | None:
         with self._read() as db:
-            row = db.execute("SELECT id, state, version, created_at, updated_at FROM sessions WHERE id = ?",
-                             (session_id,)).fetchone()
+            row = db.execute("SELECT id, state, version, created_at, updated_at, handoff_state, "
+                             "handoff_staff FROM sessions WHERE id = ?", (session_id,)).fetchone()
         if row is None:
             return None
-        return StoredSession(row[0], json.loads(row[1]), row[2], row[3], row[4])
+        return StoredSession(row[0], json.loads(row[1]), row[2], row[3], row[4], row[5], row[6])
 
     def save_turn(self, session_id: str, version: int, state: dict, turn: Turn) -> bool:
         bot_at = timestamp(turn.bot_at)
@@ -200,40 +355,202 @@ class _SQLStore:
                  session_id, version)).rowcount
             if not updated:
                 return False
-            # The row is now write-locked by this transaction, so no other turn of this session
-            # can number its messages until this one commits.
-            (last,) = db.execute("SELECT COALESCE(MAX(seq), -1) FROM messages WHERE session_id = ?",
-                                 (session_id,)).fetchone()
-            db.executemany(
-                "INSERT INTO messages (session_id, seq, role, text, at, details) VALUES (?, ?, ?, ?, ?, ?)",
-                [(session_id, last + 1, "user", turn.user_text, timestamp(turn.user_at), None),
-                 (session_id, last + 2, "bot", turn.bot_text, bot_at, turn.details())])
+            # The row is now write-locked by this transaction, so no other writer can change its
+            # handoff or number its messages until this one commits.
+            if turn.handoff:
+                (handoff,) = db.execute("SELECT handoff_state FROM sessions WHERE id = ?",
+                                        (session_id,)).fetchone()
+                if handoff in ("none", "resolved"):
+                    self._enter(db, session_id, "waiting", None, bot_at)
+            messages = [("user", turn.user_text, timestamp(turn.user_at), None)]
+            if turn.bot_text is not None:
+                messages.append(("bot", turn.bot_text, bot_at, turn.details()))
+            else:   # a person holds the conversation: they are told of the message
+                self._event(db, session_id, "message.created", bot_at,
+                            message={"role": "user", "text": turn.user_text, "at": messages[0][2]})
+            self._append(db, session_id, messages)
         return True
 
-    def transcript(self, session_id: str) -> list[dict]:
+    def move_handoff(self, session_id: str, action: str, staff: str | None) -> dict:
+        allowed, target = HANDOFF_MOVES[action]
+        now = timestamp(self._clock())
+        with self._write() as db:
+            current, holder = self._lock_handoff(db, session_id)
+            if current not in allowed:
+                raise HandoffConflict(_refusal(action, current, holder))
+            self._enter(db, session_id, target, staff if target == "claimed" else holder, now,
+                        changed_by=staff or holder)
+        return self.handoff(session_id)
+
+    def add_staff_message(self, session_id: str, text: str) -> dict:
+        now = timestamp(self._clock())
+        with self._write() as db:
+            current, holder = self._lock_handoff(db, session_id)
+            if current != "claimed":
+                raise HandoffConflict("Claim this handoff before replying: a staff member may write only "
+                                      f"in a conversation they hold (this one is {_state_words(current)}).")
+            self._append(db, session_id, [("staff", text, now, _dump({"staff": holder}))])
+            message = {"role": "staff", "text": text, "at": now, "staff": holder}
+            self._event(db, session_id, "message.created", now, message=message)
+        return message
+
+    def handoff(self, session_id: str) -> dict | None:
         with self._read() as db:
-            rows = db.execute("SELECT role, text, at, details FROM messages WHERE session_id = ? "
-                              "ORDER BY seq", (session_id,)).fetchall()
+            row = db.execute(f"SELECT {_HANDOFF_COLUMNS} FROM sessions WHERE id = ?",
+                             (session_id,)).fetchone()
+            if row is None:
+                return None
+            changes = db.execute("SELECT state, staff, at FROM handoff_changes WHERE session_id = ? "
+                                 "ORDER BY seq", (session_id,)).fetchall()
+        return {**_handoff(*row), "changes": [{"state": state, "staff": staff, "at": at}
+                                              for state, staff, at in changes],
+                "contact": self.contact(session_id)}
+
+    def save_contact(self, session_id: str, name: str, phone: str | None, email: str | None) -> dict:
+        now = timestamp(self._clock())
+        with self._write() as db:
+            if not db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone():
+                raise NoSuchSession(session_id)
+            db.execute("DELETE FROM contacts WHERE session_id = ?", (session_id,))
+            db.execute("INSERT INTO contacts (session_id, name, phone, email, consent_at) "
+                       "VALUES (?, ?, ?, ?, ?)", (session_id, name, phone, email, now))
+        return {"name": name, "phone": phone, "email": email, "consent_at": now}
+
+    def contact(self, session_id: str) -> dict | None:
+        with self._read() as db:
+            row = db.execute("SELECT name, phone, email, consent_at FROM contacts WHERE session_id = ?",
+                             (session_id,)).fetchone()
+        return dict(zip(("name", "phone", "email", "consent_at"), row)) if row else None
+
+    def transcript(self, session_id: str, start: int = 0) -> list[dict]:
+        with self._read() as db:
+            rows = db.execute("SELECT role, text, at, details FROM messages "
+                              "WHERE session_id = ? AND seq >= ? ORDER BY seq",
+                              (session_id, start)).fetchall()
         return [_message(*row) for row in rows]
 
     def delete(self, session_id: str) -> bool:
         with self._write() as db:
             db.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM handoff_changes WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM linked_sessions WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM contacts WHERE session_id = ?", (session_id,))
             return db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
 
-    def handoffs(self, limit: int) -> list[dict]:
+    def handoffs(self, limit: int, states: tuple[str, ...] = OPEN_STATES) -> list[dict]:
+        marks = ", ".join("?" for _ in states)
         with self._read() as db:
             rows = db.execute(
-                "SELECT id, handoff_at, handoff_text, state FROM sessions WHERE handoff_at IS NOT NULL "
-                "ORDER BY handoff_at DESC, id LIMIT ?", (limit,)).fetchall()
-        return [{"id": session_id, "at": at, "text": text, "facts": json.loads(state).get("facts", {})}
-                for session_id, at, text, state in rows]
+                f"SELECT {_HANDOFF_COLUMNS} FROM sessions WHERE handoff_state IN ({marks}) "
+                "ORDER BY CASE handoff_state WHEN 'waiting' THEN 0 WHEN 'claimed' THEN 1 ELSE 2 END, "
+                "handoff_since, id LIMIT ?", (*states, limit)).fetchall()
+        return [_handoff(*row) for row in rows]
+
+    def _lock_handoff(self, db, session_id: str) -> tuple[str, str | None]:
+        """Write-lock the session's row (a version bump: a turn that read it before answers again
+        from the fresh state) and return its handoff state and holder."""
+        if not db.execute("UPDATE sessions SET version = version + 1 WHERE id = ?", (session_id,)).rowcount:
+            raise NoSuchSession(session_id)
+        return tuple(db.execute("SELECT handoff_state, handoff_staff FROM sessions WHERE id = ?",
+                                (session_id,)).fetchone())
+
+    def _enter(self, db, session_id: str, state: str, holder: str | None, at: str,
+               changed_by: str | None = None) -> None:
+        """Move the (locked) session's handoff to `state` and record who and when."""
+        db.execute("UPDATE sessions SET handoff_state = ?, handoff_staff = ?, handoff_since = ? WHERE id = ?",
+                   (state, holder, at, session_id))
+        (last,) = db.execute("SELECT COALESCE(MAX(seq), -1) FROM handoff_changes WHERE session_id = ?",
+                             (session_id,)).fetchone()
+        db.execute("INSERT INTO handoff_changes (session_id, seq, state, staff, at) VALUES (?, ?, ?, ?, ?)",
+                   (session_id, last + 1, state, changed_by, at))
+        self._event(db, session_id, "handoff.released" if state == "none" else f"handoff.{state}", at,
+                    changed_by=changed_by)
+
+    def _event(self, db, session_id: str, kind: str, at: str, **details) -> None:
+        """Write a webhook event about the (locked) session to the outbox, one row per target."""
+        if not self.event_targets:
+            return
+        row = db.execute(f"SELECT {_HANDOFF_COLUMNS} FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        handoff = _handoff(*row)
+        event_id = new_session_id()
+        body = _dump({"id": event_id, "type": kind, "created_at": at, "session_id": session_id,
+                      "handoff": {"state": handoff["state"], "staff": handoff["staff"],
+                                  "since": handoff["since"], "reason": handoff["text"]},
+                      "facts": handoff["facts"], **details})
+        db.executemany("INSERT INTO outbox (id, target, type, body, created_at, due_at, attempts) "
+                       "VALUES (?, ?, ?, ?, ?, ?, 0)",
+                       [(event_id, target, kind, body, at, at) for target in self.event_targets])
+
+    def enqueue(self, target: str, kind: str, body: dict) -> str:
+        event_id, now = new_session_id(), timestamp(self._clock())
+        with self._write() as db:
+            db.execute("INSERT INTO outbox (id, target, type, body, created_at, due_at, attempts) "
+                       "VALUES (?, ?, ?, ?, ?, ?, 0)", (event_id, target, kind, _dump(body), now, now))
+        return event_id
+
+    def first_sight(self, kind: str, outside_id: str) -> bool:
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM seen_messages WHERE kind = ? AND outside_id = ?",
+                          (kind, outside_id)).fetchone():
+                return False
+            db.execute("INSERT INTO seen_messages (kind, outside_id, at) VALUES (?, ?, ?)",
+                       (kind, outside_id, timestamp(self._clock())))
+        return True
+
+    def linked_session(self, kind: str, outside_id: str) -> str | None:
+        with self._read() as db:
+            row = db.execute("SELECT l.session_id FROM linked_sessions l "
+                             "JOIN sessions s ON s.id = l.session_id "
+                             "WHERE l.kind = ? AND l.outside_id = ?", (kind, outside_id)).fetchone()
+        return row[0] if row else None
+
+    def link_session(self, kind: str, outside_id: str, session_id: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM linked_sessions WHERE kind = ? AND outside_id = ?", (kind, outside_id))
+            db.execute("INSERT INTO linked_sessions (kind, outside_id, session_id) VALUES (?, ?, ?)",
+                       (kind, outside_id, session_id))
+
+    def lease_events(self, limit: int, lease: timedelta) -> list[OutboxEvent]:
+        now = self._clock()
+        until = timestamp(now + lease)
+        with self._write() as db:
+            rows = db.execute("SELECT id, target, type, body, created_at, attempts, due_at FROM outbox "
+                              "WHERE due_at <= ? ORDER BY due_at, created_at LIMIT ?",
+                              (timestamp(now), limit)).fetchall()
+            leased = []
+            for event_id, target, kind, body, created_at, attempts, due_at in rows:
+                # Conditional: on PostgreSQL another sender may have leased it since the SELECT.
+                if db.execute("UPDATE outbox SET due_at = ? WHERE id = ? AND target = ? AND due_at = ?",
+                              (until, event_id, target, due_at)).rowcount:
+                    leased.append(OutboxEvent(event_id, target, kind, body, _parse(created_at), attempts))
+        return leased
+
+    def event_delivered(self, event_id: str, target: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM outbox WHERE id = ? AND target = ?", (event_id, target))
+
+    def event_failed(self, event_id: str, target: str, attempts: int, delay: timedelta, error: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE outbox SET attempts = ?, due_at = ?, last_error = ? "
+                       "WHERE id = ? AND target = ?",
+                       (attempts, timestamp(self._clock() + delay), error[:500], event_id, target))
+
+    def _append(self, db, session_id: str, messages: list[tuple]) -> None:
+        """Add messages (role, text, at, details) after the (locked) session's last one."""
+        (last,) = db.execute("SELECT COALESCE(MAX(seq), -1) FROM messages WHERE session_id = ?",
+                             (session_id,)).fetchone()
+        db.executemany("INSERT INTO messages (session_id, seq, role, text, at, details) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       [(session_id, last + 1 + n, *message) for n, message in enumerate(messages)])
 
     def purge(self, idle_for: timedelta) -> int:
         cutoff = timestamp(self._clock() - idle_for)
         with self._write() as db:
-            db.execute("DELETE FROM messages WHERE session_id IN "
-                       "(SELECT id FROM sessions WHERE updated_at < ?)", (cutoff,))
+            for table in ("messages", "handoff_changes", "linked_sessions", "contacts"):
+                db.execute(f"DELETE FROM {table} WHERE session_id IN "
+                           "(SELECT id FROM sessions WHERE updated_at < ?)", (cutoff,))
+            # A help desk repeats a delivery within minutes, not after the retention period.
+            db.execute("DELETE FROM seen_messages WHERE at < ?", (cutoff,))
             return db.execute("DELETE FROM sessions WHERE updated_at < ?", (cutoff,)).rowcount
 
     def _migrate(self, db, found: int) -> int:
@@ -249,11 +566,36 @@ class _SQLStore:
 
 def _message(role: str, text: str, at: str, details: str | None) -> dict:
     message = {"role": role, "text": text, "at": at}
+    kept = json.loads(details) if details else {}
     if role == "bot":
-        kept = json.loads(details) if details else {}
         message.update(sources=kept.get("sources", []), handoff=kept.get("handoff", False),
                        follow_up=kept.get("follow_up"))
+    elif role == "staff":
+        message["staff"] = kept.get("staff")
     return message
+
+
+_HANDOFF_COLUMNS = "id, handoff_state, handoff_staff, handoff_since, handoff_at, handoff_text, state"
+
+
+def _handoff(session_id, state, staff, since, at, text, session_state) -> dict:
+    return {"id": session_id, "state": state, "staff": staff, "since": since, "at": at, "text": text,
+            "facts": json.loads(session_state).get("facts", {})}
+
+
+def _state_words(state: str) -> str:
+    return {"none": "not waiting for a person", "waiting": "waiting for a person",
+            "claimed": "claimed", "resolved": "resolved"}[state]
+
+
+def _refusal(action: str, state: str, holder: str | None) -> str:
+    """Why a handoff cannot be claimed, resolved or released now, for the staff member who tried."""
+    if state == "claimed" and action == "claim":
+        return f"{holder} has already claimed this handoff; ask them, or release it first."
+    if state == "none":
+        return f"There is nothing to {action}: this conversation is not waiting for a person."
+    done = {"claim": "claimed", "resolve": "resolved", "release": "released"}[action]
+    return f"This handoff cannot be {done}: it is {_state_words(state)}."
 
 
 class SQLiteStore(_SQLStore):

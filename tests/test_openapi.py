@@ -93,11 +93,14 @@ def clients(tmp_path_factory):
         def check(self):
             raise OSError("disk gone")
     apps = {"open": create_app(ServerConfig(db=str(folder / "a.sqlite3")), today=lambda: TODAY),
-            "key": create_app(ServerConfig(db=str(folder / "b.sqlite3"), api_key="k"), today=lambda: TODAY),
+            "key": create_app(ServerConfig(db=str(folder / "b.sqlite3"), api_key="k", staff_key="s"),
+                              today=lambda: TODAY),
             "failing": create_app(ServerConfig(db=str(folder / "c.sqlite3")), bot=failing),
             "broken": create_app(ServerConfig(), store=BrokenStore(str(folder / "d.sqlite3")),
                                  today=lambda: TODAY)}
-    opened = {name: TestClient(app, raise_server_exceptions=False) for name, app in apps.items()}
+    opened = {name: TestClient(app, raise_server_exceptions=False, client=("127.0.0.1", 50000))
+              for name, app in apps.items()}
+    opened["remote"] = TestClient(apps["open"], raise_server_exceptions=False)
     for client in opened.values():
         client.__enter__()
     yield opened
@@ -132,6 +135,35 @@ def test_every_answer_of_a_tour_of_the_api_is_as_documented(clients):
     for method, path in (("PUT", "/v1/sessions"), ("GET", messages), ("PATCH", f"/v1/sessions/{session_id}"),
                          ("POST", "/healthz"), ("DELETE", "/v1/handoffs")):
         assert call(method, path).status_code == 405
+    handoff = f"/v1/handoffs/{session_id}"
+    staff_messages = f"/v1/sessions/{session_id}/staff-messages"
+    assert call("GET", "/v1/handoffs?state=waiting").status_code == 200
+    assert call("GET", "/staff").status_code == 200
+    assert call("GET", f"/v1/sessions/{session_id}/updates?after=0").status_code == 200
+    assert call("GET", f"/v1/handoffs/{session_id}/updates?after=0").status_code == 200
+    assert call("GET", f"/v1/sessions/{session_id}/updates?wait=99").status_code == 422
+    assert call("GET", "/v1/handoffs/missing/updates").status_code == 404
+    assert call("POST", "/connectors/chatwoot", json={}).status_code == 404   # not set up
+    assert call("POST", f"/v1/sessions/{session_id}/contact", json={"name": "Rosa"}).status_code == 404
+    assert call("GET", "/v1/handoffs?state=lost").status_code == 422
+    assert call("GET", handoff).status_code == 200
+    assert call("POST", staff_messages, json={"text": "Hello"}).status_code == 409
+    assert call("POST", handoff + "/claim", json={}).status_code == 422
+    assert call("POST", handoff + "/claim", json={"staff": "Ana"}).status_code == 200
+    assert call("POST", handoff + "/claim", json={"staff": "Ben"}).status_code == 409
+    assert call("POST", staff_messages, json={"text": "Hello, I am Ana."}).status_code == 201
+    assert call("POST", staff_messages, json={"text": ""}).status_code == 422
+    assert call("POST", staff_messages, json={"text": "x" * MAX_BODY}).status_code == 413
+    assert call("POST", staff_messages, content=b"nope", headers=JSON).status_code == 400
+    text_plain = {"content-type": "text/plain"}
+    assert call("POST", handoff + "/resolve", content=b"{}", headers=text_plain).status_code == 415
+    assert call("POST", messages, json={"text": "thank you"}).status_code == 202
+    assert call("GET", f"/v1/sessions/{session_id}").status_code == 200
+    assert call("POST", handoff + "/release", json={"staff": "Ana"}).status_code == 200
+    assert call("POST", handoff + "/resolve", json={}).status_code == 409
+    assert call("POST", "/v1/handoffs/missing/claim", json={"staff": "Ana"}).status_code == 404
+    assert call("GET", "/v1/handoffs/missing").status_code == 404
+    assert call("GET", "/v1/handoffs", which=clients["remote"]).status_code == 403
     assert call("POST", "/v1/sessions", which=clients["key"], json={}).status_code == 401
     assert call("GET", "/v1/handoffs", which=clients["key"]).status_code == 401
     assert call("GET", "/healthz", which=clients["broken"]).status_code == 503
@@ -143,7 +175,7 @@ def test_every_answer_of_a_tour_of_the_api_is_as_documented(clients):
     for method, path in (("GET", f"/v1/sessions/{session_id}"), ("DELETE", f"/v1/sessions/{session_id}"),
                          ("POST", messages)):
         assert call(method, path, **({"json": {"text": "hi"}} if method == "POST" else {})).status_code == 404
-    assert seen == {200, 201, 204, 400, 401, 404, 405, 413, 415, 422, 500, 503}
+    assert seen == {200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 500, 503}
 
 
 def test_every_operation_documents_405_and_500_and_every_post_415():

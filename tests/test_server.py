@@ -45,7 +45,8 @@ def serve(bot, tmp_path):
         options.setdefault("db", str(tmp_path / f"sessions{len(opened)}.sqlite3"))
         extra = {"clock": clock} if clock else {}
         app = create_app(ServerConfig(**options), bot=bot, store=store, today=lambda: TODAY, **extra)
-        client = TestClient(app, raise_server_exceptions=False)
+        # From the loopback address, as on a clinic's own machine (staff routes answer there).
+        client = TestClient(app, raise_server_exceptions=False, client=("127.0.0.1", 50000))
         client.__enter__()
         opened.append(client)
         return client
@@ -242,13 +243,12 @@ def test_no_body_makes_the_server_fail(shared_client, body):
 
 
 # -- security --------------------------------------------------------------------------------------
-def test_with_an_api_key_every_v1_request_needs_it(serve):
+def test_with_an_api_key_every_public_v1_request_needs_it(serve):
     client = serve(api_key="s3cret-key")
     good = {"Authorization": "Bearer s3cret-key"}
     for headers in (None, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-key"},
                     {"Authorization": "Basic s3cret-key"}, {"Authorization": "Bearer "}):
-        for method, path in (("POST", "/v1/sessions"), ("GET", "/v1/handoffs"),
-                             ("GET", "/v1/sessions/x"), ("GET", "/v1/sources")):
+        for method, path in (("POST", "/v1/sessions"), ("GET", "/v1/sessions/x"), ("GET", "/v1/sources")):
             response = client.request(method, path, headers=headers)
             assert response.status_code == 401, (headers, path)
             assert response.headers["www-authenticate"] == "Bearer"
@@ -308,7 +308,7 @@ def test_the_page_script_never_writes_html():
 
 
 # -- the handoff queue -----------------------------------------------------------------------------
-def test_handoffs_list_the_sessions_waiting_for_a_human_newest_first(client):
+def test_handoffs_list_the_sessions_waiting_for_a_human_oldest_first(client):
     calm = new_session(client)
     say(client, calm, "How long does Botox take?")
     first = new_session(client)
@@ -320,15 +320,15 @@ def test_handoffs_list_the_sessions_waiting_for_a_human_newest_first(client):
     assert say(client, second, "yes")["handoff"] is True
 
     waiting = client.get("/v1/handoffs").json()["handoffs"]
-    assert [h["id"] for h in waiting] == [second, first]
-    assert waiting[1]["text"] == stop["text"]
-    assert waiting[1]["facts"]["pregnant"] is True
+    assert [h["id"] for h in waiting] == [first, second]
+    assert waiting[0]["text"] == stop["text"] and waiting[0]["state"] == "waiting"
+    assert waiting[0]["facts"]["pregnant"] is True
     assert all(UTC_STAMP.match(h["at"]) for h in waiting)
-    assert waiting[0]["at"] >= waiting[1]["at"]
-    assert [h["id"] for h in client.get("/v1/handoffs?limit=1").json()["handoffs"]] == [second]
+    assert waiting[1]["at"] >= waiting[0]["at"]
+    assert [h["id"] for h in client.get("/v1/handoffs?limit=1").json()["handoffs"]] == [first]
 
-    client.delete(f"/v1/sessions/{second}")
-    assert [h["id"] for h in client.get("/v1/handoffs").json()["handoffs"]] == [first]
+    client.delete(f"/v1/sessions/{first}")
+    assert [h["id"] for h in client.get("/v1/handoffs").json()["handoffs"]] == [second]
 
 
 # -- persistence and concurrency -------------------------------------------------------------------

@@ -11,6 +11,8 @@ import pytest
 from chatbot.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
+    HandoffConflict,
+    NoSuchSession,
     PostgresStore,
     SQLiteStore,
     StoreUnavailable,
@@ -130,7 +132,8 @@ def test_the_transcript_keeps_what_a_page_needs(stores):
         {"role": "user", "text": "I'm pregnant", "at": "2026-11-27T09:30:00.000Z"},
         {"role": "bot", "text": "Not advisable.", "at": "2026-11-27T09:30:01.000Z", "sources": ["FIL-CONTRA"],
          "handoff": True, "follow_up": "breastfeeding"}]
-    assert store.handoffs(5) == [{"id": session_id, "at": "2026-11-27T09:30:01.000Z",
+    assert store.handoffs(5) == [{"id": session_id, "state": "waiting", "staff": None,
+                                  "since": "2026-11-27T09:30:01.000Z", "at": "2026-11-27T09:30:01.000Z",
                                   "text": "Not advisable.", "facts": {}}]
 
 
@@ -167,6 +170,15 @@ def test_retention_deletes_only_sessions_idle_for_longer_than_the_limit(stores):
     assert store.handoffs(10) == []
 
 
+def test_retention_also_forgets_old_connector_message_ids(stores):
+    clock = Clock()
+    store = stores(clock)
+    assert store.first_sight("chatwoot", "1/118") and not store.first_sight("chatwoot", "1/118")
+    clock.now += timedelta(days=31)
+    store.purge(timedelta(days=30))
+    assert store.first_sight("chatwoot", "1/118")
+
+
 def test_delete_removes_the_session_and_its_transcript(stores):
     store = stores()
     session_id = store.create({})
@@ -178,6 +190,105 @@ def test_delete_removes_the_session_and_its_transcript(stores):
 
 def test_the_health_check_passes_on_a_working_database(stores):
     stores().check()
+
+
+# -- the handoff lifecycle -------------------------------------------------------------------------
+def _waiting(store, at=NOW) -> str:
+    session_id = store.create({"facts": {"pregnant": True}})
+    assert store.save_turn(session_id, 0, {"facts": {"pregnant": True}},
+                           Turn("a person please", at, "Someone will answer.", at, handoff=True))
+    return session_id
+
+
+def test_a_handoff_goes_from_waiting_to_claimed_to_resolved_with_who_and_when(stores):
+    clock = Clock()
+    store = stores(clock)
+    session_id = _waiting(store)
+    assert store.get(session_id).handoff == "waiting"
+    clock.now += timedelta(minutes=2)
+    claimed = store.move_handoff(session_id, "claim", "Ana")
+    assert (claimed["state"], claimed["staff"]) == ("claimed", "Ana")
+    assert claimed["since"] == "2026-11-01T12:02:00.000Z"
+    assert store.add_staff_message(session_id, "Hello, I'm Ana.")["staff"] == "Ana"
+    stored = store.get(session_id)
+    assert store.save_turn(session_id, stored.version, stored.state,
+                           Turn("thanks", NOW, None, NOW, handoff=False))
+    clock.now += timedelta(minutes=3)
+    store.move_handoff(session_id, "resolve", None)
+    handoff = store.handoff(session_id)
+    assert handoff["state"] == "resolved" and handoff["facts"] == {"pregnant": True}
+    assert handoff["changes"] == [
+        {"state": "waiting", "staff": None, "at": "2026-11-27T09:30:00.000Z"},
+        {"state": "claimed", "staff": "Ana", "at": "2026-11-01T12:02:00.000Z"},
+        {"state": "resolved", "staff": "Ana", "at": "2026-11-01T12:05:00.000Z"}]
+    assert [(m["role"], m["text"]) for m in store.transcript(session_id)] == [
+        ("user", "a person please"), ("bot", "Someone will answer."), ("staff", "Hello, I'm Ana."),
+        ("user", "thanks")]
+    assert [m["text"] for m in store.transcript(session_id, start=3)] == ["thanks"]
+
+
+def test_a_resolved_handoff_waits_again_when_a_new_answer_asks_for_a_person(stores):
+    store = stores()
+    session_id = _waiting(store)
+    store.move_handoff(session_id, "resolve", "Ana")
+    stored = store.get(session_id)
+    store.save_turn(session_id, stored.version, stored.state, Turn("again", NOW, "Someone will.", NOW, True))
+    assert store.get(session_id).handoff == "waiting"
+    assert [h["state"] for h in store.handoffs(5)] == ["waiting"]
+
+
+@pytest.mark.parametrize("moves, refused, words", [
+    ([], "resolve", "nothing to resolve"),
+    (["claim"], "claim", "Ana has already claimed"),
+    (["resolve"], "claim", "cannot be claimed: it is resolved"),
+    (["release"], "release", "nothing to release"),
+])
+def test_a_move_the_state_forbids_is_a_conflict_that_changes_nothing(stores, moves, refused, words):
+    store = stores()
+    session_id = _waiting(store) if moves or refused != "resolve" else store.create({})
+    for move in moves:
+        store.move_handoff(session_id, move, "Ana")
+    before = store.handoff(session_id)
+    with pytest.raises(HandoffConflict, match=words):
+        store.move_handoff(session_id, refused, "Ben")
+    assert store.handoff(session_id) == before
+
+
+def test_staff_may_write_only_in_a_claimed_conversation(stores):
+    store = stores()
+    session_id = _waiting(store)
+    with pytest.raises(HandoffConflict, match="Claim this handoff"):
+        store.add_staff_message(session_id, "hi")
+    with pytest.raises(NoSuchSession):
+        store.add_staff_message("missing", "hi")
+    with pytest.raises(NoSuchSession):
+        store.move_handoff("missing", "claim", "Ana")
+    assert store.handoff("missing") is None
+
+
+def test_a_staff_move_makes_a_turn_read_before_it_stale(stores):
+    store = stores()
+    session_id = _waiting(store)
+    read_before = store.get(session_id)
+    store.move_handoff(session_id, "claim", "Ana")
+    assert not store.save_turn(session_id, read_before.version, read_before.state,
+                               Turn("hi", NOW, "The bot", NOW, False))
+
+
+def test_the_queue_lists_waiting_first_then_claimed_oldest_first(stores):
+    clock = Clock()
+    store = stores(clock)
+    first = _waiting(store, clock.now)
+    clock.now += timedelta(minutes=1)
+    second = _waiting(store, clock.now)
+    store.move_handoff(first, "claim", "Ana")
+    clock.now += timedelta(minutes=1)
+    third = _waiting(store, clock.now)
+    assert [h["id"] for h in store.handoffs(10)] == [second, third, first]
+    assert [h["id"] for h in store.handoffs(10, ("claimed",))] == [first]
+    store.move_handoff(second, "release", "Ana")
+    assert [h["id"] for h in store.handoffs(10, ("waiting",))] == [third]
+    assert store.delete(first) and store.handoff(first) is None
 
 
 # -- schema versions -------------------------------------------------------------------------------
@@ -220,6 +331,16 @@ def test_a_version_1_database_is_migrated_at_start_up_and_keeps_its_sessions(dat
     assert store.transcript("old")[3]["sources"] == ["X"]
     stores().close()   # a second start finds nothing to do
     assert len(stores().transcript("old")) == 4
+
+
+def test_a_version_2_queue_entry_becomes_a_waiting_handoff(database, stores):
+    _version_1(database)
+    _execute(database, ["UPDATE sessions SET handoff_at = '2026-11-01T10:00:00.000Z', handoff_text = 'Ask.' "
+                        "WHERE id = 'old'"])
+    store = stores()
+    assert store.handoffs(5)[0]["state"] == "waiting" and store.get("old").handoff == "waiting"
+    store.move_handoff("old", "claim", "Ana")
+    assert store.add_staff_message("old", "Hi")["role"] == "staff"
 
 
 def test_a_database_from_a_newer_release_is_refused_in_one_line(database, stores):

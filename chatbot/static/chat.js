@@ -17,6 +17,9 @@
   const extras = document.getElementById("bot-extras");
   const composer = document.getElementById("composer");
   const restartChoice = document.getElementById("restart-choice");
+  const staffStatus = document.getElementById("staff-status");
+  const contactForm = document.getElementById("contact");        // only with serve --ask-contact
+  const contactDone = document.getElementById("contact-done");
 
   const SESSION_KEY = "chatbot.session";   // sessionStorage: the conversation survives a reload
   const API_KEY = "chatbot.apiKey";
@@ -26,6 +29,12 @@
   let sessionId = sessionStorage.getItem(SESSION_KEY);
   let sourceTexts = null;   // id -> text, fetched the first time someone opens a sources list
   let busy = false;
+  let seen = 0;             // how many messages of the conversation the page has had from the server
+  let handoffState = null;  // the handoff as last heard: none, waiting, claimed, resolved
+  let following = null;     // the conversation whose news the page is waiting for
+  let contactGiven = false; // the person has left their details in this conversation
+  const CONTACT_SKIPPED = "chatbot.contactSkipped";   // the session whose offer was declined
+  const RETRY_MS = 5000;
 
   class ApiError extends Error {
     constructor(status, message) {
@@ -83,13 +92,58 @@
     return message;
   }
 
+  function showStaff(entry) {
+    const message = show("staff", entry.text);
+    const label = document.createElement("p");
+    label.className = "who-said";
+    label.textContent = words.staffLabel.replace("{staff}", entry.staff || "");
+    message.prepend(label);
+    reveal(message);
+  }
+
+  function showHandoff(handoff) {
+    // A staff member joining, leaving or handing back: one line above the conversation.
+    if (!handoff || handoff.state === handoffState) return;
+    const said = { claimed: words.staffClaimed, resolved: words.staffResolved };
+    if (handoff.state === "none" && handoffState === "claimed") said.none = words.staffReleased;
+    handoffState = handoff.state;
+    const text = said[handoff.state];
+    staffStatus.textContent = text ? text.replace("{staff}", handoff.staff || "") : "";
+    staffStatus.hidden = !text;
+    if (handoff.state === "waiting" || handoff.state === "claimed") showBanner();
+  }
+
+  function showBanner() {
+    // With --ask-contact, a person asked for (or sent to) a human may leave their details.
+    banner.hidden = false;
+    if (contactForm && !contactGiven && sessionStorage.getItem(CONTACT_SKIPPED) !== sessionId) {
+      contactForm.hidden = false;
+    }
+  }
+
+  async function sendContact() {
+    const value = (id) => document.getElementById(id).value.trim() || undefined;
+    try {
+      await api("POST", `v1/sessions/${encodeURIComponent(sessionId)}/contact`, {
+        name: value("contact-name"), phone: value("contact-phone"), email: value("contact-email"),
+        consent: document.getElementById("contact-consent").checked,
+      });
+      contactGiven = true;
+      contactForm.hidden = true;
+      contactDone.hidden = false;
+      showProblem("");
+    } catch (error) {
+      showProblem(error.message);
+    }
+  }
+
   function showReply(reply, placeholder) {
     const message = placeholder || show("bot", "");
     message.classList.remove("pending");
     message.querySelector(".text").textContent = reply.text;
     if (reply.handoff) {
       message.classList.add("handoff");
-      banner.hidden = false;
+      showBanner();
     }
     if (reply.sources && reply.sources.length) message.append(sourcesList(reply.sources));
     showQuickReplies(reply.follow_up, reply.choices);
@@ -155,6 +209,33 @@
     const data = await api("POST", "v1/sessions", {});
     sessionId = data.id;
     sessionStorage.setItem(SESSION_KEY, sessionId);
+    seen = 0;
+    handoffState = "none";
+    follow(sessionId);
+  }
+
+  const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+  async function follow(id) {
+    // Long polling, for as long as this conversation is the page's: the server answers when a
+    // message arrives (or after a while with nothing new). The page shows the staff's messages
+    // from here; its own messages and the bot's answers it shows when it sends.
+    if (following === id) return;   // one loop per conversation
+    following = id;
+    while (sessionId === id && following === id) {
+      try {
+        const data = await api("GET", `v1/sessions/${encodeURIComponent(id)}/updates?after=${seen}` +
+                                      (handoffState ? `&state=${handoffState}` : ""));
+        if (sessionId !== id) return;
+        seen += data.messages.length;
+        for (const entry of data.messages) if (entry.role === "staff") showStaff(entry);
+        showHandoff(data.handoff);
+      } catch (error) {
+        if (error.status === 404 || sessionId !== id) break;
+        await sleep(RETRY_MS);
+      }
+    }
+    if (following === id) following = null;
   }
 
   async function restore() {
@@ -163,12 +244,17 @@
     if (!sessionId) return;
     try {
       const data = await api("GET", `v1/sessions/${encodeURIComponent(sessionId)}`);
+      contactGiven = Boolean(data.contact);
       for (const entry of data.transcript) {
         if (entry.role === "bot") showReply(entry);
+        else if (entry.role === "staff") showStaff(entry);
         else show(entry.role, entry.text);
       }
       const last = data.transcript[data.transcript.length - 1];
       if (last && last.role !== "bot") showQuickReplies(null);
+      seen = data.transcript.length;
+      showHandoff(data.handoff);
+      follow(sessionId);
     } catch (error) {
       if (error.status !== 404) throw error;
       sessionId = null;
@@ -182,6 +268,7 @@
     sendButton.disabled = true;
     quick.hidden = true;
     choices.hidden = true;
+    if (contactDone) contactDone.hidden = true;
     showProblem("");
     const mine = show("user", text);
     const placeholder = show("bot", words.thinking);
@@ -196,6 +283,12 @@
         await newSession();   // expired or deleted meanwhile: say so, carry on in a new one
         placeholder.remove();
         showProblem(words.expired);
+        return;
+      }
+      if (reply.text === undefined && reply.handoff) {   // 202: a staff member will answer
+        placeholder.remove();
+        showHandoff(reply.handoff);
+        mine.title = words.held.replace("{staff}", reply.handoff.staff || "");
         return;
       }
       showReply(reply, placeholder);
@@ -229,6 +322,13 @@
     sessionId = null;
     for (const message of [...log.querySelectorAll(".message:not(.intro)")]) message.remove();
     banner.hidden = true;
+    staffStatus.hidden = true;
+    handoffState = null;
+    contactGiven = false;
+    if (contactForm) {
+      contactForm.hidden = true;
+      contactDone.hidden = true;
+    }
     quick.hidden = true;
     choices.hidden = true;
     showProblem("");
@@ -270,6 +370,17 @@
     restartChoice.hidden = true;
     input.focus();
   });
+  if (contactForm) {
+    contactForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      sendContact();
+    });
+    document.getElementById("contact-skip").addEventListener("click", () => {
+      sessionStorage.setItem(CONTACT_SKIPPED, sessionId);
+      contactForm.hidden = true;
+      input.focus();
+    });
+  }
   if (window.ResizeObserver) new ResizeObserver(fitComposer).observe(composer);
   keyForm.addEventListener("submit", (event) => {
     event.preventDefault();
