@@ -66,7 +66,10 @@ def test_escape_sequences_in_a_message_never_reach_the_terminal():
 
 def test_every_command_has_help_text_and_a_readme_mention():
     from chatbot.cli import build_parser
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    root = os.path.join(os.path.dirname(__file__), "..")
+    readme = "\n".join(open(os.path.join(root, name), encoding="utf-8").read() for name in
+                       ["README.md"] + [os.path.join("docs", page) for page in sorted(os.listdir(
+                           os.path.join(root, "docs")))])
     commands = build_parser()._subparsers._group_actions[0].choices
     for name, parser in commands.items():
         assert parser.format_help().strip(), name
