@@ -29,3 +29,10 @@ def bot_for_day():
             built[day] = Chatbot(today=lambda: day)
         return built[day]
     return make
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request, tmp_path):
+    """A new, empty database of each kind: a SQLite path or a PostgreSQL URL (pgcluster.py)."""
+    import pgcluster
+    return pgcluster.fresh_database(request.param, tmp_path)

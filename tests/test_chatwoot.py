@@ -9,7 +9,6 @@ import warnings
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pgcluster
 import pytest
 
 with warnings.catch_warnings():
@@ -118,11 +117,6 @@ def stand_in():
     running = StandIn()
     yield running
     running.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request, tmp_path):
-    return pgcluster.fresh_database(request.param, tmp_path)
 
 
 @pytest.fixture

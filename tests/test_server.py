@@ -14,7 +14,6 @@ import warnings
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
-import pgcluster
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -332,12 +331,6 @@ def test_handoffs_list_the_sessions_waiting_for_a_human_oldest_first(client):
 
 
 # -- persistence and concurrency -------------------------------------------------------------------
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request, tmp_path):
-    """A new, empty database of each kind: a SQLite path or a PostgreSQL URL (pgcluster.py)."""
-    return pgcluster.fresh_database(request.param, tmp_path)
-
-
 def test_a_new_app_on_the_same_database_carries_on_the_conversation(serve, database):
     db = database
     first = serve(db=db)

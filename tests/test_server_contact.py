@@ -4,7 +4,6 @@ with it."""
 import warnings
 from datetime import date
 
-import pgcluster
 import pytest
 
 with warnings.catch_warnings():
@@ -17,11 +16,6 @@ from chatbot.server import ServerConfig, create_app
 
 TODAY = date(2026, 11, 27)
 GOOD = {"name": "Rosa", "phone": "+44 20 7946 0000", "consent": True}
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request, tmp_path):
-    return pgcluster.fresh_database(request.param, tmp_path)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import threading
 import warnings
 from datetime import date, datetime, timedelta, timezone
 
-import pgcluster
 import pytest
 
 with warnings.catch_warnings():
@@ -52,11 +51,6 @@ def waiting_session(client, headers=None) -> str:
                         headers=headers).json()
     assert reply["handoff"] is True and reply["intent"] == "staff"
     return session_id
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request, tmp_path):
-    return pgcluster.fresh_database(request.param, tmp_path)
 
 
 def test_a_person_asks_for_a_human_staff_claims_replies_resolves_and_the_bot_answers_again(serve, database):

@@ -24,12 +24,6 @@ from chatbot.store import (
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc)   # tests never read the real clock
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request, tmp_path):
-    """A new, empty database of each kind: a SQLite path or a PostgreSQL URL."""
-    return pgcluster.fresh_database(request.param, tmp_path)
-
-
 @pytest.fixture
 def stores(database):
     """stores(clock=None) -> a store on the test's database (several share it, as processes do)."""

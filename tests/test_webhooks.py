@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema
-import pgcluster
 import pytest
 from test_openapi import BASE, REGISTRY
 
@@ -83,11 +82,6 @@ def receiver():
     running = Receiver()
     yield running
     running.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request, tmp_path):
-    return pgcluster.fresh_database(request.param, tmp_path)
 
 
 @pytest.fixture
