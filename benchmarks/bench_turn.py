@@ -20,7 +20,7 @@ from benchmarks import CONVERSATION, TODAY, median, percentile, row, seconds
 from chatbot.knowledge import inventory
 from chatbot.knowledge._experta import NOT, KnowledgeEngine, Rule
 from chatbot.knowledge.engine import Engine
-from chatbot.knowledge.facts import Focus, Mentioned, Move, Question, Reply, Screening, Told
+from chatbot.knowledge.facts import Focus, Mentioned, Move, Question, ReplyPart, Screening, Told
 from chatbot.knowledge.rules import Expert
 
 REPEATS = 40
@@ -119,7 +119,7 @@ def _literals() -> list[tuple[type, str, str]]:
 def _trivial_rule(index: int, kind: type, field: str, value: str):
     @Rule(kind(**{field: value}))
     def trivial(self):
-        self.declare(Reply(template="floor", intent=value, scope="answered", rule=f"trivial_{index}"))
+        self.declare(ReplyPart(template="floor", intent=value, scope="answered", rule=f"trivial_{index}"))
     return trivial
 
 
@@ -132,9 +132,9 @@ def _floor_engine(rule_count: int, base: type) -> type:
     for index, (kind, field, value) in enumerate(literals[: rule_count - 1]):
         namespace[f"trivial_{index}"] = _trivial_rule(index, kind, field, value)
 
-    @Rule(NOT(Reply()), salience=-100)
+    @Rule(NOT(ReplyPart()), salience=-100)
     def fallback(self):
-        self.declare(Reply(template="floor", intent="none", scope="out_of_scope", rule="fallback"))
+        self.declare(ReplyPart(template="floor", intent="none", scope="out_of_scope", rule="fallback"))
     namespace["fallback"] = fallback
     return type("FloorEngine", (base,), namespace)
 
@@ -152,7 +152,7 @@ class _FloorTurn:
         engine, mark = self.engine, self.mark
         engine.declare(*facts)
         engine.run()
-        replies = [f for index, f in engine.facts.items() if index > mark and isinstance(f, Reply)]
+        replies = [f for index, f in engine.facts.items() if index > mark and isinstance(f, ReplyPart)]
         for index in [index for index in engine.facts.keys() if index > mark]:
             engine.facts.retract(index)   # what Engine.retract_all does, on stock experta
         engine.strategy.update_agenda(engine.agenda, *engine.get_activations())

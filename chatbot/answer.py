@@ -1,4 +1,4 @@
-"""The answer a turn assembles: the rules' Reply facts, ordered and rendered, as one Reply."""
+"""The answer a turn assembles: the rules' ReplyPart facts, ordered and rendered, as one Reply."""
 from __future__ import annotations
 
 import copy

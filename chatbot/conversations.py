@@ -37,7 +37,7 @@ READINGS = ("out_of_scope", "recommend", "screening")
 
 
 @dataclass
-class Turn:
+class ExpectedTurn:
     """One user message and what its reply must show."""
 
     user: str
@@ -49,7 +49,7 @@ class Conversation:
     """A named path of turns, run in one session."""
 
     name: str
-    turns: list[Turn]
+    turns: list[ExpectedTurn]
     today: date | None = None
     origin: str = ""
 
@@ -125,7 +125,7 @@ def _conversation(item, origin: str) -> Conversation:
         unknown = set(turn) - set(CHECKED_KEYS) - {"user", "note"}
         if unknown:
             raise ValueError(f"{origin} turn {index}: unknown keys {sorted(unknown)}")
-        turns.append(Turn(turn["user"], {k: v for k, v in turn.items() if k in CHECKED_KEYS}))
+        turns.append(ExpectedTurn(turn["user"], {k: v for k, v in turn.items() if k in CHECKED_KEYS}))
     today = item.get("today")
     if isinstance(today, str):
         today = date.fromisoformat(today)
@@ -141,7 +141,7 @@ def _question(item: dict, origin: str) -> Conversation:
     if unknown:
         raise ValueError(f"{origin}: unknown keys {sorted(unknown)}")
     expect = {"topic": {"topics": [str(t) for t in topics], "treatment": item.get("treatment")}}
-    return Conversation(item["q"], [Turn(item["q"], expect)], None, origin)
+    return Conversation(item["q"], [ExpectedTurn(item["q"], expect)], None, origin)
 
 
 def reads_as(reply: dict, topics: list[str], treatment: str | None = None) -> bool:

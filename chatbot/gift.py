@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:   # for annotations only: quiz imports this module to export its bank
-    from chatbot.quiz import Question
+    from chatbot.quiz import QuizQuestion
 
 CATEGORY = "Botox and fillers"
 _SPECIAL = "\\~=#{}:"
@@ -30,7 +30,7 @@ def escape(text: str) -> str:
     return "".join("\\" + ch if ch in _SPECIAL else ch for ch in text)
 
 
-def export(questions: Sequence[Question], seed: int) -> str:
+def export(questions: Sequence[QuizQuestion], seed: int) -> str:
     """The questions as one GIFT file, each option with its own feedback."""
     lines = [f"// Staff training questions generated from the knowledge base (seed {seed}).",
              "// Every right answer rests on the inventory IDs in its feedback.", ""]

@@ -52,7 +52,7 @@ _AFTER_BLANK = re.compile(re.escape(BLANK) + r" (\w+)")
 
 
 @dataclass(frozen=True)
-class Question:
+class QuizQuestion:
     """One generated question, its right answer and what the chatbot says in the same situation."""
 
     kind: str                   # one of KINDS
@@ -77,7 +77,7 @@ class Question:
 class Quiz:
     """The questions picked for one run, and the seed that reproduces them."""
 
-    questions: list[Question]
+    questions: list[QuizQuestion]
     available: int              # how many distinct questions the topic has
     seed: int
 
@@ -102,14 +102,14 @@ class Bank:
                                                                **data)
         return " ".join(text.split())
 
-    def all(self) -> list[Question]:
+    def all(self) -> list[QuizQuestion]:
         return self.merged([q for kind in KINDS for q in getattr(self, kind)() if q is not None])
 
-    def merged(self, questions: list[Question]) -> list[Question]:
+    def merged(self, questions: list[QuizQuestion]) -> list[QuizQuestion]:
         """One question per right answer: questions whose right option and leading fact are the
         same (a precaution asked or told, three lines that all move) test one thing, so one of
         them, picked by the seed, stays, in the place of the first."""
-        groups: dict[tuple, list[Question]] = {}
+        groups: dict[tuple, list[QuizQuestion]] = {}
         for question in questions:
             key = (question.choices[question.answer],
                    question.sources[:1] if question.kind == "combining" else ())
@@ -124,12 +124,12 @@ class Bank:
                            areas=list(areas))
 
     def question(self, kind, subject, tags, review, text, options, explanation, sources, probe,
-                 expect) -> Question:
+                 expect) -> QuizQuestion:
         """Shuffle the options (the first is the right one) and freeze the question."""
         options = list(dict.fromkeys(o for o in options if o))
         right = options[0]
         self.rng.shuffle(options)
-        return Question(kind=kind, subject=subject, tags=tuple(tags), review=review, text=text,
+        return QuizQuestion(kind=kind, subject=subject, tags=tuple(tags), review=review, text=text,
                         choices=tuple(options), answer=options.index(right),
                         explanation=explanation, sources=tuple(sources), probe=tuple(probe),
                         expect=expect)
@@ -228,7 +228,7 @@ class Bank:
         return lead + [i for i in pool if i not in lead]
 
     # -- figures: session times, cost, days without alcohol ---------------------------------------
-    def figure(self) -> list[Question]:
+    def figure(self) -> list[QuizQuestion]:
         """"How long does Botox take?": the figure of the fact that answers it, or none at all."""
         questions = []
         everything = [(i, self.figure_of(i)) for i in self.facts if self.figure_of(i)]
@@ -266,7 +266,7 @@ class Bank:
         return questions
 
     # -- facts: which statement answers the client (treatment names blanked out) ------------------
-    def fact(self) -> list[Question]:
+    def fact(self) -> list[QuizQuestion]:
         questions = []
         skip = set(self.figure_topics())
         for topic_name, topic in self.topics.items():
@@ -293,7 +293,7 @@ class Bank:
                     [line], {"scope": "answered", "handoff": False}))
         return questions + [question for question in [self.lunchtime()] if question]
 
-    def lunchtime(self) -> Question | None:
+    def lunchtime(self) -> QuizQuestion | None:
         """"Which treatment is the lunchtime facelift?": the treatment the topic implies."""
         topic = self.topics.get("lunchtime")
         line = self.line("lunchtime")
@@ -314,7 +314,7 @@ class Bank:
             [line], {"scope": "answered", "handoff": False})
 
     # -- precautions: a client asks, or tells the front desk about themselves -----------------------
-    def precaution(self) -> list[Question]:
+    def precaution(self) -> list[QuizQuestion]:
         questions = [self._prescribed()]
         for topic_name, topic in self.topics.items():
             if not topic.precaution:
@@ -326,7 +326,7 @@ class Bank:
                         questions.append(question)
         return questions
 
-    def _prescribed(self) -> Question | None:
+    def _prescribed(self) -> QuizQuestion | None:
         """A client booked for fillers takes a prescribed blood thinner (warfarin): the article's
         advice is about over-the-counter ones, and nobody stops a prescribed medicine alone."""
         treatment, topic_name = "fillers", "medicines"
@@ -361,7 +361,7 @@ class Bank:
                               "kind": "medicine", "says": category["says"], "words": words or [key]})
         return found
 
-    def _precaution(self, topic_name, topic, treatment, form) -> Question | None:
+    def _precaution(self, topic_name, topic, treatment, form) -> QuizQuestion | None:
         item = self.pick_item(topic_name)
         line = self.line(form, topic_name, treatment, item)
         if not line:
@@ -395,7 +395,7 @@ class Bank:
             options, explanation, sources, probe, expect)
 
     # -- scope: what the article covers for the other treatment only, or not at all ---------------
-    def scope(self) -> list[Question]:
+    def scope(self) -> list[QuizQuestion]:
         questions = []
         skip = set(self.figure_topics())
         for topic_name, topic in self.topics.items():
@@ -434,7 +434,7 @@ class Bank:
                     sources, [line], expect))
         return questions + self.partial()
 
-    def partial(self) -> list[Question]:
+    def partial(self) -> list[QuizQuestion]:
         """"Is Botox safe?": the article says something (the toxin is deadly in large amounts) and
         leaves the rest (side effects) to the injector; the right answer says both."""
         questions = []
@@ -458,7 +458,7 @@ class Bank:
         return questions
 
     # -- combining: which treatment for which lines, and the order ---------------------------------
-    def combining(self) -> list[Question]:
+    def combining(self) -> list[QuizQuestion]:
         """Lines that move (Botox), lines at rest or lost volume (fillers), both (Botox first)."""
         kinds = self.wrinkle_kinds()
         areas = {key: ("volume" if entry["area"] in VOLUME_AREAS else
@@ -496,7 +496,7 @@ class Bank:
         extra = [self._order_question(), self._result_question()]
         return questions + [question for question in extra if question]
 
-    def _result_question(self) -> Question | None:
+    def _result_question(self) -> QuizQuestion | None:
         """"What do I get from having both?": the combined result the article names."""
         sources = [i for i in ("CMB-RESULT",) if i in self.facts]
         line = self.line("result")
@@ -529,7 +529,7 @@ class Bank:
                 "both_first": self.choice("both", first=FIRST, second=second),
                 "both_second": self.choice("both", first=second, second=FIRST)}
 
-    def _order_question(self) -> Question | None:
+    def _order_question(self) -> QuizQuestion | None:
         line = self.line("order")
         sources = [i for i in ("CMB-ORDER", "CMB-WHY-ORDER", "CMB-SAME-FACE") if i in self.facts]
         if not line or not sources:
@@ -567,7 +567,7 @@ def _other_names(words: list[str], label: str) -> list[str]:
 
 
 # -- picking --------------------------------------------------------------------------------------
-def bank(seed: int) -> list[Question]:
+def bank(seed: int) -> list[QuizQuestion]:
     """Every question the knowledge base supports, built for one seed."""
     return Bank(random.Random(seed)).all()
 
@@ -578,7 +578,7 @@ def build(count: int = 10, topic: str | None = None, seed: int | None = None) ->
         seed = random.SystemRandom().randrange(1_000_000)
     rng = random.Random(seed)
     pool = [q for q in Bank(rng).all() if topic is None or topic in q.tags]
-    groups: dict[str, list[Question]] = {}
+    groups: dict[str, list[QuizQuestion]] = {}
     for question in pool:
         groups.setdefault(question.kind, []).append(question)
     kinds = list(groups)
@@ -710,7 +710,7 @@ class _Score:
     pass_mark: int = PASS_MARK
     review: list[str] = field(default_factory=list)
 
-    def add(self, question: Question, correct: bool) -> None:
+    def add(self, question: QuizQuestion, correct: bool) -> None:
         self.asked += 1
         if correct:
             self.right += 1
@@ -828,14 +828,14 @@ def play(quiz: Quiz, env: Environment, as_json: bool, templates=None,
     return score
 
 
-def _shown(question: Question, chosen: int | None) -> str | None:
+def _shown(question: QuizQuestion, chosen: int | None) -> str | None:
     """The option an answer was understood as, as shown ("c) ..."); None if none or skipped."""
     if chosen is None or chosen == SKIPPED:
         return None
     return f"{LETTERS[chosen]}) {question.choices[chosen]}"
 
 
-def _ask(env: Environment, question: Question, templates) -> int | None:
+def _ask(env: Environment, question: QuizQuestion, templates) -> int | None:
     """Read answers until one is understood (or skipped); None at the end of input."""
     while True:
         env.stdout.write("Your answer: ")

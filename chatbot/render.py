@@ -1,4 +1,4 @@
-"""Rendering: Reply facts to text with the Jinja2 templates of `responses/`.
+"""Rendering: ReplyPart facts to text with the Jinja2 templates of `responses/`.
 
 The person's words are only ever data passed to a template, never compiled as one. A clinic can
 put its own templates in a folder (`--templates DIR`): they are looked up first and rendered in

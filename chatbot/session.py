@@ -35,20 +35,19 @@ from chatbot.knowledge.facts import (
     Plan,
     Previous,
     Question,
+    ReplyPart,
     Screened,
     Screening,
     Takes,
     Today,
     Told,
 )
-from chatbot.knowledge.facts import Reply as ReplyFact
 from chatbot.knowledge.inventory import TREATMENTS
 from chatbot.knowledge.rules import Expert
 from chatbot.memory import LIST_KEYS
 from chatbot.render import Renderer
 from chatbot.state import ConversationState
-from chatbot.understand import ANY_TOPICS, SCREENING_KEYS, Understanding, understand
-from chatbot.understand import Question as AskedQuestion
+from chatbot.understand import ANY_TOPICS, SCREENING_KEYS, Asked, Understanding, understand
 
 CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
                       "urgent", "staff")
@@ -113,7 +112,7 @@ class Chatbot:
             engine.declare(*facts)
             engine.run()
             turn = [f for idx, f in engine.facts.items() if idx > mark]
-            replies = [plain(f) for f in turn if isinstance(f, ReplyFact)]
+            replies = [plain(f) for f in turn if isinstance(f, ReplyPart)]
             decisions = {"screened": [f["treatment"] for f in turn if isinstance(f, Screened)],
                          "begin": [f["treatment"] for f in turn if isinstance(f, Begin)]}
         except BaseException:
@@ -311,7 +310,7 @@ class Session:
             return [last]
         return list(TREATMENTS)
 
-    def _questions(self, heard: Understanding, focus: list[str]) -> list[AskedQuestion]:
+    def _questions(self, heard: Understanding, focus: list[str]) -> list[Asked]:
         resolved = []
         for question in heard.questions:
             covered = inventory.topics()[question.topic].sources
@@ -325,7 +324,7 @@ class Session:
             else:
                 treatments = focus
             for treatment in treatments:
-                candidate = AskedQuestion(question.topic, treatment, question.item, question.when)
+                candidate = Asked(question.topic, treatment, question.item, question.when)
                 if candidate not in resolved:
                     resolved.append(candidate)
         return resolved

@@ -55,7 +55,7 @@ BEHAVIOUR_LABELS = {"moves": "lines that come with movement", "rest": "lines tha
 
 
 @dataclass(frozen=True)
-class Question:
+class Asked:
     """Something the person asked: a topic of the knowledge base, for a treatment."""
 
     topic: str
@@ -86,7 +86,7 @@ class Understanding:
     """What one message says, as data."""
 
     text: str
-    questions: list[Question] = field(default_factory=list)
+    questions: list[Asked] = field(default_factory=list)
     intents: list[str] = field(default_factory=list)
     told: dict[str, object] = field(default_factory=dict)
     mentions: list[Mention] = field(default_factory=list)
@@ -129,12 +129,12 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
 
     picked = _read_choice(clauses, context, _GRAMMAR.ordinals)
     if picked:
-        result.questions.append(Question(picked, "any" if picked in ANY_TOPICS else None))
+        result.questions.append(Asked(picked, "any" if picked in ANY_TOPICS else None))
         return result
     result.answering_for_client = context.get("pending") in SCREENING_KEYS
     result.treated_already = bool(context.get("treated_already")) or any(
         _treated(c) and not c.of("plans") for c in clauses)
-    previous: list[Question] = []
+    previous: list[Asked] = []
     for clause in clauses:
         before = len(result.questions)
         _read_clause(clause, lexicon, result)
@@ -146,7 +146,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
             treatment = lexicon.data["brands"].get(treatment, {}).get("treatment", treatment)
             for question in previous:
                 if question.treatment not in ("any", None):
-                    result.questions.append(Question(question.topic, treatment, question.item,
+                    result.questions.append(Asked(question.topic, treatment, question.item,
                                                      question.when))
         elif added:
             previous = added
@@ -154,11 +154,11 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
             q.topic == "cost" for q in result.questions):
         # "is botox more than $500?": a question about the price, whatever else it names
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
-        result.questions.append(Question("cost", _one_treatment(result.treatments)))
+        result.questions.append(Asked("cost", _one_treatment(result.treatments)))
     if "urgent" in result.intents and not context.get("treated_already") and _asks_in_general(clauses):
         # "can botox cause a droopy eyelid?" asks about side effects; it reports nothing
         result.intents.remove("urgent")
-        result.questions.append(Question("side_effects", _one_treatment(result.treatments)))
+        result.questions.append(Asked("side_effects", _one_treatment(result.treatments)))
     if "urgent" in result.intents or _sounds_urgent(clauses, bool(context.get("treated_already"))):
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
@@ -348,7 +348,7 @@ class _Reading:
     named: list[tuple[Match, str]] = field(default_factory=list)   # treatment mentions and meaning
     treatments: list[str] = field(default_factory=list)
     told_spans: set[int] = field(default_factory=set)   # words that told a fact, not a topic
-    item_topics: list[Question] = field(default_factory=list)    # questions about unlisted items
+    item_topics: list[Asked] = field(default_factory=list)    # questions about unlisted items
     topics: dict[str, Match] = field(default_factory=dict)
     questions_before: int = 0
     when: str = ""                 # "after": asked about after the treatment
@@ -433,13 +433,13 @@ def _read_conditions(reading: _Reading) -> None:
                 # "not allergic to anything"; "not sure I'm allergic to anything"
                 result.told["allergic"] = "unknown" if reading.unsure else False
             else:
-                result.questions.append(Question("allergy", reading.treatment_for(match)))
+                result.questions.append(Asked("allergy", reading.treatment_for(match)))
             continue
         if told:
             reading.told_spans |= set(range(match.start, match.end))
             result.told[match.key] = "unknown" if reading.unsure else match.start not in reading.negated
         elif reading.asks:
-            result.questions.append(Question(TOPIC_OF_CONDITION[match.key], reading.treatment_for(match)))
+            result.questions.append(Asked(TOPIC_OF_CONDITION[match.key], reading.treatment_for(match)))
 
 
 def _read_items(reading: _Reading) -> None:
@@ -475,7 +475,7 @@ def _read_items(reading: _Reading) -> None:
         if reading.asks:
             # A class word ("my skincare", "supplements") asks about the whole kind of thing.
             asked = "" if match.key in CLASS_WORDS else name
-            question = Question(TOPIC_OF_KIND[entry["kind"]], reading.treatment_for(match), asked,
+            question = Asked(TOPIC_OF_KIND[entry["kind"]], reading.treatment_for(match), asked,
                                 reading.when)
             result.questions.append(question)
             if not category["listed"] and asked:
@@ -564,7 +564,7 @@ def _ask_topics(reading: _Reading) -> None:
         if topic in VAGUE_TOPICS and not reading.treatments and not refers_back:
             continue   # "what's the weather like": "what" alone is not a question about treatments
         treatment = "any" if topic in ANY_TOPICS else reading.treatment_for(match)
-        question = Question(topic, treatment, "", reading.when if topic in PRECAUTION_TOPICS else "")
+        question = Asked(topic, treatment, "", reading.when if topic in PRECAUTION_TOPICS else "")
         if any(q.topic == topic and q.item for q in result.questions[reading.questions_before:]):
             continue   # "can I shave": the question about shaving already asks it
         if question not in result.questions:
@@ -612,13 +612,13 @@ def _read_lines(reading: _Reading):
             result.intents.append("recommend")
     if clause.question and recommend and face and single and set(reading.topics) <= {"areas"} \
             and not asks_of_things:
-        result.questions.append(Question("areas", treatments[0]))   # "can botox get rid of crow's feet?"
+        result.questions.append(Asked("areas", treatments[0]))   # "can botox get rid of crow's feet?"
         result.intents = [i for i in result.intents if i != "recommend"]
         return _DONE
     if clause.question and not (recommend and face) and (reading.topics or (single and not recommend)):
         if face and single and not reading.topics and not asks_of_things:
             # "can botox help my forehead wrinkles?": where the treatment is used
-            result.questions.append(Question("areas", treatments[0]))
+            result.questions.append(Asked("areas", treatments[0]))
         return _DONE   # a question about the treatments, not a description of the person's lines
     topic_spans = {i for m in clause.of("topics") for i in range(m.start, m.end)}
     area_spans = {i for m in clause.of("areas") for i in range(m.start, m.end)}
@@ -630,7 +630,7 @@ def _read_lines(reading: _Reading):
     if not (described or "recommend" in result.intents or result.lines):
         if face and single and not (result.questions or reading.topics or asks_of_things):
             # "botox for frown lines", "filler for forehead lines": where the treatment is used
-            result.questions.append(Question("areas", treatments[0]))
+            result.questions.append(Asked("areas", treatments[0]))
             asked = [(a["area"], a["hint"]) for a in (reading.lexicon.data["areas"][m.key] for m in face)]
             result.asked_areas += [pair for pair in asked if pair not in result.asked_areas]
         elif face and not (result.questions or treatments or result.candidates):
@@ -900,24 +900,24 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
         if context.get("last_topics") and not about_the_brand:
             # "and Botox?" / "what about fillers": the last question again, for the treatment named.
             for topic in context["last_topics"]:
-                result.questions.append(Question(topic, "any" if topic in ANY_TOPICS else treatment))
+                result.questions.append(Asked(topic, "any" if topic in ANY_TOPICS else treatment))
         elif set(words) & PAST_WORDS:
             # "had botox yesterday": what the article says about afterwards.
-            result.questions.append(Question("aftercare", "any"))
+            result.questions.append(Asked("aftercare", "any"))
         else:
             # "botox?" / "baby botox" on its own: what it is; "botox or filler?": how they differ.
-            result.questions.append(Question("difference", "any") if treatment == "both"
-                                    else Question("what", treatment))
+            result.questions.append(Asked("difference", "any") if treatment == "both"
+                                    else Asked("what", treatment))
         return
     if not said_anything and asks_back and context.get("last_topics"):
         # "should I stop it?", "is that bad?", "how much?" after a topic: the same topic again.
         for topic in context["last_topics"]:
-            result.questions.append(Question(topic, "any" if topic in ANY_TOPICS else None))
+            result.questions.append(Asked(topic, "any" if topic in ANY_TOPICS else None))
     message_treatment = _one_treatment(result.treatments)
     resolved = []
     for question in result.questions:
         if question.treatment is None and message_treatment:
-            question = Question(question.topic, message_treatment, question.item, question.when)
+            question = Asked(question.topic, message_treatment, question.item, question.when)
         resolved.append(question)
     result.questions = resolved
 
@@ -976,7 +976,7 @@ def _read_by_examples(clauses: list[_Clause], lexicon: Lexicon, result: Understa
     if confident:
         result.ranked = best.topic
         treatment = _one_treatment(result.treatments)
-        result.questions = [Question(best.topic, "any" if best.topic in ANY_TOPICS else treatment)]
+        result.questions = [Asked(best.topic, "any" if best.topic in ANY_TOPICS else treatment)]
         return True
     if asked and asked != ["what"]:
         # "where do you put botox": the phrases' weak topic stands, unless the examples put another

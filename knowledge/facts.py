@@ -227,7 +227,7 @@ class WrinkleKind(Fact):
     kind = Field(str, mandatory=True)
 
 
-class Reply(Fact):
+class ReplyPart(Fact):
     """A piece of the answer: which template, with what data, resting on which inventory IDs."""
 
     template = Field(str, mandatory=True)

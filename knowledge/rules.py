@@ -1,6 +1,6 @@
 """The rules: from what the person asked and told us to the pieces of the answer.
 
-Every rule declares `Reply` facts (a template name, its data, the inventory IDs it rests on) and
+Every rule declares `ReplyPart` facts (a template name, its data, the inventory IDs it rests on) and
 never formats text. Salience stays 0 except where a rule must win, and that rule says why.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ from chatbot.knowledge.facts import (
     Plan,
     Previous,
     Question,
-    Reply,
+    ReplyPart,
     Screened,
     Screening,
     Takes,
@@ -76,8 +76,8 @@ class Expert(Engine):
     # -- helpers (not rules) -----------------------------------------------------------------------
     def _reply(self, template, intent, scope="answered", sources=(), handoff=False, follow_up="",
                used=(), *, rule, **data):
-        """Declare a Reply from the rule named `rule` (the rule's method name: its identity)."""
-        self.declare(Reply(template=template, intent=intent, scope=scope, sources=list(sources),
+        """Declare a ReplyPart from the rule named `rule` (the rule's method name: its identity)."""
+        self.declare(ReplyPart(template=template, intent=intent, scope=scope, sources=list(sources),
                            handoff=handoff, follow_up=follow_up, data=data, rule=rule, used=list(used)))
 
     def _all(self, fact_type, **fields):
@@ -489,7 +489,7 @@ class Expert(Engine):
     def _drink_against(self, rule, drink, appointment):
         days = (date.fromisoformat(appointment) - date.fromisoformat(drink)).days
         inside = 0 <= days <= _ALCOHOL_DAYS   # the article says two to three: the safe end
-        self.declare(Reply(template="alcohol_timing", intent="botox_alcohol", scope="answered",
+        self.declare(ReplyPart(template="alcohol_timing", intent="botox_alcohol", scope="answered",
                            sources=inventory.sources_of(rule), handoff=inside, follow_up="", rule=rule,
                            used=["alcohol_date", "appointment_date"],
                            data={"drink": drink, "appointment": appointment, "days": days,
@@ -790,7 +790,7 @@ class Expert(Engine):
     def _clarify(self, rule):
         candidates = sorted(self._all(Candidate), key=lambda c: c["rank"])
         topics = inventory.topics()
-        self.declare(Reply(template="clarify", intent="clarify", scope="partial", sources=[],
+        self.declare(ReplyPart(template="clarify", intent="clarify", scope="partial", sources=[],
                            handoff=False, follow_up="topic", rule=rule, used=[],
                            data={"choices": [topics[c["topic"]].label for c in candidates],
                                  "treatments": [c["treatment"] for c in candidates]}))
@@ -850,7 +850,7 @@ class Expert(Engine):
         """An empty or blank message gets a prompt to ask something."""
         self._reply("empty", "empty", scope="out_of_scope", rule="empty_message")
 
-    @Rule(Move(name="greeting"), NOT(Question()), NOT(Reply()), salience=LAST + 2)
+    @Rule(Move(name="greeting"), NOT(Question()), NOT(ReplyPart()), salience=LAST + 2)
     def greet(self):
         """A greeting that comes with nothing else to answer is greeted back, with what the chatbot
         can do ("hi, how long does botox take?" gets the answer, not a hello)."""
@@ -866,7 +866,7 @@ class Expert(Engine):
         """A goodbye with no question, and nothing new said, ends politely."""
         self._reply("bye", "bye", rule="goodbye")
 
-    @Rule(Move(name="answer", value=""), NOT(Question()), NOT(Reply()), salience=LAST + 1)
+    @Rule(Move(name="answer", value=""), NOT(Question()), NOT(ReplyPart()), salience=LAST + 1)
     def acknowledge_a_bare_answer(self):
         """A yes, no or "ok" when the chatbot asked nothing, and nothing else to answer, is
         acknowledged with an invitation."""
@@ -883,21 +883,21 @@ class Expert(Engine):
         that depended on it is worked out again from the new value."""
         self._reply("corrected", "corrected", used=[key], told={key: value}, rule="acknowledge_a_correction")
 
-    @Rule(AS.told << Told(new=True, key=MATCH.key), NOT(Reply()), salience=LAST + 3)
+    @Rule(AS.told << Told(new=True, key=MATCH.key), NOT(ReplyPart()), salience=LAST + 3)
     def acknowledge_what_was_told(self, key):
         """Something told that no other rule answered is acknowledged, so the person sees it was
         understood."""
         told = {t["key"]: t["value"] for t in self._all(Told, new=True)}
         self._reply("noted", "noted", used=list(told), told=told, rule="acknowledge_what_was_told")
 
-    @Rule(AS.asked << Reply(follow_up=~L("")), AS.other << Reply(follow_up=~L("")),
+    @Rule(AS.asked << ReplyPart(follow_up=~L("")), AS.other << ReplyPart(follow_up=~L("")),
           TEST(lambda asked, other: _asked_first(asked, other)), salience=LAST - 1)
     def one_question_at_a_time(self, other):
         """When several answers of one turn end with a question, only one is asked: a date to
         clarify before the check's next question, the check before how the lines behave."""
         self.retract(other)
 
-    @Rule(NOT(Reply()), salience=LAST)
+    @Rule(NOT(ReplyPart()), salience=LAST)
     def not_understood(self):
         """A message no rule could answer gets an honest "I did not understand" and examples."""
         self._reply("not_understood", "out_of_scope", scope="out_of_scope", rule="not_understood")

@@ -54,7 +54,7 @@ def test_the_rules_command_prints_every_rule_and_json_lists_them():
 
 
 def test_every_reply_names_the_rule_that_gives_it():
-    """A Reply's rule is written at the call (no stack inspection): the enclosing rule's own name,
+    """A ReplyPart's rule is written at the call (no stack inspection): the enclosing rule's own name,
     or passed on by a helper that takes it as `rule`."""
     import ast
     import inspect
@@ -67,7 +67,7 @@ def test_every_reply_names_the_rule_that_gives_it():
         for call in ast.walk(function):
             if isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "_reply":
                 named = {k.arg: k.value for k in call.keywords}
-                assert "rule" in named, f"{function.name}: a Reply without rule="
+                assert "rule" in named, f"{function.name}: a ReplyPart without rule="
                 value = named["rule"]
                 assert (isinstance(value, ast.Constant) and value.value == function.name) or (
                     isinstance(value, ast.Name) and value.id == "rule"), function.name

@@ -99,3 +99,14 @@ def test_the_graph_sees_lazy_and_from_imports():
 @pytest.mark.parametrize("leaf", ["chatbot.status", "chatbot.terminal"])
 def test_the_shared_helpers_are_leaves(leaf):
     assert graph()[leaf] == set()
+
+
+def test_one_class_name_per_meaning():
+    """No two public classes of the project share a name (a `Reply` is the answer a turn returns;
+    the rules declare `ReplyPart` facts; a quiz has `QuizQuestion`s; understanding reads `Asked`)."""
+    seen: dict[str, str] = {}
+    for name, path in modules().items():
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                assert node.name not in seen, f"class {node.name} in {name} and in {seen[node.name]}"
+                seen[node.name] = name

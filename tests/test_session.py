@@ -60,7 +60,7 @@ def test_a_turn_leaves_nothing_behind_in_the_engine(bot):
     engine, mark = bot._pool.borrow()
     try:
         assert max(engine.facts.keys()) == mark
-        assert not any(type(f).__name__ in ("Told", "Reply", "Question") for f in engine.facts.values())
+        assert not any(type(f).__name__ in ("Told", "ReplyPart", "Question") for f in engine.facts.values())
     finally:
         bot._pool.give_back(engine, mark)
 
@@ -88,7 +88,7 @@ def test_one_question_at_a_time_is_decided_by_a_rule(bot):
                        Screening(treatment="fillers"), Move(name="changed"))
         engine.run()
         asked = [f["follow_up"] for i, f in engine.facts.items()
-                 if i > mark and type(f).__name__ == "Reply" and f["follow_up"]]
+                 if i > mark and type(f).__name__ == "ReplyPart" and f["follow_up"]]
         engine.retract_all([i for i in engine.facts.keys() if i > mark])
     finally:
         bot._pool.give_back(engine, mark)

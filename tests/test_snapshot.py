@@ -19,7 +19,7 @@ def _turn(engine, *facts) -> list:
     engine.declare(*facts)
     engine.run()
     replies = sorted((f["rule"], f["template"], tuple(f["sources"])) for index, f in engine.facts.items()
-                     if index > mark and type(f).__name__ == "Reply")
+                     if index > mark and type(f).__name__ == "ReplyPart")
     engine.retract_all([index for index in engine.facts.keys() if index > mark])
     return replies
 

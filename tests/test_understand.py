@@ -4,7 +4,7 @@ from datetime import date
 import pytest
 
 from chatbot import lexicon
-from chatbot.understand import Question, understand
+from chatbot.understand import Asked, understand
 
 TODAY = date(2026, 11, 27)
 LEXICON = lexicon.load()
@@ -24,7 +24,7 @@ def read(text, context=None):
     ("do i need time off work after fillers", "recovery", "fillers"),
 ])
 def test_paraphrases_find_the_topic_and_treatment(text, topic, treatment):
-    assert Question(topic, treatment) in read(text).questions
+    assert Asked(topic, treatment) in read(text).questions
 
 
 @pytest.mark.parametrize("typo, word", [("botx", "botox"), ("bottox", "botox"), ("filers", "fillers"),
@@ -62,7 +62,7 @@ def test_a_negation_reaches_only_its_own_clause():
 def test_a_question_with_can_i_is_not_a_statement():
     heard = read("can I take Advil before fillers?")
     assert "medicines" not in heard.told
-    assert Question("medicines", "fillers", "ibuprofen") in heard.questions
+    assert Asked("medicines", "fillers", "ibuprofen") in heard.questions
 
 
 def test_several_questions_in_one_message_are_all_read():
@@ -73,7 +73,7 @@ def test_several_questions_in_one_message_are_all_read():
 
 def test_and_botox_repeats_the_last_question_for_botox():
     heard = read("and botox?", {"last_topics": ["alcohol"], "last_treatment": "fillers"})
-    assert heard.questions == [Question("alcohol", "botox")]
+    assert heard.questions == [Asked("alcohol", "botox")]
 
 
 def test_a_vague_word_without_a_treatment_is_not_a_question():
