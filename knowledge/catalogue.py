@@ -30,7 +30,7 @@ _PRIORITY = {100: "urgent: before anything else", 99: "decides whether a check s
 
 
 @dataclass
-class Entry:
+class RuleEntry:
     """One rule, described."""
 
     name: str
@@ -44,7 +44,7 @@ class Entry:
         return dict(vars(self))
 
 
-def entries() -> list[Entry]:
+def entries() -> list[RuleEntry]:
     """Every rule, in the order they appear in knowledge/rules.py."""
     found = []
     for name, rule in vars(Expert).items():
@@ -53,7 +53,7 @@ def entries() -> list[Entry]:
         function = rule._wrapped
         code = _code_of(function)
         salience = rule.salience or 0
-        found.append(Entry(
+        found.append(RuleEntry(
             name=name,
             when=" ".join((function.__doc__ or "").split()),
             matches=[_pattern(p) for p in rule],
