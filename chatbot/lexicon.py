@@ -88,6 +88,7 @@ class Grammar:
     appointment_words: re.Pattern
     drink_words: re.Pattern
     weak_topics: tuple
+    framed_topics: tuple
     vague_topics: tuple
     both_topics: tuple
     precaution_topics: tuple
@@ -113,7 +114,8 @@ class Grammar:
                    ordinals=dict(data["ordinals"]),
                    appointment_words=_any_word(data["appointment_words"]),
                    drink_words=_any_word(data["drink_words"]),
-                   weak_topics=tuple(topics["weak"]), vague_topics=tuple(topics["vague"]),
+                   weak_topics=tuple(topics["weak"]), framed_topics=tuple(topics["framed"]),
+                   vague_topics=tuple(topics["vague"]),
                    both_topics=tuple(topics["both"]), precaution_topics=tuple(topics["precautions"]),
                    moves_over_topics=tuple(topics["moves_over_topics"]),
                    topic_of_kind=dict(topics["of_kind"]), topic_of_condition=dict(topics["of_condition"]),

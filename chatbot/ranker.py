@@ -42,10 +42,12 @@ class Ranker:
     (on the examples themselves, five-fold, that places 69% of held-back examples in their own
     topic, against 60% when each example is its own document)."""
 
-    def __init__(self, examples: dict[str, list[str]], lexicon: Lexicon, stopwords: set[str]):
+    def __init__(self, examples: dict[str, list[str]], lexicon: Lexicon, stopwords: set[str],
+                 silent: frozenset[str] = frozenset()):
         from snowballstemmer import stemmer
         self._stem = stemmer("english").stemWord
         self._stopwords = stopwords
+        self.silent = silent   # topics the article says nothing about: proposing one costs little
         self._topics: list[tuple[str, dict[str, int], int]] = []   # topic, term counts, length
         for topic, questions in examples.items():
             counts: dict[str, int] = {}
@@ -112,7 +114,7 @@ def _words(text: str, lexicon: Lexicon) -> list[str]:
     return [lexicon.correct(word) for raw in normalise(text).split() for word in lexicon.respell(raw)]
 
 
-SOURCES = ("examples.toml",)
+SOURCES = ("examples.toml", "topics.toml")
 CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]   # see lexicon.CODE
 
 
@@ -142,7 +144,9 @@ def build(lexicon: Lexicon) -> Ranker:
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
-    path = _knowledge() / "examples.toml"
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data = tomllib.loads((_knowledge() / "examples.toml").read_text(encoding="utf-8"))
     examples = {topic: entry["examples"] for topic, entry in data.items()}
-    return Ranker(examples, lexicon, set(lexicon.data["ranker"]["stopwords"]))
+    topics = tomllib.loads((_knowledge() / "topics.toml").read_text(encoding="utf-8"))["topics"]
+    silent = frozenset(name for name, topic in topics.items() if topic.get("gap") and not any(
+        topic.get(treatment) for treatment in ("botox", "fillers", "any")))
+    return Ranker(examples, lexicon, set(lexicon.data["ranker"]["stopwords"]), silent)

@@ -24,6 +24,7 @@ QUESTION_STARTERS = _GRAMMAR.question_starters
 MODALS = _GRAMMAR.modals
 WEAK_TOPICS = _GRAMMAR.weak_topics
 VAGUE_TOPICS = _GRAMMAR.vague_topics
+FRAMED_TOPICS = _GRAMMAR.framed_topics
 PRONOUNS = _GRAMMAR.pronouns
 TREATMENTS = ("botox", "fillers")
 MOVES_OVER_TOPICS = _GRAMMAR.moves_over_topics
@@ -884,13 +885,16 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
     # "what is botox for guys": a bare "what is" with words no phrase explained is not "what is Botox"
     vague = bool(result.questions) and all(q.topic in WEAK_TOPICS for q in result.questions) and not (
         result.told or result.intents or result.lines or result.mentions)
+    # "how long is the wait for a filler appointment": "how long" says nothing of the subject
+    framed = bool(result.questions) and all(q.topic in FRAMED_TOPICS for q in result.questions) and not (
+        set(result.told) - {"treatment"} or result.intents or result.lines or result.mentions)
     # "can I go to the gym the day after my filler?", "can I get botox at 70?": a question read only
     # as a plan or as "can I have...?" asks something the phrases missed, not for a note or a check
     only_a_plan = any(c.question for c in clauses) and not (result.questions or result.lines or (
         result.answer) or set(result.told) - {"treatment", "appointment_date"} or set(
         result.intents) - {"eligibility"})
     refers_back = asks_back and context.get("last_topics")   # "is that bad?" after a topic
-    if (not said_anything or vague or only_a_plan) and not refers_back and _read_by_examples(
+    if (not said_anything or vague or framed or only_a_plan) and not refers_back and _read_by_examples(
             clauses, lexicon, result):
         pass   # the example ranker read it, or found it unclear
     elif result.treatments and not said_anything:
@@ -982,7 +986,11 @@ def _read_by_examples(clauses: list[_Clause], lexicon: Lexicon, result: Understa
         # "where do you put botox": the phrases' weak topic stands, unless the examples put another
         # topic far ahead of it ("would a thread lift be better than botox" is not the difference)
         phrased = max((s.score for s in every if s.topic in asked), default=0.0)
-        if not best or best.score < settings["offer"] or best.score < settings["lead"] * phrased:
+        # A topic the article is silent on only has to come first ("can botox treat depression"
+        # is not where Botox goes): offering it costs little, answering the weak topic misleads.
+        lead = 1.0 if best and (best.topic in ranker.silent or set(asked) <= set(FRAMED_TOPICS)) \
+            else settings["lead"]
+        if not best or best.score < settings["offer"] or best.score <= lead * phrased:
             return True
         candidates = [best.topic]
     else:
