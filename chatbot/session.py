@@ -50,7 +50,7 @@ from chatbot.state import ConversationState
 from chatbot.understand import ANY_TOPICS, SCREENING_KEYS, Asked, Understanding, understand
 
 CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
-                      "urgent", "staff")
+                      "off_task", "urgent", "staff")
 
 
 

@@ -166,8 +166,9 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         return result
     if "diagnosis" in result.intents and not any(c.question for c in clauses):
         result.intents.remove("diagnosis")   # "I once got a rash from..." tells, it does not ask
-    if "business" in result.intents or "diagnosis" in result.intents:
-        # "is dr smith good for botox", "a rash, what is it?": no vague topic answered alongside
+    if {"business", "diagnosis", "off_task"} & set(result.intents):
+        # "is dr smith good for botox", "a rash, what is it?", "write me a poem about lips": no
+        # vague topic answered alongside, no lines to recommend for
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
         result.lines = {}
     if "help" in result.intents and (result.questions or result.treatments):

@@ -840,6 +840,12 @@ class Expert(Engine):
         """Asked to judge a symptom or condition: the chatbot does not diagnose."""
         self._reply("diagnosis", "diagnosis", scope="out_of_scope", handoff=True, rule="no_diagnosis")
 
+    @Rule(Move(name="off_task"))
+    def only_answers_from_the_article(self):
+        """Asked for something other than an answer (a poem, a joke, a translation, an email): the
+        chatbot says what it does instead."""
+        self._reply("off_task", "out_of_scope", scope="out_of_scope", rule="only_answers_from_the_article")
+
     @Rule(Move(name="too_long"), salience=URGENT)
     def message_too_long(self):
         """A message over the length limit is asked to be shortened; nothing else is read."""
