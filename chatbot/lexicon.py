@@ -83,6 +83,7 @@ class Grammar:
     prescribed: frozenset
     openers: frozenset
     question_tags: frozenset
+    closing_tags: frozenset
     obligations: tuple
     ordinals: dict
     appointment_words: re.Pattern
@@ -106,7 +107,7 @@ class Grammar:
         words = {name: data[name] for name in (
             "question_starters", "modals", "clause_starters", "pronouns", "follow_ups", "after_words",
             "before_words", "past_words", "doubt_before_if", "answer_fillers", "prescribed", "openers",
-            "question_tags")}
+            "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},
                    checking_phrases=tuple(data["checking_phrases"]),
                    not_an_answer=tuple(f" {phrase} " for phrase in data["not_an_answer"]),

@@ -284,11 +284,16 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
                 # asks; a short piece right after a question continues its list ("advil, ginkgo").
                 question = _asks(part, _GRAMMAR.openers) or (
                     asked and number == len(pieces) - 1) or (
-                    asking and len(part) <= 3)
+                    asking and len(part) <= 3) or _ends_in_a_tag(part)
                 asking = question
                 clauses.append(_Clause(part, question, matches))
         _questions_before_a_tag(clauses[first:], _GRAMMAR)
     return clauses
+
+
+def _ends_in_a_tag(words: list[str]) -> bool:
+    """ "botox is fine when breastfeeding isnt it": a question tag at the end asks the whole piece."""
+    return len(words) > 2 and any(" ".join(words[-size:]) in _GRAMMAR.closing_tags for size in (1, 2, 3))
 
 
 def _questions_before_a_tag(sentence: list[_Clause], grammar: lexicon_module.Grammar) -> None:
@@ -347,6 +352,7 @@ class _Reading:
     about_self: set[int]           # positions after "I'm", "I take", "my"...
     someone_else: bool             # "my friend is pregnant": asked about, never stored
     supposed: bool                 # "what if I'm pregnant": asked about, never stored
+    telegraphic: bool = False      # "preg botox", "fish oil before filler": asked, never stored
     named: list[tuple[Match, str]] = field(default_factory=list)   # treatment mentions and meaning
     treatments: list[str] = field(default_factory=list)
     told_spans: set[int] = field(default_factory=set)   # words that told a fact, not a topic
@@ -361,16 +367,17 @@ class _Reading:
         return cls(clause, lexicon, result, _negated_positions(clause), _doubtful(clause, lexicon),
                    _about_self_positions(clause),
                    bool(clause.of("others")) and not result.answering_for_client,
-                   _supposes(clause.words), questions_before=len(result.questions))
+                   _supposes(clause.words), _telegraphic(clause, result),
+                   questions_before=len(result.questions))
 
     def tells(self, match: Match) -> bool:
         """Whether the words at `match` tell a fact about the person (or the client)."""
         return (not self.clause.question or match.start in self.about_self) and not (
-            self.someone_else or self.supposed)
+            self.someone_else or self.supposed or self.telegraphic)
 
     @property
     def asks(self) -> bool:
-        return self.clause.question or self.someone_else or self.supposed
+        return self.clause.question or self.someone_else or self.supposed or self.telegraphic
 
     def treatment_for(self, match: Match) -> str | None:
         """The treatment a topic is asked about: the clause's, or the nearest one named when the
@@ -380,6 +387,16 @@ class _Reading:
         if len(set(self.treatments)) <= 1 or asked_things <= 1:
             return _one_treatment(self.treatments)
         return min(self.named, key=lambda pair: _distance(match, pair[0]))[1]
+
+
+def _telegraphic(clause: _Clause, result: Understanding) -> bool:
+    """A clause that names a treatment and a condition or an item but nobody it is about ("preg
+    botox", "nsaids before filler", "fish oil botox"): a question in a few words, not a statement.
+    Taking it for a statement would invent a fact; taken as a question, the check still asks it."""
+    return not clause.question and not result.answering_for_client and bool(
+        clause.of("treatments") or clause.of("brands")) and bool(
+        clause.of("conditions") or clause.of("items")) and not any(
+        clause.of(section) for section in ("self", "others", "answers", "negation", "corrections", "plans"))
 
 
 def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> None:
