@@ -979,12 +979,16 @@ def _read_by_examples(clauses: list[_Clause], lexicon: Lexicon, result: Understa
     proposes a topic when one is clearly closest, else keeps its closest topics as choices.
     False when every word was explained (then nothing was asked that the ranker could add to)."""
     unread = _unexplained(clauses, lexicon)
-    if not unread:
+    # Every word explained and yet nothing read ("what is collagen": a vague topic, no treatment)
+    explained = not unread and not (result.questions or result.intents or result.told or result.lines
+                                    or result.answer) and any(
+        c.of("topics") and not c.of("areas") for c in clauses)
+    if not unread and not explained:
         return False
     from chatbot import ranker as ranker_module  # loaded only for messages the phrases missed
     ranker = ranker_module.load(lexicon)
     unread = [word for word in unread if ranker.meaningful(word)]
-    if not unread:
+    if not unread and not explained:
         return False
     settings = lexicon.data["ranker"]
     every = ranker.rank(ranker.terms([w for c in clauses for w in c.words], lexicon), limit=None)
@@ -992,6 +996,11 @@ def _read_by_examples(clauses: list[_Clause], lexicon: Lexicon, result: Understa
     runner_up = every[1].score if len(every) > 1 else 0.0
     confident = bool(best) and best.score >= settings["accept"] and (
         best.score >= settings["lead"] * runner_up)
+    if explained and not confident:
+        # the closest topics as choices, or (none close) the message stays not understood
+        result.candidates = [s.topic for s in every[:3] if s.score >= settings["accept"]
+                             and s.score * 3 >= best.score]
+        return bool(result.candidates)
     asked = list(dict.fromkeys(q.topic for q in result.questions))   # only ever weak topics
     if best and best.topic in asked:
         return True   # the examples agree with the phrases
