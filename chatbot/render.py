@@ -101,14 +101,16 @@ class Renderer:
 
     def part(self, reply: dict, **context) -> str:
         template = self.env.get_template(f"{reply['template']}.j2")
-        return template.render(**reply["data"], sources=reply["sources"], **context).strip()
+        # a rule's own data wins over the turn's context (a screening question names its `about`)
+        return template.render({**context, **reply["data"], "sources": reply["sources"]}).strip()
 
-    def turn(self, replies: list[dict], heard, person: dict, rule_docs: dict) -> str:
-        """The whole answer of one turn: the lexicon's mappings, then each piece in order."""
+    def turn(self, replies: list[dict], heard, person: dict, rule_docs: dict, about: str = "self") -> str:
+        """The whole answer of one turn: the lexicon's mappings, then each piece in order.
+        `about`: whom the conversation's check is about ("client": "the client is", not "you are")."""
         several = len({r["data"].get("treatment") for r in replies
                        if r["template"] in PER_TREATMENT
                        and r["data"].get("treatment") in ("botox", "fillers")}) > 1
-        context = dict(person=person, rule_docs=rule_docs, several=several)
+        context = dict(person=person, rule_docs=rule_docs, several=several, about=about)
         parts = [self.part(reply, **context) for reply in replies]
         # Two rules may render the very same paragraph (one fact answering two topics): say it once.
         return self.env.get_template("turn.j2").render(

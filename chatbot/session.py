@@ -361,7 +361,7 @@ class Session:
 
     # -- the answer -------------------------------------------------------------------------------
     def _reply(self, heard: Understanding, replies: list[dict]) -> Reply:
-        return assemble(replies, heard, self.facts, self.bot.renderer, self.bot.rule_docs)
+        return assemble(replies, heard, self.facts, self.bot.renderer, self.bot.rule_docs, self.memory.about)
 
     def _update_context(self, heard: Understanding, questions: list, reply: Reply) -> None:
         context = self.memory.context
