@@ -536,6 +536,10 @@ def _settle_topics(reading: _Reading) -> None:
     for general, specific in PREFERRED:
         if general in topics and specific in topics:
             del topics[general]       # "how many units for my forehead": units, not dosage too
+    named_twice = [m for m in clause.of("treatments") if m.key != "both"]
+    if "difference" in topics and len(named_twice) > 1 and len({m.key for m in named_twice}) == 1 \
+            and not clause.of("brands"):
+        topics["what"] = topics.pop("difference")   # "is tox the same as botox": one treatment, two names
     if "difference" in topics and any(t not in WEAK_TOPICS for t in topics):
         del topics["difference"]  # "which is cheaper, botox or fillers": the cost, for both
     if "difference" in topics and len(set(treatments)) == 1 and (clause.of("brands") or len(topics) > 1):
