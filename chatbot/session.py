@@ -23,10 +23,12 @@ from chatbot.knowledge import inventory, snapshot
 from chatbot.knowledge.facts import (
     Appointment,
     AreaAsked,
+    Awaiting,
     Begin,
     Candidate,
     Drink,
     Focus,
+    Heard,
     Known,
     Lines,
     Mentioned,
@@ -47,7 +49,7 @@ from chatbot.knowledge.rules import Expert
 from chatbot.memory import LIST_KEYS
 from chatbot.render import Renderer
 from chatbot.state import ConversationState
-from chatbot.understand import ANY_TOPICS, SCREENING_KEYS, Asked, Understanding, understand
+from chatbot.understand import ANY_TOPICS, Asked, Understanding, understand
 
 CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
                       "off_task", "urgent", "staff")
@@ -106,7 +108,8 @@ class Chatbot:
     def run(self, facts: list) -> tuple[list[dict], dict]:
         """Declare one turn's facts into a pooled engine, run the rules; return the Replies (as
         plain dicts) and the decisions the session is to carry out: the checks to run on
-        (`begin`) and those that ended with a verdict (`screened`)."""
+        (`begin`), those that ended with a verdict (`screened`), and the check questions whose
+        answer could not be read (`missed`: asked again; `passed_over`: moved on from)."""
         engine, mark = self._pool.borrow()
         try:
             engine.declare(*facts)
@@ -114,7 +117,11 @@ class Chatbot:
             turn = [f for idx, f in engine.facts.items() if idx > mark]
             replies = [plain(f) for f in turn if isinstance(f, ReplyPart)]
             decisions = {"screened": [f["treatment"] for f in turn if isinstance(f, Screened)],
-                         "begin": [f["treatment"] for f in turn if isinstance(f, Begin)]}
+                         "begin": [f["treatment"] for f in turn if isinstance(f, Begin)],
+                         "missed": [f["value"] for f in turn
+                                    if isinstance(f, Move) and f["name"] == "missed_answer"],
+                         "passed_over": [f["value"] for f in turn
+                                         if isinstance(f, Move) and f["name"] == "passed_over"]}
         except BaseException:
             # A failed turn may leave the engine half-way: it is not given back, so the pool makes
             # a fresh one next time.
@@ -175,7 +182,6 @@ class Session:
         changed = memory_module.remember(memory, heard, self._category) | booked
         focus = self._focus(heard)
         questions = self._questions(heard, focus)
-        recommend = self._recommendation(heard)
 
         about_self = bool({"eligibility", "checklist"} & set(heard.intents)) or "treatment" in heard.told
         named = bool(heard.treatments)
@@ -224,13 +230,14 @@ class Session:
             facts += [Candidate(topic=topic, treatment=_treatment_of(topic, focus), rank=rank)
                       for rank, topic in enumerate(heard.candidates, 1)]
         facts += [AreaAsked(area=area, kind=kind) for area, kind in heard.asked_areas]
-        facts += self._missed(heard, moves)
+        facts.append(self._heard(heard))
+        if context.pending:
+            facts.append(Awaiting(key=context.pending, missed=context.missed == context.pending))
         facts += [Move(name="corrected", value=key) for key in context.corrected]
         context.corrected = []
         if heard.date_problem:
             facts.append(Move(name="date_problem", value=heard.date_problem))
-        if recommend:
-            facts.append(Move(name="recommend_now"))
+        if memory.lines:
             lines = memory.lines
             facts.append(Lines(areas=lines.get("areas", []), hints=lines.get("hints", []),
                                behaviours=lines.get("behaviours", [])))
@@ -248,6 +255,8 @@ class Session:
         replies, decided = bot.run(facts)
         reply = self._reply(heard, replies)
         self._update_context(heard, questions, reply)
+        context.missed = decided["missed"][0] if decided["missed"] else None
+        context.passed_over += [key for key in decided["passed_over"] if key not in context.passed_over]
         begun = [t for t in TREATMENTS if t in decided["begin"]]
         if begun and set(begun) != set(context.screening):   # a check started or moved
             context.screening = begun
@@ -280,23 +289,17 @@ class Session:
         others = self.bot.lexicon.data.get("others", {}).get("words", [])
         return any(f" {phrase} " in words for phrase in others)
 
-    def _missed(self, heard: Understanding, moves: list[str]) -> list[Move]:
-        """A reply to a screening question that says nothing readable: the first time it is asked
-        again, the second time the check is passed over with nothing recorded."""
-        context = self.memory.context
-        pending = context.pending
-        if pending not in SCREENING_KEYS or not context.screening:
-            return []
-        if heard.answer or heard.told or heard.questions or heard.lines or heard.treatments or moves \
-                or heard.intents or heard.date_problem:
-            context.missed = None
-            return []
-        if context.missed != pending:
-            context.missed = pending
-            return [Move(name="missed_answer", value=pending)]
-        context.missed = None
-        context.passed_over.append(pending)
-        return [Move(name="passed_over", value=pending), Move(name="changed")]
+    @staticmethod
+    def _heard(heard: Understanding) -> Heard:
+        """What the message was read to do, for the rules that decide what follows from it."""
+        lines = heard.lines
+        return Heard(
+            nothing=not (heard.answer or heard.told or heard.questions or lines or heard.treatments
+                         or heard.intents or heard.date_problem),
+            recommendation="recommend" in heard.intents, business="business" in heard.intents,
+            choosing="eligibility" in heard.intents and len(set(heard.treatments)) > 1,
+            questions=bool(heard.questions), told=bool(heard.told),
+            line_areas=bool(lines.get("areas")), line_behaviours=bool(lines.get("behaviours")))
 
     def _focus(self, heard: Understanding) -> list[str]:
         """The treatments this turn is about: named now, else planned, else the last talked about."""
@@ -328,17 +331,6 @@ class Session:
                 if candidate not in resolved:
                     resolved.append(candidate)
         return resolved
-
-    def _recommendation(self, heard: Understanding) -> bool:
-        pending = self.memory.context.pending
-        answered_lines = pending == "lines_at_rest" and heard.lines.get("behaviours")
-        if "business" in heard.intents:
-            return False
-        choosing = "eligibility" in heard.intents and len(set(heard.treatments)) > 1
-        return bool(("recommend" in heard.intents and not heard.questions) or answered_lines or (
-            choosing and heard.lines.get("areas") and not heard.questions) or (
-            heard.lines and ("areas" in heard.lines or "behaviours" in heard.lines)
-            and not heard.questions and not heard.told))
 
     def _category(self, name: str) -> str:
         item = self.bot.lexicon.item_of(name)

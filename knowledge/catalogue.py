@@ -21,7 +21,8 @@ _DECLARES = re.compile(r"self\.declare\((\w+)\(")
 _REPLIES = re.compile(r'self\._reply\(\s*"(\w+)"')
 _HELPERS = re.compile(r"self\.(_\w+)\(")
 _IDS = re.compile(r'"([A-Z]{3}-[A-Z-]+)"')
-_PRIORITY = {100: "urgent: before anything else", 99: "decides whether a check starts, before any advice",
+_PRIORITY = {100: "urgent: before anything else",
+             99: "decides what the message calls for (a check, advice, asking again), before any advice",
              98: "starts or stops a check, before any advice", 10: "a contraindication: before other advice",
              -1: "decides after every wrinkle kind is known",
              -97: "only when nothing else answered", -98: "only when nothing else answered",

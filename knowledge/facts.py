@@ -83,6 +83,27 @@ class Move(Fact):
     value = Field(str, default="")
 
 
+class Heard(Fact):
+    """What this message was read to do, for the rules that decide what follows from it."""
+
+    nothing = Field(bool, default=False)     # nothing in it could be read: no answer, question, fact...
+    recommendation = Field(bool, default=False)   # asks what to get ("what would you suggest?")
+    business = Field(bool, default=False)    # asks about a business (prices, booking, opening hours)
+    choosing = Field(bool, default=False)    # "am I ok for botox or filler?", naming both treatments
+    questions = Field(bool, default=False)   # asks about at least one topic
+    told = Field(bool, default=False)        # tells something about the person
+    line_areas = Field(bool, default=False)         # names where lines are (forehead, lips...)
+    line_behaviours = Field(bool, default=False)    # says how lines behave (with movement, at rest)
+
+
+class Awaiting(Fact):
+    """The question the last reply asked, still waiting for an answer; `missed` when one reply to
+    it could already not be read."""
+
+    key = Field(str, mandatory=True)
+    missed = Field(bool, default=False)
+
+
 class AreaAsked(Fact):
     """A face area named in a question, with how its lines usually behave (moves | rest)."""
 

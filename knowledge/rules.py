@@ -16,6 +16,7 @@ from chatbot.knowledge.facts import (
     Appointment,
     AreaAsked,
     ArticleFact,
+    Awaiting,
     Begin,
     Candidate,
     Check,
@@ -26,6 +27,7 @@ from chatbot.knowledge.facts import (
     Drink,
     Focus,
     Gap,
+    Heard,
     Known,
     Lines,
     Mentioned,
@@ -383,6 +385,26 @@ class Expert(Engine):
         self.declare(Concern(treatment=treatment, key=key, sources=sources,
                              level="ask" if contraindication else "unsure"))
 
+    # An answer to a check's question that could not be read is asked again once, then passed
+    # over; decided before any advice (salience URGENT - 1), so the rest of the turn knows it.
+    @Rule(Heard(nothing=True), Awaiting(key=MATCH.key, missed=False),
+          Screening(treatment=MATCH.treatment), Check(treatment=MATCH.treatment, key=MATCH.key),
+          salience=URGENT - 1)
+    def an_unreadable_answer_is_asked_again(self, key, treatment):
+        """A reply to a check's question in which nothing could be read (not a yes, a no, a "not
+        sure", a question or anything else) is a missed answer, the first time."""
+        self.declare(Move(name="missed_answer", value=key))
+
+    @Rule(Heard(nothing=True), Awaiting(key=MATCH.key, missed=True),
+          Screening(treatment=MATCH.treatment), Check(treatment=MATCH.treatment, key=MATCH.key),
+          salience=URGENT - 1)
+    def a_second_unreadable_answer_passes_the_check_over(self, key, treatment):
+        """A second reply to the same check's question in which nothing could be read passes that
+        check over: nothing is recorded for it."""
+        self.declare(Passed(key=key))
+        self.declare(Move(name="passed_over", value=key))
+        self.declare(Move(name="changed"))
+
     @Rule(Move(name="missed_answer", value=MATCH.key), Screening())
     def did_not_catch_the_answer(self, key):
         """An answer to a screening question that could not be read is not guessed: the person is
@@ -667,6 +689,34 @@ class Expert(Engine):
                     rule="unclear_date_gets_a_question")
 
     # -- recommendation from how the lines behave ------------------------------------------------
+    # Whether this message asks for a recommendation is decided first (salience URGENT - 1); a
+    # question about a business never gets one.
+    @Rule(Heard(recommendation=True, questions=False, business=False), salience=URGENT - 1)
+    def advice_on_lines_is_asked_for(self):
+        """"What would you suggest for my lines?": a recommendation is wanted."""
+        self.declare(Move(name="recommend_now"))
+
+    @Rule(Awaiting(key="lines_at_rest"), Heard(line_behaviours=True, business=False),
+          salience=URGENT - 1)
+    def how_the_lines_behave_is_told_when_asked(self):
+        """The answer to "are the lines still there when your face is relaxed?" decides the
+        recommendation it was asked for."""
+        self.declare(Move(name="recommend_now"))
+
+    @Rule(Heard(choosing=True, line_areas=True, questions=False, business=False),
+          salience=URGENT - 1)
+    def weighing_both_treatments_for_an_area_is_a_recommendation(self):
+        """"Am I better off with botox or filler for my forehead?": a recommendation, not a check."""
+        self.declare(Move(name="recommend_now"))
+
+    @Rule(Heard(questions=False, told=False, business=False, line_areas=MATCH.areas,
+                line_behaviours=MATCH.behaviours),
+          TEST(lambda areas, behaviours: areas or behaviours), salience=URGENT - 1)
+    def lines_described_on_their_own_get_a_recommendation(self, areas, behaviours):
+        """Lines described with no question beside them ("deep lines around my mouth, even at
+        rest") are met with a recommendation."""
+        self.declare(Move(name="recommend_now"))
+
     @Rule(Lines(behaviours=MATCH.behaviours), TEST(lambda behaviours: "moves" in behaviours))
     def lines_that_come_with_movement_are_dynamic(self, behaviours):
         """Lines that show only when the face moves (frowning, laughing, squinting) are dynamic."""

@@ -93,3 +93,47 @@ def test_one_question_at_a_time_is_decided_by_a_rule(bot):
     finally:
         bot._pool.give_back(engine, mark)
     assert asked == ["alcohol"] or asked == ["pregnant"]   # one of the two checks' first questions
+
+
+def _decide(bot, *facts) -> tuple[list[dict], dict]:
+    from chatbot.knowledge.facts import Today
+    return bot.run([Today(date="2026-11-27"), *facts])
+
+
+def test_an_unreadable_answer_is_asked_again_then_passed_over_by_the_rules(bot):
+    from chatbot.knowledge.facts import Awaiting, Heard, Screening
+    nothing = Heard(nothing=True)
+    replies, decided = _decide(bot, Screening(treatment="botox"), nothing, Awaiting(key="alcohol"))
+    assert decided["missed"] == ["alcohol"] and decided["passed_over"] == []
+    assert "missed_answer" in [r["intent"] for r in replies]
+    replies, decided = _decide(bot, Screening(treatment="botox"), nothing,
+                               Awaiting(key="alcohol", missed=True))
+    assert decided["passed_over"] == ["alcohol"] and decided["missed"] == []
+    # no check running, a question that is not a check's, or a check of the other treatment only
+    assert _decide(bot, Screening(treatment="botox"), nothing,
+                   Awaiting(key="pregnant"))[1]["missed"] == []
+    assert _decide(bot, nothing, Awaiting(key="alcohol"))[1]["missed"] == []
+    assert _decide(bot, Screening(treatment="botox"), nothing,
+                   Awaiting(key="lines_at_rest"))[1]["missed"] == []
+    # something was read: not missed
+    assert _decide(bot, Screening(treatment="botox"), Heard(told=True),
+                   Awaiting(key="alcohol"))[1]["missed"] == []
+
+
+def test_whether_a_message_gets_a_recommendation_is_decided_by_the_rules(bot):
+    from chatbot.knowledge.facts import Awaiting, Heard, Lines
+
+    def recommends(*facts) -> bool:
+        replies, _ = _decide(bot, Lines(areas=["forehead"], hints=["moves"], behaviours=["moves"]),
+                             *facts)
+        return any(r["intent"].startswith("recommend") for r in replies)
+
+    assert recommends(Heard(recommendation=True))
+    assert not recommends(Heard(recommendation=True, questions=True))
+    assert not recommends(Heard(recommendation=True, business=True))
+    assert recommends(Heard(line_behaviours=True, told=True, questions=True), Awaiting(key="lines_at_rest"))
+    assert recommends(Heard(choosing=True, line_areas=True, told=True))
+    assert not recommends(Heard(choosing=True, line_areas=True, questions=True))
+    assert recommends(Heard(line_areas=True))
+    assert not recommends(Heard(line_areas=True, told=True))
+    assert not recommends(Heard())
