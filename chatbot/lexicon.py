@@ -142,7 +142,10 @@ class Lexicon:
                 self._index.setdefault(words[0], []).append((words, section, key))
         self.vocabulary = {w for entries in self._index.values() for words, _, _ in entries
                            for w in words if w != "*"}
-        self._spelling = {normalise(k): normalise(v).split() for k, v in data.get("spelling", {}).items()}
+        spelling = {tuple(normalise(k).split()): normalise(v).split()
+                    for k, v in data.get("spelling", {}).items()}
+        self._spelling = {k[0]: v for k, v in spelling.items() if len(k) == 1}
+        self._spelled_pairs = {k: v for k, v in spelling.items() if len(k) == 2}   # "my bf"
         self._item_words = {normalise(w): key for key, entry in data.get("items", {}).items()
                             for w in entry["words"]}
         ordinary = set(data.get("ordinary", {}).get("words", []))
@@ -150,9 +153,19 @@ class Lexicon:
         self._targets = sorted(w for w in self.vocabulary if len(w) >= 5 and w.isalpha())
         self._ordinary = ordinary | self.vocabulary
 
-    def respell(self, word: str) -> list[str]:
-        """A chat spelling as the words it stands for ("wat" -> ["what"]); else the word."""
-        return self._spelling.get(word, [word])
+    def respell(self, words: list[str]) -> list[str]:
+        """Chat spellings as the words they stand for ("wat" -> "what"); a spelling of two words
+        first, so that "my bf" is a boyfriend while "bf" alone is breastfeeding."""
+        spelled, at = [], 0
+        while at < len(words):
+            pair = self._spelled_pairs.get(tuple(words[at:at + 2]))
+            if pair is not None:
+                spelled += pair
+                at += 2
+                continue
+            spelled += self._spelling.get(words[at], [words[at]])
+            at += 1
+        return spelled
 
     def item_of(self, name: str) -> str | None:
         """The lexicon item a stored name stands for (its key, or one of its words)."""

@@ -276,8 +276,7 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
         pieces = [p for p in _PIECE.split(sentence) if normalise(p)]
         asking = False
         for number, piece in enumerate(pieces):
-            words = [lexicon.correct(word) for raw in normalise(piece).split()
-                     for word in lexicon.respell(raw)]
+            words = [lexicon.correct(word) for word in lexicon.respell(normalise(piece).split())]
             for part in _split(words):
                 matches = lexicon.find(part)
                 # In "I'm not pregnant, not breastfeeding, filler friday good?" only the last piece
@@ -518,6 +517,17 @@ def _read_topics(reading: _Reading) -> None:
         reading.topics.setdefault(match.key, match)
 
 
+def _sequence_between_treatments(reading: _Reading) -> Match | None:
+    """"Before" or "after" between the two treatments' names: the question of which goes first."""
+    named = sorted(((m, t) for m, t in reading.named if t in TREATMENTS), key=lambda named: named[0].start)
+    for (first, one), (second, other) in zip(named, named[1:]):
+        if one != other:
+            for at in range(first.end, second.start):
+                if reading.clause.words[at] in BEFORE_WORDS | AFTER_WORDS:
+                    return Match("topics", "order", at, at + 1, reading.clause.words[at])
+    return None
+
+
 def _settle_topics(reading: _Reading) -> None:
     """Of the topics named, the ones the clause asks: the more specific wins (the lexicon's
     precedence), a weak one gives way, and words that only look like a topic are dropped."""
@@ -526,6 +536,9 @@ def _settle_topics(reading: _Reading) -> None:
     if order and len(set(treatments)) < 2 and set(order.words.split()) & (
             BEFORE_WORDS | AFTER_WORDS | {"done"}):
         del topics["order"]   # "botox before a wedding" is not the Botox-first question
+    between = _sequence_between_treatments(reading)
+    if between is not None:
+        topics["order"] = between   # "tox after my fillers?", "filler before botox": which goes first
     face_named = [m for m in clause.of("areas") if m.start not in {
         i for t in clause.of("treatments") + clause.of("brands") for i in range(t.start, t.end)}]
     if clause.question and "what" in topics and face_named and not treatments and not clause.of("self"):
@@ -546,7 +559,7 @@ def _settle_topics(reading: _Reading) -> None:
         if len({m.key for m in clause.of("brands")}) > 1 or (clause.of("brands") and clause.of("treatments")):
             topics["brands"] = topics["difference"]   # "Juvederm or Restylane?": not in the article
         del topics["difference"]  # "Dysport vs Botox": the brand note answers, not Botox vs fillers
-    if len({m.key for m in clause.of("brands")}) > 1 and set(topics) <= set(WEAK_TOPICS):
+    if len({m.key for m in clause.of("brands")}) > 1 and set(topics) <= set(WEAK_TOPICS) and between is None:
         first = clause.of("brands")[0]
         topics.clear()
         topics["brands"] = first   # "what about Juvederm or Restylane?": comparing brands
