@@ -833,6 +833,8 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
     pending = context.get("pending")
     if not pending or pending in result.told or pending == "topic":
         return   # a "Did you mean ...?" is answered by a choice, never stored as a fact
+    if answer == "yes" and pending in TOPIC_OF_CONDITION and set(LIST_KEY_OF_KIND.values()) & set(result.told):
+        return   # "yes, retinol every night" to "are you pregnant?": another question's answer; asked again
     if pending == "medicines" and answer == "yes":
         result.told.setdefault("medicines", ["unspecified"])
     elif answer == "ack":
