@@ -463,8 +463,13 @@ def _read_conditions(reading: _Reading) -> None:
 def _read_items(reading: _Reading) -> None:
     """Medicines, supplements, skincare and hair removal: taken (or not), or asked about."""
     clause, result, data = reading.clause, reading.result, reading.lexicon.data
+    allergens = {at for m in clause.of("conditions") if m.key.startswith("allergic")
+                 for at in range(m.end, m.end + 2)}   # "allergic to lidocaine": not something taken
+    allergens |= _inside_ingredients(clause)       # "does filler have lidocaine in it": nor here
     for match in clause.of("items"):
         entry = data["items"][match.key]
+        if entry["category"] == "food" and _taken_as_a_supplement(clause, match, data):
+            continue   # "green tea supplements", "garlic capsules": the supplement speaks, not the food
         if entry["category"] == "blood_thinner" and set(clause.words) & PRESCRIBED:
             # "baby aspirin my cardiologist prescribed": not an over-the-counter choice to stop
             entry = dict(entry, category="prescribed_blood_thinner")
@@ -477,12 +482,14 @@ def _read_items(reading: _Reading) -> None:
             name = match.key
         else:
             name = match.words if generic else entry.get("label", match.key.replace("_", " "))
-        told = reading.tells(match)
+        told = reading.tells(match) and match.start not in allergens
         listed = category["listed"] or match.key in CLASS_WORDS   # "skincare" names the kind itself
         result.mentions.append(Mention(match.words, name, entry["kind"], entry["category"],
                                        category["says"], listed, is_negated, generic,
                                        match.words if generic else entry.get("label", match.key),
                                        bool(entry.get("named_in_article")), told))
+        if match.start in allergens:
+            continue
         if told and entry["category"] != "food":
             reading.told_spans |= set(range(match.start, match.end))
             _tell_item(result.told, entry["kind"], name, entry["category"], is_negated, reading.unsure)
@@ -498,6 +505,18 @@ def _read_items(reading: _Reading) -> None:
             result.questions.append(question)
             if not category["listed"] and asked:
                 reading.item_topics.append(question)
+
+
+def _taken_as_a_supplement(clause: _Clause, food: Match, data: dict) -> bool:
+    """A food named as a supplement: followed by "supplements", "capsules", "extract"..."""
+    following = clause.words[food.end:food.end + 1]
+    return bool(set(following) & _GRAMMAR.supplement_forms) or any(
+        m.start == food.end and data["items"][m.key]["kind"] == "supplement" for m in clause.of("items"))
+
+
+def _inside_ingredients(clause: _Clause) -> set[int]:
+    """Words inside a question about what a treatment contains ("is there lidocaine in it")."""
+    return {at for m in clause.of("topics") if m.key == "ingredients" for at in range(m.start, m.end)}
 
 
 def _read_topics(reading: _Reading) -> None:
@@ -536,6 +555,12 @@ def _settle_topics(reading: _Reading) -> None:
     if order and len(set(treatments)) < 2 and set(order.words.split()) & (
             BEFORE_WORDS | AFTER_WORDS | {"done"}):
         del topics["order"]   # "botox before a wedding" is not the Botox-first question
+    data = reading.lexicon.data
+    as_supplements = {at for m in clause.of("items") if data["items"][m.key]["category"] == "food"
+                      and _taken_as_a_supplement(clause, m, data) for at in range(m.start, m.end)}
+    for topic, match in list(topics.items()):
+        if match.start in as_supplements:
+            del topics[topic]   # "green tea supplements" is not a question about drinking tea
     between = _sequence_between_treatments(reading)
     if between is not None:
         topics["order"] = between   # "tox after my fillers?", "filler before botox": which goes first
@@ -574,7 +599,9 @@ def _settle_topics(reading: _Reading) -> None:
     if (reading.told_spans or describes_lines) and not clause.question:
         topics.clear()   # "I take ibuprofen for period pain", "folds deeper with age": facts, not questions
     strong = {t: m for t, m in topics.items() if t not in WEAK_TOPICS}
-    if strong or (topics and (clause.of("items") or clause.of("conditions"))):
+    contents = _inside_ingredients(clause)
+    items = [m for m in clause.of("items") if m.start not in contents]
+    if strong or (topics and (items or clause.of("conditions"))):
         reading.topics = topics = strong   # "can I take motrin before filler?": the medicine only
     if "precautions" in topics and reading.item_topics:
         del topics["precautions"]    # "do I need to stop fish oil before botox": the fish oil
@@ -833,7 +860,8 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
     pending = context.get("pending")
     if not pending or pending in result.told or pending == "topic":
         return   # a "Did you mean ...?" is answered by a choice, never stored as a fact
-    if answer == "yes" and pending in TOPIC_OF_CONDITION and set(LIST_KEY_OF_KIND.values()) & set(result.told):
+    taken = set(LIST_KEY_OF_KIND.values()) & set(result.told)
+    if answer == "yes" and pending in TOPIC_OF_CONDITION and taken:
         return   # "yes, retinol every night" to "are you pregnant?": another question's answer; asked again
     if pending == "medicines" and answer == "yes":
         result.told.setdefault("medicines", ["unspecified"])
