@@ -151,6 +151,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
                                                      question.when))
         elif added:
             previous = added
+    _leave_treatments_behind(clauses, lexicon, result)
     if _MONEY.search(text) and any(c.question for c in clauses) and not any(
             q.topic == "cost" for q in result.questions):
         # "is botox more than $500?": a question about the price, whatever else it names
@@ -210,6 +211,20 @@ def _treated(clause: _Clause) -> bool:
     named = clause.of("treatments") + clause.of("brands")
     return any(0 < m.start - i <= 3 or (i == m.end and clause.words[i] == "was")   # "botox was on"
                for m in named for i in past)
+
+
+def _leave_treatments_behind(clauses: list[_Clause], lexicon: Lexicon, result: Understanding) -> None:
+    """"I had filler last week, can I get botox now?": a treatment already had, told beside a
+    question about the other one, is history; the message is about the other one."""
+    def named(clause: _Clause) -> set[str]:
+        keys = {m.key for m in clause.of("treatments")} | {
+            lexicon.data["brands"][m.key]["treatment"] for m in clause.of("brands")}
+        return set(TREATMENTS) if "both" in keys else keys
+    behind = [c for c in clauses if _treated(c) and not c.of("plans")]
+    ahead = {t for c in clauses if c not in behind for t in named(c)}
+    had = {t for c in behind for t in named(c)}
+    if behind and ahead and had - ahead:
+        result.treatments = [t for t in result.treatments if t in ahead]
 
 
 def _only_names_a_treatment(clause: _Clause) -> bool:
