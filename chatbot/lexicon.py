@@ -79,6 +79,7 @@ class Grammar:
     past_words: frozenset
     doubt_before_if: frozenset
     not_an_answer: tuple
+    exceptions: tuple
     answer_fillers: frozenset
     asking_advice: tuple
     prescribed: frozenset
@@ -112,6 +113,7 @@ class Grammar:
         return cls(**{name: frozenset(value) for name, value in words.items()},
                    checking_phrases=tuple(data["checking_phrases"]),
                    not_an_answer=tuple(f" {phrase} " for phrase in data["not_an_answer"]),
+                   exceptions=tuple(f" {phrase} " for phrase in data["exceptions"]),
                    asking_advice=tuple(data["asking_advice"]), obligations=tuple(data["obligations"]),
                    ordinals=dict(data["ordinals"]),
                    appointment_words=_any_word(data["appointment_words"]),

@@ -864,11 +864,17 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
             return
         spoken = " ".join(w for c in clauses for w in c.words)
         answer = max(answers, key=lambda m: (m.end - m.start, -m.start)).key
+        if answer == "likely":   # "I think so": a yes, except to a condition that rules a treatment out
+            answer = "unknown" if context.get("pending") in TOPIC_OF_CONDITION else "yes"
         if first.question and not whole and (len(first.words) > 2 or first.of("items") or first.of(
                 "topics") or first.of("conditions")):
             return   # "no vitamins? well vitamin E sometimes": a question back, not an answer
         if answer in ("yes", "no") and (doubt or (len(spoken.split()) <= 2 and first.question)):
             answer = "unknown"   # "no, not 100% sure", "yes I might be", "no?": never a yes or a no
+        elif answer == "no" and any(phrase in f" {spoken} " for phrase in _GRAMMAR.exceptions):
+            answer = "unknown"   # "no allergies except lidocaine", "I don't drink except at weekends"
+            if result.told.get(context.get("pending")) is False:
+                result.told[context["pending"]] = "unknown"
         elif any(marker in f" {spoken} " for marker in NOT_AN_ANSWER):
             return   # "no wait, it's the 13th": a correction, not an answer to the question asked
     result.answer = answer
