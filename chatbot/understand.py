@@ -187,11 +187,17 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     if "why" in result.intents and (result.questions or result.treatments or result.lines):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
     _read_answer(clauses, context, result, lexicon)
+    answering_drinks = context.get("pending") == "alcohol" and not result.treatments and not any(
+        c.question for c in clauses)   # "a glass of wine maybe", "tonight": the drinks asked about
+    if answering_drinks:
+        _answer_with_a_drink(clauses, lexicon, result)
     date_text = _date_text(text)
-    drink_first = _about_a_drink(result) and not (
+    drink_first = (_about_a_drink(result) or answering_drinks) and not (
         result.treatments and dates.nearer(date_text, today, _APPOINTMENT_WORDS, _DRINK_WORDS))
     if drink_first:
         _read_drink_date(date_text, today, context, result)
+        if answering_drinks and "alcohol_date" in result.told and "alcohol" not in result.told:
+            result.told["alcohol"] = True   # "tonight", "saturday": when they will drink
     elif _about_an_appointment(clauses, context, result) and not result.treated_already:
         _read_date(_date_text(text), today, result)
         if _about_a_drink(result) and "appointment_date" in result.told:
@@ -909,6 +915,15 @@ def _date_text(text: str) -> str:
     kept = re.sub(r"\b(\d{4})/(\d{1,2})/(\d{1,2})\b", r"\1-\2-\3", kept)
     return " ".join(part if re.fullmatch(r"[\d/-]+", part) else normalise(part)
                     for part in kept.split())
+
+
+def _answer_with_a_drink(clauses: list[_Clause], lexicon: Lexicon, result: Understanding) -> None:
+    """A drink named in reply to the alcohol question answers it ("a glass of wine maybe": not
+    sure; "couple of beers": yes), instead of asking about alcohol."""
+    if "alcohol" in result.told or not any(q.topic == "alcohol" for q in result.questions):
+        return
+    result.questions = [q for q in result.questions if q.topic != "alcohol"]
+    result.told["alcohol"] = "unknown" if any(_doubtful(c, lexicon) for c in clauses) else True
 
 
 def _about_a_drink(result: Understanding) -> bool:
