@@ -52,7 +52,7 @@ from chatbot.state import ConversationState
 from chatbot.understand import ANY_TOPICS, Asked, Understanding, understand
 
 CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
-                      "off_task", "urgent", "staff")
+                      "off_task", "urgent", "staff", "new_subject")
 
 
 
@@ -172,6 +172,11 @@ class Session:
         bot, memory, context = self.bot, self.memory, self.memory.context
         today = bot.today()
         heard = understand(text, bot.lexicon, today, memory.for_understanding())
+        if "new_subject" in heard.intents:
+            # "next client, check her for botox": nothing about the last person is carried over
+            self.memory = memory = ConversationState()
+            context = memory.context
+            heard = understand(text, bot.lexicon, today, memory.for_understanding())
         facts = [Today(date=today.isoformat())]
         if heard.too_long or heard.empty:
             facts.append(Move(name="too_long" if heard.too_long else "empty"))

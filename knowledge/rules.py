@@ -890,6 +890,11 @@ class Expert(Engine):
         """Asked to judge a symptom or condition: the chatbot does not diagnose."""
         self._reply("diagnosis", "diagnosis", scope="out_of_scope", handoff=True, rule="no_diagnosis")
 
+    @Rule(Move(name="new_subject"))
+    def the_next_client_starts_afresh(self):
+        """"Next client": nothing said about the person before is carried over to the next one."""
+        self._reply("new_subject", "new_subject", rule="the_next_client_starts_afresh")
+
     @Rule(Move(name="off_task"))
     def only_answers_from_the_article(self):
         """Asked for something other than an answer (a poem, a joke, a translation, an email): the
