@@ -241,6 +241,12 @@ def _only_names_a_treatment(clause: _Clause) -> bool:
                                                        "areas", "line_behaviour"))
 
 
+def _names_only_a_treatment(clause: _Clause) -> bool:
+    """"and before filler?", "what about for botox": a treatment and words of a follow-up only."""
+    named = {i for m in clause.of("treatments") + clause.of("brands") for i in range(m.start, m.end)}
+    return all(i in named or word in _GRAMMAR.follow_up_words for i, word in enumerate(clause.words))
+
+
 def _sounds_urgent(clauses: list[_Clause], treated: bool = False) -> bool:
     """A symptom soon after an injection, said about oneself (not "can botox cause drooping?")."""
     symptoms = [c for c in clauses if c.of("symptoms")]
@@ -995,6 +1001,9 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
         result.answer) or set(result.told) - {"treatment", "appointment_date"} or set(
         result.intents) - {"eligibility"})
     refers_back = asks_back and context.get("last_topics")   # "is that bad?" after a topic
+    if result.treatments and not said_anything and context.get("last_topics") and all(
+            _names_only_a_treatment(c) for c in clauses):
+        refers_back = True   # "and before filler?": the last question, for fillers
     if (not said_anything or vague or framed or only_a_plan) and not refers_back and _read_by_examples(
             clauses, lexicon, result):
         pass   # the example ranker read it, or found it unclear
