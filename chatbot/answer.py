@@ -32,11 +32,11 @@ class Reply:
 
 
 def assemble(replies: list[dict], heard, facts: dict, renderer, rule_docs: dict,
-             about: str = "self") -> Reply:
+             about: str = "self", who: str = "") -> Reply:
     """One Reply from the rules' pieces: ordered, rendered, with the IDs, scope and question."""
     replies = _ordered(replies)
     follow_ups = [r for r in replies if r["follow_up"]]   # one at most: one_question_at_a_time
-    text = renderer.turn(replies, heard=heard, person=facts, rule_docs=rule_docs, about=about)
+    text = renderer.turn(replies, heard=heard, person=facts, rule_docs=rule_docs, about=about, who=who)
     sources = list(dict.fromkeys(s for r in replies for s in r["sources"]))
     intents = list(dict.fromkeys(r["intent"] for r in replies))
     scopes = {r["scope"] for r in replies}

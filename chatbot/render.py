@@ -80,6 +80,7 @@ class Renderer:
         self.env.filters.update(label=treatment_label, long_date=long_date, listing=listing,
                                 keylabel=lambda key: KEY_LABELS.get(key, key.replace("_", " ")),
                                 item=item_label, noun=treatment_noun)
+        self.env.globals.update(who="the client", whose="your client")   # someone else, unnamed
         self.env.globals.update(facts=inventory.facts(), topics=inventory.topics(),
                                 key_labels=KEY_LABELS, clinic=clinic or "")
         self.inline_ids = inline_ids
@@ -104,13 +105,17 @@ class Renderer:
         # a rule's own data wins over the turn's context (a screening question names its `about`)
         return template.render({**context, **reply["data"], "sources": reply["sources"]}).strip()
 
-    def turn(self, replies: list[dict], heard, person: dict, rule_docs: dict, about: str = "self") -> str:
+    def turn(self, replies: list[dict], heard, person: dict, rule_docs: dict, about: str = "self",
+             who: str = "") -> str:
         """The whole answer of one turn: the lexicon's mappings, then each piece in order.
-        `about`: whom the conversation's check is about ("client": "the client is", not "you are")."""
+        `about`: whom the conversation's check is about ("client": "the client is", not "you are");
+        `who`: how someone else is named ("your friend"; "the client" when not said)."""
         several = len({r["data"].get("treatment") for r in replies
                        if r["template"] in PER_TREATMENT
                        and r["data"].get("treatment") in ("botox", "fillers")}) > 1
         context = dict(person=person, rule_docs=rule_docs, several=several, about=about)
+        if who:
+            context.update(who=who, whose=who)
         parts = [self.part(reply, **context) for reply in replies]
         # Two rules may render the very same paragraph (one fact answering two topics): say it once.
         return self.env.get_template("turn.j2").render(

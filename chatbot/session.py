@@ -218,8 +218,10 @@ class Session:
         # message that asks for one, books a date or tells a plan can).
         wishes = [name for name in ("checklist", "eligibility") if name in heard.intents]
         subject = memory.about
+        who = memory.who
         if wishes or booked or "treatment" in heard.told:
-            subject = "client" if self._about_a_client(text) else "self"
+            named = self._someone_else(text)
+            subject, who = ("client", named) if named is not None else ("self", "")
             facts.append(Plan(treatment=self.facts.get("treatment") or "", said="treatment" in heard.told,
                               about=subject))
             facts += [Move(name=name) for name in wishes]
@@ -258,7 +260,7 @@ class Session:
             facts.append(Previous(**context.last_trace))
 
         replies, decided = bot.run(facts)
-        reply = self._reply(heard, replies)
+        reply = self._reply(heard, replies, who)
         self._update_context(heard, questions, reply)
         context.missed = decided["missed"][0] if decided["missed"] else None
         context.passed_over += [key for key in decided["passed_over"] if key not in context.passed_over]
@@ -267,7 +269,7 @@ class Session:
             context.screening = begun
             context.screened = [t for t in context.screened if t in begun]
             context.passed_over = []
-            memory.about = subject
+            memory.about, memory.who = subject, who
         context.screened = list(dict.fromkeys(context.screened + decided["screened"]))
         return reply
 
@@ -288,11 +290,15 @@ class Session:
         """One piece of a message read on its own, without the conversation's context."""
         return understand(text, self.bot.lexicon, self.bot.today(), {})
 
-    def _about_a_client(self, text: str) -> bool:
-        """Whether a check is asked for someone else ("check my client", "is she ready?")."""
+    def _someone_else(self, text: str) -> str | None:
+        """Whom a check is asked for when it is someone else: "your friend" for "check my friend",
+        "" (the client) for "check my client" or "is she ready?"; None for the person themselves."""
         words = f" {' '.join(_WORD.findall(text.lower()))} "
-        others = self.bot.lexicon.data.get("others", {}).get("words", [])
-        return any(f" {phrase} " in words for phrase in others)
+        others = self.bot.lexicon.data.get("others", {})
+        if not any(f" {phrase} " in words for phrase in others.get("words", [])):
+            return None
+        known = [r for r in others.get("relations", []) if f" my {r} " in words]
+        return f"your {max(known, key=len)}" if known else ""
 
     @staticmethod
     def _heard(heard: Understanding) -> Heard:
@@ -357,8 +363,9 @@ class Session:
         return taken
 
     # -- the answer -------------------------------------------------------------------------------
-    def _reply(self, heard: Understanding, replies: list[dict]) -> Reply:
-        return assemble(replies, heard, self.facts, self.bot.renderer, self.bot.rule_docs, self.memory.about)
+    def _reply(self, heard: Understanding, replies: list[dict], who: str | None = None) -> Reply:
+        return assemble(replies, heard, self.facts, self.bot.renderer, self.bot.rule_docs, self.memory.about,
+                        self.memory.who if who is None else who)
 
     def _update_context(self, heard: Understanding, questions: list, reply: Reply) -> None:
         context = self.memory.context

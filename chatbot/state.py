@@ -56,6 +56,7 @@ class ConversationState:
     appointments: list[Booking] = field(default_factory=list)
     drinks: list[str] = field(default_factory=list)     # ISO dates of drinks, in the order told
     about: str = "self"                                 # self | client
+    who: str = ""                                       # someone else, as named: "your friend"
     lines: dict = field(default_factory=dict)           # areas, hints, behaviours
     context: Context = field(default_factory=Context)
 
@@ -131,6 +132,7 @@ class ConversationState:
         return cls(facts=dict(data.get("facts") or {}),
                    appointments=[Booking(b["treatment"], b["date"]) for b in data.get("appointments", [])],
                    drinks=list(data.get("drinks", [])), about=data.get("about", "self"),
+                   who=str(data.get("who") or ""),
                    lines=dict(data.get("lines") or {}), context=context)
 
 
