@@ -588,6 +588,14 @@ def _settle_topics(reading: _Reading) -> None:
     for topic, match in list(topics.items()):
         if match.start in as_supplements:
             del topics[topic]   # "green tea supplements" is not a question about drinking tea
+    history = topics.get("history")
+    told_to = history and any(m.start == history.end for m in clause.of("others"))
+    if told_to and history.words.endswith("tell"):
+        # "what do I tell a client who asks if botox is safe": the safety; "what should I tell
+        # clients before filler": what to do before it (not what to tell the injector)
+        del topics["history"]
+        if not topics:
+            topics["precautions"] = history
     between = _sequence_between_treatments(reading)
     if between is not None:
         topics["order"] = between   # "tox after my fillers?", "filler before botox": which goes first
