@@ -596,6 +596,13 @@ def _settle_topics(reading: _Reading) -> None:
         del topics["history"]
         if not topics:
             topics["precautions"] = history
+    interval = topics.get("interval")
+    if interval and len(set(treatments)) < 2 and interval.words in ("weeks after", "days after") and (
+            len(topics) > 1 or clause.of("conditions")):
+        del topics["interval"]   # "I got pregnant 2 weeks after botox": about the pregnancy, not a gap
+        if not topics:
+            condition = clause.of("conditions")[0]
+            topics[TOPIC_OF_CONDITION.get(condition.key, "contraindications")] = condition
     between = _sequence_between_treatments(reading)
     if between is not None:
         topics["order"] = between   # "tox after my fillers?", "filler before botox": which goes first
