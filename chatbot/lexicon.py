@@ -77,6 +77,7 @@ class Grammar:
     before_words: frozenset
     supplement_forms: frozenset
     follow_up_words: frozenset
+    choice_words: frozenset
     past_words: frozenset
     doubt_before_if: frozenset
     not_an_answer: tuple
@@ -109,8 +110,8 @@ class Grammar:
         topics, items = data["topics"], data["items"]
         words = {name: data[name] for name in (
             "question_starters", "modals", "clause_starters", "pronouns", "follow_ups", "after_words",
-            "before_words", "supplement_forms", "follow_up_words", "past_words", "doubt_before_if",
-            "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
+            "before_words", "supplement_forms", "follow_up_words", "choice_words", "past_words",
+            "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},
                    checking_phrases=tuple(data["checking_phrases"]),
                    not_an_answer=tuple(f" {phrase} " for phrase in data["not_an_answer"]),

@@ -300,15 +300,15 @@ class Session:
         known = [r for r in others.get("relations", []) if f" my {r} " in words]
         return f"your {max(known, key=len)}" if known else ""
 
-    @staticmethod
-    def _heard(heard: Understanding) -> Heard:
+    def _heard(self, heard: Understanding) -> Heard:
         """What the message was read to do, for the rules that decide what follows from it."""
-        lines = heard.lines
+        lines, choice_words = heard.lines, self.bot.lexicon.grammar.choice_words
         return Heard(
             nothing=not (heard.answer or heard.told or heard.questions or lines or heard.treatments
                          or heard.intents or heard.date_problem),
             recommendation="recommend" in heard.intents, business="business" in heard.intents,
             choosing="eligibility" in heard.intents and len(set(heard.treatments)) > 1,
+            either=bool(set(_WORD.findall(heard.text.lower())) & choice_words),
             questions=bool(heard.questions), told=bool(heard.told),
             line_areas=bool(lines.get("areas")), line_behaviours=bool(lines.get("behaviours")))
 

@@ -862,8 +862,8 @@ def _about_self_positions(clause: _Clause) -> set[int]:
         return positions
     for marker in clause.of("self"):
         before = clause.words[marker.start - 1] if marker.start else ""
-        if before in MODALS:
-            continue
+        if before in MODALS or (before == "am" and clause.question):
+            continue   # "can I take...?", "am I pregnant?": asked, not told
         positions |= set(range(marker.end, min(marker.end + 5, len(clause.words))))
     return positions
 
@@ -1077,7 +1077,8 @@ def _unexplained(clauses: list[_Clause], lexicon: Lexicon) -> list[str]:
     for clause in clauses:
         covered = {i for m in clause.matches for i in range(m.start, m.end)}
         left += [word for index, word in enumerate(clause.words)
-                 if index not in covered and word not in stopwords and not word.isdigit()]
+                 if index not in covered and word not in stopwords and not word.isdigit()
+                 and word not in dates.MONTHS and word not in dates.WEEKDAYS]   # "friday 4 december"
     return left
 
 

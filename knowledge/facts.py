@@ -90,6 +90,7 @@ class Heard(Fact):
     recommendation = Field(bool, default=False)   # asks what to get ("what would you suggest?")
     business = Field(bool, default=False)    # asks about a business (prices, booking, opening hours)
     choosing = Field(bool, default=False)    # "am I ok for botox or filler?", naming both treatments
+    either = Field(bool, default=False)      # ... as a choice between them ("or", "vs", "which")
     questions = Field(bool, default=False)   # asks about at least one topic
     told = Field(bool, default=False)        # tells something about the person
     line_areas = Field(bool, default=False)         # names where lines are (forehead, lips...)

@@ -288,14 +288,14 @@ class Expert(Engine):
         self.declare(CheckWanted())
 
     @Rule(Move(name="eligibility"), Focus(new=True), NOT(Question()), NOT(Move(name="comparing")),
-          NOT(Move(name="unclear")),
+          NOT(Move(name="unclear")), NOT(Heard(choosing=True, either=True, told=False)),
           NOT(Told(new=True, value=True, key=_CONTRAINDICATED)),
           salience=URGENT - 1)
     def am_i_ok_for_a_treatment_is_a_check(self):
         """"Am I ok for Botox?" naming a treatment is a check, unless the message itself rules the
         person out ("I'm pregnant, can I get fillers?" is answered by the contraindication
-        directly), weighs both treatments for a face (a recommendation) or has words no phrase
-        explained ("can I get botox at 70?" is not a request for a check)."""
+        directly), weighs both treatments (a recommendation: "should I get botox or filler?") or
+        has words no phrase explained ("can I get botox at 70?" is not a request for a check)."""
         self.declare(CheckWanted())
 
     @Rule(Appointment(new=True), Plan(treatment=MATCH.planned), TEST(lambda planned: bool(planned)),
@@ -707,6 +707,13 @@ class Expert(Engine):
           salience=URGENT - 1)
     def weighing_both_treatments_for_an_area_is_a_recommendation(self):
         """"Am I better off with botox or filler for my forehead?": a recommendation, not a check."""
+        self.declare(Move(name="recommend_now"))
+
+    @Rule(Heard(choosing=True, either=True, questions=False, business=False, told=False),
+          salience=URGENT - 1)
+    def choosing_between_the_treatments_is_a_recommendation(self):
+        """"Should I get botox or filler?", with nothing planned: a recommendation, which starts
+        from how the lines behave, not a check."""
         self.declare(Move(name="recommend_now"))
 
     @Rule(Heard(questions=False, told=False, business=False, line_areas=MATCH.areas,

@@ -134,6 +134,9 @@ def test_whether_a_message_gets_a_recommendation_is_decided_by_the_rules(bot):
     assert recommends(Heard(line_behaviours=True, told=True, questions=True), Awaiting(key="lines_at_rest"))
     assert recommends(Heard(choosing=True, line_areas=True, told=True))
     assert not recommends(Heard(choosing=True, line_areas=True, questions=True))
+    assert recommends(Heard(choosing=True, either=True))                # "botox or filler?"
+    assert not recommends(Heard(choosing=True))                        # "botox and filler": a check
+    assert not recommends(Heard(choosing=True, either=True, told=True))  # both planned: a check
     assert recommends(Heard(line_areas=True))
     assert not recommends(Heard(line_areas=True, told=True))
     assert not recommends(Heard())
