@@ -241,6 +241,12 @@ def _only_names_a_treatment(clause: _Clause) -> bool:
                                                        "areas", "line_behaviour"))
 
 
+def _face_named(clause: _Clause) -> list[Match]:
+    """Face areas named outside a treatment's name ("chin filler": the chin; "lip filler": none)."""
+    inside = {i for t in clause.of("treatments") + clause.of("brands") for i in range(t.start, t.end)}
+    return [m for m in clause.of("areas") if m.start not in inside]
+
+
 def _names_only_a_treatment(clause: _Clause) -> bool:
     """"and before filler?", "what about for botox": a treatment and words of a follow-up only."""
     named = {i for m in clause.of("treatments") + clause.of("brands") for i in range(m.start, m.end)}
@@ -559,6 +565,7 @@ def _read_topics(reading: _Reading) -> None:
         if match.key == "alcohol" and not clause.question and clause.of("self") and not (
                 reading.someone_else or reading.supposed):
             result.told["alcohol"] = "unknown" if reading.unsure else match.start not in reading.negated
+            reading.told_spans |= span   # "going out drinking the night before my filler" tells
             continue
         reading.topics.setdefault(match.key, match)
 
@@ -606,8 +613,7 @@ def _settle_topics(reading: _Reading) -> None:
     between = _sequence_between_treatments(reading)
     if between is not None:
         topics["order"] = between   # "tox after my fillers?", "filler before botox": which goes first
-    face_named = [m for m in clause.of("areas") if m.start not in {
-        i for t in clause.of("treatments") + clause.of("brands") for i in range(t.start, t.end)}]
+    face_named = _face_named(clause)
     if clause.question and "what" in topics and face_named and not treatments and not clause.of("self"):
         topics.setdefault("wrinkle_types", topics["what"])   # "what are crow's feet?"
     if any(phrase in " ".join(clause.words) for phrase in _GRAMMAR.asking_advice):
@@ -637,7 +643,7 @@ def _settle_topics(reading: _Reading) -> None:
         del topics["safety"]      # "is botox safe when breastfeeding?" is about breastfeeding
     topic_spans = {i for m in clause.of("topics") for i in range(m.start, m.end)}
     describes_lines = [m for m in clause.of("line_behaviour") if m.start not in topic_spans] or (
-        clause.of("areas") and clause.of("self"))
+        face_named and clause.of("self"))   # "lip" in "lip filler" describes no lines
     if (reading.told_spans or describes_lines) and not clause.question:
         topics.clear()   # "I take ibuprofen for period pain", "folds deeper with age": facts, not questions
     strong = {t: m for t, m in topics.items() if t not in WEAK_TOPICS}
@@ -1033,6 +1039,9 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
         elif set(words) & PAST_WORDS:
             # "had botox yesterday": what the article says about afterwards.
             result.questions.append(Asked("aftercare", "any"))
+        elif any(_face_named(c) for c in clauses):
+            # "chin filler", "botox forehead": where the treatment is used
+            result.questions.append(Asked("areas", "any" if treatment == "both" else treatment))
         else:
             # "botox?" / "baby botox" on its own: what it is; "botox or filler?": how they differ.
             result.questions.append(Asked("difference", "any") if treatment == "both"
