@@ -653,6 +653,14 @@ def _settle_topics(reading: _Reading) -> None:
         reading.topics = topics = strong   # "can I take motrin before filler?": the medicine only
     if "precautions" in topics and reading.item_topics:
         del topics["precautions"]    # "do I need to stop fish oil before botox": the fish oil
+    if "alternatives" in topics and len(set(treatments)) > 1:
+        topics["difference"] = topics.pop("alternatives")   # "is botox better than filler"
+    if "alternatives" in topics:
+        # "does retinol work as well as botox": set against the treatment, not a precaution
+        kinds = set(TOPIC_OF_KIND.values())
+        result = reading.result
+        result.questions[reading.questions_before:] = [
+            q for q in result.questions[reading.questions_before:] if q.topic not in kinds]
     if "what" in topics and any(m.key == "both" and m.words.startswith("injectable")
                                 for m in clause.of("treatments")):
         reading.topics = topics = {"injectables": topics["what"]}   # "what does 'injectables' mean?"
