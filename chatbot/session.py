@@ -293,8 +293,15 @@ class Session:
     def _someone_else(self, text: str) -> str | None:
         """Whom a check is asked for when it is someone else: "your friend" for "check my friend",
         "" (the client) for "check my client" or "is she ready?"; None for the person themselves."""
-        words = f" {' '.join(_WORD.findall(text.lower()))} "
         others = self.bot.lexicon.data.get("others", {})
+        words = f" {' '.join(_WORD.findall(text.lower()))} "
+        # "my sister is getting married, I'm thinking of botox": the part naming the treatment decides
+        named = [part for part in _PARTS.split(text.lower()) if self.bot.lexicon.find(
+            _WORD.findall(part), ("treatments", "brands", "intents"))]
+        if named and not any(f" {phrase} " in f" {' '.join(_WORD.findall(part))} "
+                             for part in named for phrase in others.get("words", [])) and any(
+                self.bot.lexicon.find(_WORD.findall(part), ("self",)) for part in named):
+            return None
         if not any(f" {phrase} " in words for phrase in others.get("words", [])):
             return None
         known = [r for r in others.get("relations", []) if f" my {r} " in words]
@@ -403,6 +410,7 @@ _REASONED_OVER = set(_TOLD_TOPICS) | {"alcohol_date"} | {
     check["key"] for checks in inventory.screening()["checks"].values() for check in checks}
 
 _WORD = re.compile(r"[a-z]+")
+_PARTS = re.compile(r"[.,;!?]+|\band\b|\bbut\b")
 
 
 def _treatment_of(topic: str, focus: list[str]) -> str:
