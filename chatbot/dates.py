@@ -38,7 +38,7 @@ _PATTERNS = [
     ("today", re.compile(r"\b(?:today|tonight|this evening|this afternoon|later today)\b")),
     ("yesterday", re.compile(r"\b(?:yesterday|last night|last week)\b")),
     ("in_n", re.compile(rf"\bin ({_NUMBER}) (day|days|week|weeks|wk|wks)\b")),
-    ("next_week", re.compile(r"\bnext week\b")),
+    ("next_week", re.compile(r"\b(?:next week|next month|later this month|in a month|in a few weeks)\b")),
     ("weekday", re.compile(rf"\b(?:(next|this|on|coming|this coming) )?({_WEEKDAY})\b")),
 ]
 
@@ -124,8 +124,9 @@ def _resolve(kind: str, match: re.Match, today: date) -> Found | None:
     if kind == "next_week":
         return Found(None, "vague", words)
     if kind == "weekday":
-        if match[2] in ("sat", "sun", "mon", "wed", "fri", "thu", "tue") and not match[1]:
-            return None  # short forms alone are too easily ordinary words
+        ends = match.end() >= len(match.string.rstrip())
+        if match[2] in ("sat", "sun", "mon", "wed") and not match[1] and not ends:
+            return None  # short forms that are ordinary words too ("I sat", "the sun"), unless they end it
         ahead = (WEEKDAYS[match[2]] - today.weekday()) % 7 or 7
         if match[1] == "next" and ahead < 7 and today.weekday() < WEEKDAYS[match[2]] and ahead <= 2:
             # "next Tuesday" said on a Sunday is ambiguous between two days: ask.

@@ -78,6 +78,8 @@ class Grammar:
     supplement_forms: frozenset
     follow_up_words: frozenset
     choice_words: frozenset
+    negated_starters: frozenset
+    sequence_words: frozenset
     past_words: frozenset
     doubt_before_if: frozenset
     not_an_answer: tuple
@@ -110,7 +112,9 @@ class Grammar:
         topics, items = data["topics"], data["items"]
         words = {name: data[name] for name in (
             "question_starters", "modals", "clause_starters", "pronouns", "follow_ups", "after_words",
-            "before_words", "supplement_forms", "follow_up_words", "choice_words", "past_words",
+            "before_words", "supplement_forms", "follow_up_words", "choice_words", "negated_starters",
+            "sequence_words",
+            "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},
                    checking_phrases=tuple(data["checking_phrases"]),
@@ -190,9 +194,20 @@ class Lexicon:
         """The lexicon word `word` is a typo of, or `word` itself."""
         return _correct(self, word)
 
+    def mend(self, word: str) -> list[str]:
+        """A typo corrected ("botxo" -> botox), else words run together split apart ("whoshould" ->
+        who should, "howmuchdoesbotoxcost"), else the word itself."""
+        corrected = self.correct(word)
+        if corrected != word or len(word) < 6 or not word.isalpha() or word in self._ordinary:
+            return [corrected]
+        return _split(word, self._ordinary) or [word]
+
     def _closest(self, word: str) -> str:
         if word in self._ordinary or len(word) < 4 or not word.isalpha():
             return word
+        for at in range(1, len(word)):   # a letter typed twice: "lipps", "fillerr"
+            if word[at] == word[at - 1] and word[:at] + word[at + 1:] in self.vocabulary:
+                return word[:at] + word[at + 1:]
         limit = 1 if len(word) < 8 else 2
         best, best_distance = word, limit + 1
         for target in self._targets:
@@ -229,6 +244,20 @@ def _correct_cached(lexicon_id: int, word: str) -> str:
 
 
 _LEXICONS: dict[int, Lexicon] = {}
+
+
+def _split(word: str, known: set) -> list[str] | None:
+    """`word` as the fewest known words of two letters or more ("i" alone too), or None."""
+    best: list[list[str] | None] = [[]] + [None] * len(word)
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - 20), end):
+            part = word[start:end]
+            if best[start] is not None and part in known and (len(part) > 1 or part == "i"):
+                candidate = best[start] + [part]
+                if best[end] is None or len(candidate) < len(best[end]):
+                    best[end] = candidate
+    found = best[len(word)]
+    return found if found is not None and len(found) > 1 else None
 
 
 def _correct(lexicon: Lexicon, word: str) -> str:

@@ -111,7 +111,7 @@ class Ranker:
 
 def _words(text: str, lexicon: Lexicon) -> list[str]:
     from chatbot.lexicon import normalise
-    return [lexicon.correct(word) for word in lexicon.respell(normalise(text).split())]
+    return [word for raw in lexicon.respell(normalise(text).split()) for word in lexicon.mend(raw)]
 
 
 SOURCES = ("examples.toml", "topics.toml")

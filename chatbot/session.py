@@ -219,7 +219,7 @@ class Session:
         wishes = [name for name in ("checklist", "eligibility") if name in heard.intents]
         subject = memory.about
         who = memory.who
-        if wishes or booked or "treatment" in heard.told:
+        if wishes or booked or "treatment" in heard.told or context.pending == "appointment_date":
             named = self._someone_else(text)
             subject, who = ("client", named) if named is not None else ("self", "")
             facts.append(Plan(treatment=self.facts.get("treatment") or "", said="treatment" in heard.told,

@@ -99,6 +99,8 @@ class Understanding:
     too_long: bool = False
     empty: bool = False
     answering_for_client: bool = False    # a screening question is pending: "she" is the client
+    awaiting_answer: bool = False         # the bot asked something: a bare word may answer it
+    listing: bool = False                 # several clauses ("meds: advil, tylenol"): a list may tell
     treated_already: bool = False         # "I had fillers last month": asking about afterwards
     unread: str = ""                      # words no phrase explained, as written ("men", "insurance")
     candidates: list[str] = field(default_factory=list)   # closest topics when unsure, best first
@@ -133,6 +135,8 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         result.questions.append(Asked(picked, "any" if picked in ANY_TOPICS else None))
         return result
     result.answering_for_client = context.get("pending") in SCREENING_KEYS
+    result.awaiting_answer = bool(context.get("pending"))
+    result.listing = len(clauses) > 1
     result.treated_already = bool(context.get("treated_already")) or any(
         _treated(c) and not c.of("plans") for c in clauses)
     previous: list[Asked] = []
@@ -184,6 +188,11 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
             c.of("line_behaviour") or c.of("areas") for c in clauses):
         # "what time of day is best for fillers?": the treatment is chosen; no lines described
         result.intents.remove("recommend")
+    if "suitable" in result.intents:
+        # "is botox right for me?", "should I get filler?": whether it suits the lines
+        result.intents = [i for i in result.intents if i not in ("suitable", "eligibility", "recommend")]
+        result.intents.append("recommend")
+        result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
     if "why" in result.intents and (result.questions or result.treatments or result.lines):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
     _read_answer(clauses, context, result, lexicon)
@@ -309,7 +318,7 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
         pieces = [p for p in _PIECE.split(sentence) if normalise(p)]
         asking = False
         for number, piece in enumerate(pieces):
-            words = [lexicon.correct(word) for word in lexicon.respell(normalise(piece).split())]
+            words = [word for raw in lexicon.respell(normalise(piece).split()) for word in lexicon.mend(raw)]
             for part in _split(words):
                 matches = lexicon.find(part)
                 # In "I'm not pregnant, not breastfeeding, filler friday good?" only the last piece
@@ -365,7 +374,9 @@ def _asks(words: list[str], openers: list[str] = ()) -> bool:
     text = " ".join(words)
     if any(f" {phrase} " in f" {text} " for phrase in CHECKING_PHRASES):
         return True   # "... is that long enough", "yes or no is vitamin e bad"
-    return (words[0] in QUESTION_STARTERS or " ok to " in f" {text} " or "allowed" in words
+    negated_start = words[0] in _GRAMMAR.negated_starters and len(words) > 1 and words[1] in (
+        "i", "you", "we", "she", "he", "they", "it", "my")   # "cant i drink b4 botox": asks, not denies
+    return (words[0] in QUESTION_STARTERS or negated_start or " ok to " in f" {text} " or "allowed" in words
             or "wondering" in words or "safe to" in text or " can i " in f" {text} "
             or " should i " in f" {text} " or "want to know" in text or "need to know" in text)
 
@@ -425,10 +436,17 @@ def _telegraphic(clause: _Clause, result: Understanding) -> bool:
     """A clause that names a treatment and a condition or an item but nobody it is about ("preg
     botox", "nsaids before filler", "fish oil botox"): a question in a few words, not a statement.
     Taking it for a statement would invent a fact; taken as a question, the check still asks it."""
+    last = len(clause.words)
+    answers = [m for m in clause.of("answers") if not (m.key == "ack" and m.end == last)]   # "... ok"
+    named = {i for m in clause.of("conditions") + clause.of("items") for i in range(m.start, m.end)}
+    if named and not result.awaiting_answer and not result.listing and all(
+            i in named or word in _GRAMMAR.follow_up_words for i, word in enumerate(clause.words)):
+        return True   # "breastfeeding", "and meds": a topic in a word, asked with nothing pending
     return not clause.question and not result.answering_for_client and bool(
         clause.of("treatments") or clause.of("brands")) and bool(
-        clause.of("conditions") or clause.of("items")) and not any(
-        clause.of(section) for section in ("self", "others", "answers", "negation", "corrections", "plans"))
+        clause.of("conditions") or clause.of("items")) and not answers and not any(
+        m.key == "cue" for m in clause.of("negation")) and not any(
+        clause.of(section) for section in ("self", "others", "corrections", "plans"))
 
 
 def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> None:
@@ -576,7 +594,7 @@ def _sequence_between_treatments(reading: _Reading) -> Match | None:
     for (first, one), (second, other) in zip(named, named[1:]):
         if one != other:
             for at in range(first.end, second.start):
-                if reading.clause.words[at] in BEFORE_WORDS | AFTER_WORDS:
+                if reading.clause.words[at] in BEFORE_WORDS | AFTER_WORDS | _GRAMMAR.sequence_words:
                     return Match("topics", "order", at, at + 1, reading.clause.words[at])
     return None
 
@@ -697,6 +715,8 @@ def _read_plan(reading: _Reading) -> None:
     planned = (clause.of("plans") or (clause.of("corrections") and not clause.question)) and not (
         reading.someone_else)
     meant = [t for m, t in reading.named if m.start not in reading.negated]
+    if len(set(meant)) > 1 and set(clause.words) & _GRAMMAR.choice_words:
+        return   # "it is botox or filler?": a choice asked about, not a plan
     if meant and planned:
         reading.result.told["treatment"] = _one_treatment(
             [t for x in meant for t in (TREATMENTS if x == "both" else (x,))]) or "both"
@@ -917,7 +937,12 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
             if result.told.get(context.get("pending")) is False:
                 result.told[context["pending"]] = "unknown"
         elif any(marker in f" {spoken} " for marker in NOT_AN_ANSWER):
-            return   # "no wait, it's the 13th": a correction, not an answer to the question asked
+            # "yes, no wait, no": the answer after the correction; "no wait, it's the 13th": none
+            tail = re.split("|".join(re.escape(m.strip()) for m in NOT_AN_ANSWER), spoken)[-1].strip()
+            answer = next((key for key in ("yes", "no", "unknown")
+                           if tail in lexicon.data["answers"][key]), None)
+            if answer is None:
+                return
     result.answer = answer
     pending = context.get("pending")
     if not pending or pending in result.told or pending == "topic":

@@ -304,6 +304,13 @@ class Expert(Engine):
         """An appointment date told for a planned treatment starts the check before it."""
         self.declare(CheckWanted())
 
+    @Rule(Awaiting(key="appointment_date"), Move(name="answer"), Plan(treatment=MATCH.planned),
+          TEST(lambda planned: bool(planned)), salience=URGENT - 1)
+    def a_date_not_known_yet_still_checks(self, planned):
+        """Asked which day the appointment is, "not sure yet" or "no idea": the check goes ahead
+        without a date (the checklist then counts the days from whenever it is)."""
+        self.declare(CheckWanted())
+
     @Rule(Screening(), Plan(said=True, treatment=MATCH.planned), TEST(lambda planned: bool(planned)),
           salience=URGENT - 1)
     def a_plan_told_during_a_check_moves_it(self, planned):
