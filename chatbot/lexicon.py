@@ -83,6 +83,7 @@ class Grammar:
     past_words: frozenset
     doubt_before_if: frozenset
     not_an_answer: tuple
+    self_corrections: tuple
     exceptions: tuple
     answer_fillers: frozenset
     asking_advice: tuple
@@ -119,6 +120,7 @@ class Grammar:
         return cls(**{name: frozenset(value) for name, value in words.items()},
                    checking_phrases=tuple(data["checking_phrases"]),
                    not_an_answer=tuple(f" {phrase} " for phrase in data["not_an_answer"]),
+                   self_corrections=tuple(data["self_corrections"]),
                    exceptions=tuple(f" {phrase} " for phrase in data["exceptions"]),
                    asking_advice=tuple(data["asking_advice"]), obligations=tuple(data["obligations"]),
                    ordinals=dict(data["ordinals"]),

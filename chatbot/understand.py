@@ -125,7 +125,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     if len(text) > MAX_LENGTH:
         result.too_long = True
         return result
-    clauses = _clauses(text, lexicon)
+    clauses = _corrected(_clauses(text, lexicon))
     if not any(clause.words for clause in clauses):
         result.empty = True
         return result
@@ -248,6 +248,34 @@ def _only_names_a_treatment(clause: _Clause) -> bool:
         return False
     return not any(clause.of(section) for section in ("topics", "items", "conditions", "intents",
                                                        "areas", "line_behaviour"))
+
+
+def _corrected(clauses: list[_Clause]) -> list[_Clause]:
+    """"can I shave before filler, no wait, before botox": the treatment named after a correction
+    takes the place of the one before it, and the correction itself is not read again."""
+    words = [w for c in clauses for w in c.words]
+    spoken = " ".join(words)
+    marker = next((m for m in _GRAMMAR.self_corrections if f" {m} " in f" {spoken} "), None)
+    if marker is None:
+        return clauses
+    at = next(i for i, c in enumerate(clauses) if f" {marker} " in f" {' '.join(c.words)} " or (
+        marker.split()[0] in c.words and i + 1 < len(clauses)))
+    after = [m for c in clauses[at:] for m in c.of("treatments") if m.key != "both"]
+    before = [(i, m) for i, c in enumerate(clauses[:at + 1]) for m in c.of("treatments")
+              if m.key != "both" and (i < at or m.end <= c.words.index(marker.split()[0]))]
+    if not after or not before or {m.key for _, m in before} == {m.key for m in after}:
+        return clauses
+    key = after[-1].key
+    kept = []
+    for i, clause in enumerate(clauses[:at + 1]):
+        matches = [Match(m.section, key, m.start, m.end, m.words, m.literal) if (i, m) in before else m
+                   for m in clause.matches]
+        cut = len(clause.words)
+        if i == at and marker.split()[0] in clause.words:
+            cut = clause.words.index(marker.split()[0])
+        kept.append(_Clause(clause.words[:cut], clause.question or any(c.question for c in clauses),
+                            [m for m in matches if m.end <= cut]))
+    return [c for c in kept if c.words]
 
 
 def _face_named(clause: _Clause) -> list[Match]:
