@@ -93,6 +93,7 @@ class Grammar:
     closing_tags: frozenset
     obligations: tuple
     ordinals: dict
+    forget_words: dict
     appointment_words: re.Pattern
     drink_words: re.Pattern
     weak_topics: tuple
@@ -123,7 +124,7 @@ class Grammar:
                    self_corrections=tuple(data["self_corrections"]),
                    exceptions=tuple(f" {phrase} " for phrase in data["exceptions"]),
                    asking_advice=tuple(data["asking_advice"]), obligations=tuple(data["obligations"]),
-                   ordinals=dict(data["ordinals"]),
+                   ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),
                    appointment_words=_any_word(data["appointment_words"]),
                    drink_words=_any_word(data["drink_words"]),
                    weak_topics=tuple(topics["weak"]), framed_topics=tuple(topics["framed"]),

@@ -174,7 +174,7 @@ class Session:
         heard = understand(text, bot.lexicon, today, memory.for_understanding())
         if "new_subject" in heard.intents:
             # "next client, check her for botox": nothing about the last person is carried over
-            self.memory = memory = ConversationState()
+            self.memory = memory = ConversationState(about="client")   # the next one is a client too
             context = memory.context
             heard = understand(text, bot.lexicon, today, memory.for_understanding())
         facts = [Today(date=today.isoformat())]
@@ -183,6 +183,9 @@ class Session:
             replies, _ = bot.run(facts)
             return self._reply(heard, replies)
 
+        forgotten = [key for key in heard.forget if memory_module.forget(memory, key)]
+        if "alcohol" in heard.forget:
+            memory_module.forget(memory, "alcohol_date")
         booked, _ = memory_module.book(memory, text, heard, self._read)
         changed = memory_module.remember(memory, heard, self._category) | booked
         focus = self._focus(heard)
@@ -212,8 +215,10 @@ class Session:
         if heard.answer:   # a yes, no or "ok"; value: the question it may answer
             facts.append(Move(name="answer", value=context.pending or ""))
         facts += [Move(name=name, value=context.pending or "") for name in moves]
-        if changed:
+        if changed or forgotten:
             facts.append(Move(name="changed"))
+        if heard.forget:
+            facts.append(Move(name="forgotten", value=", ".join(heard.forget)))
         # What the rules need to decide whether this message starts or moves a check (only a
         # message that asks for one, books a date or tells a plan can).
         wishes = [name for name in ("checklist", "eligibility") if name in heard.intents]

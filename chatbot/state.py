@@ -112,6 +112,7 @@ class ConversationState:
         seen["has_appointment"] = bool(self.appointments)
         seen["appointment_date"] = self.facts.get("appointment_date")
         seen["about"] = self.about
+        seen["who"] = self.who
         return seen
 
     # -- JSON ------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ CLASS_WORDS = _GRAMMAR.class_items
 LIST_KEY_OF_KIND = _GRAMMAR.list_of_kind
 _APPOINTMENT_WORDS = _GRAMMAR.appointment_words
 _DRINK_WORDS = _GRAMMAR.drink_words
+_ORDINAL = re.compile(r"\d{1,2}(?:st|nd|rd|th)")
 _SENTENCE = re.compile(r"([^.?!;\n]*)([.?!;\n]+|$)")
 _MONEY = re.compile(r"[$\u00a3\u20ac]\s?\d|\d\s?(?:usd|gbp|eur)\b", re.IGNORECASE)   # "$500", "£300"
 _PIECE = re.compile(r",|\s[-\u2013\u2014:]+\s")   # "lip job - will it look weird?": two pieces
@@ -98,9 +99,11 @@ class Understanding:
     lines: dict[str, object] = field(default_factory=dict)   # areas and behaviour of wrinkles
     too_long: bool = False
     empty: bool = False
-    answering_for_client: bool = False    # a screening question is pending: "she" is the client
+    answering_for_client: bool = False    # a check of a client is under way: "she" is the client
+    checking_who: str = ""                # whom that check is for, when named ("your friend")
     awaiting_answer: bool = False         # the bot asked something: a bare word may answer it
     listing: bool = False                 # several clauses ("meds: advil, tylenol"): a list may tell
+    forget: list = field(default_factory=list)   # facts taken back: "forget the pregnancy thing"
     treated_already: bool = False         # "I had fillers last month": asking about afterwards
     unread: str = ""                      # words no phrase explained, as written ("men", "insurance")
     candidates: list[str] = field(default_factory=list)   # closest topics when unsure, best first
@@ -134,7 +137,9 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     if picked:
         result.questions.append(Asked(picked, "any" if picked in ANY_TOPICS else None))
         return result
-    result.answering_for_client = context.get("pending") in SCREENING_KEYS
+    result.answering_for_client = context.get("about") == "client" and (
+        context.get("pending") in SCREENING_KEYS or bool(context.get("screening")))
+    result.checking_who = context.get("who") or ""
     result.awaiting_answer = bool(context.get("pending"))
     result.listing = len(clauses) > 1
     result.treated_already = bool(context.get("treated_already")) or any(
@@ -174,8 +179,8 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     if {"business", "diagnosis", "off_task"} & set(result.intents):
         # "is dr smith good for botox", "a rash, what is it?", "write me a poem about lips": no
         # vague topic answered alongside, no lines to recommend for
-        result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
-        result.lines = {}
+        result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS and result.treatments]
+        result.lines = {}   # "do you do laser hair removal": about the business, no treatment asked
     if "help" in result.intents and (result.questions or result.treatments):
         result.intents.remove("help")  # "can botox help sweating?" is a question, not a call for help
     if result.told and any(q.topic == "what" for q in result.questions):
@@ -195,6 +200,8 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
     if "why" in result.intents and (result.questions or result.treatments or result.lines):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
+    if "forget" in result.intents:
+        _take_back(clauses, lexicon, result)
     _read_answer(clauses, context, result, lexicon)
     answering_drinks = context.get("pending") == "alcohol" and not result.treatments and not any(
         c.question for c in clauses)   # "a glass of wine maybe", "tonight": the drinks asked about
@@ -207,7 +214,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         _read_drink_date(date_text, today, context, result)
         if answering_drinks and "alcohol_date" in result.told and "alcohol" not in result.told:
             result.told["alcohol"] = True   # "tonight", "saturday": when they will drink
-    elif _about_an_appointment(clauses, context, result) and not result.treated_already:
+    elif _about_an_appointment(clauses, context, result, lexicon) and not result.treated_already:
         _read_date(_date_text(text), today, result)
         if _about_a_drink(result) and "appointment_date" in result.told:
             # "pints on Friday and my tox is Monday": both dates, each where it belongs
@@ -318,7 +325,8 @@ def _recent_self(clause: _Clause) -> bool:
                for m in clause.of("recent"))
 
 
-def _about_an_appointment(clauses: list[_Clause], context: dict, result: Understanding) -> bool:
+def _about_an_appointment(clauses: list[_Clause], context: dict, result: Understanding,
+                          lexicon: Lexicon) -> bool:
     """Whether a date in this message can be the appointment ("tonight" in "beers tonight" is not)."""
     if context.get("pending") == "appointment_date" or result.treatments:
         return True
@@ -333,7 +341,8 @@ def _about_an_appointment(clauses: list[_Clause], context: dict, result: Underst
         return True
     # "friday" on its own, once a treatment or a check is under way (not "what's the weather today?")
     under_way = context.get("screening") or context.get("last_treatment") or context.get("has_appointment")
-    return bool(under_way) and sum(len(c.words) for c in clauses) <= 4 and not result.told
+    return bool(under_way) and sum(len(c.words) for c in clauses) <= 4 and not result.told and not (
+        _unexplained(clauses, lexicon))   # "what's the weather tomorrow" is no appointment
 
 
 # -- clauses ---------------------------------------------------------------------------------------
@@ -437,7 +446,8 @@ class _Reading:
         # Staff answering the check's questions for a client ("she's not breastfeeding") tell facts.
         return cls(clause, lexicon, result, _negated_positions(clause), _doubtful(clause, lexicon),
                    _about_self_positions(clause),
-                   bool(clause.of("others")) and not result.answering_for_client,
+                   bool(clause.of("others")) and not (result.answering_for_client
+                                                      and not _third_party(clause, lexicon, result)),
                    _supposes(clause.words), _telegraphic(clause, result),
                    questions_before=len(result.questions))
 
@@ -458,6 +468,14 @@ class _Reading:
         if len(set(self.treatments)) <= 1 or asked_things <= 1:
             return _one_treatment(self.treatments)
         return min(self.named, key=lambda pair: _distance(match, pair[0]))[1]
+
+
+def _third_party(clause: _Clause, lexicon: Lexicon, result: Understanding) -> bool:
+    """During a check of a client, someone else again ("her friend is pregnant too"): a relation
+    named that is not the one being checked."""
+    relations = lexicon.data.get("others", {}).get("relations", [])
+    checked = set(result.checking_who.split())
+    return any(set(m.words.split()) & set(relations) - checked for m in clause.of("others"))
 
 
 def _telegraphic(clause: _Clause, result: Understanding) -> bool:
@@ -529,6 +547,12 @@ def _read_conditions(reading: _Reading) -> None:
                 reading.told_spans |= set(range(match.start, match.end))
                 # "not allergic to anything"; "not sure I'm allergic to anything"
                 result.told["allergic"] = "unknown" if reading.unsure else False
+            elif told and not clause.question and "allergic" not in result.told:
+                # "I'm allergic to latex": an allergy, though not one the article names; whether it
+                # matters is for the injector to settle, so it is neither a yes nor a no
+                reading.told_spans |= set(range(match.start, match.end))
+                result.told["allergic"] = "unknown"
+                result.questions.append(Asked("allergy", reading.treatment_for(match)))
             else:
                 result.questions.append(Asked("allergy", reading.treatment_for(match)))
             continue
@@ -931,6 +955,39 @@ def _about_self_positions(clause: _Clause) -> set[int]:
 
 
 # -- the conversation --------------------------------------------------------------------------------
+def _take_back(clauses: list[_Clause], lexicon: Lexicon, result: Understanding) -> None:
+    """"Forget the pregnancy thing", "ignore what I said about the wine": what it names is dropped
+    (and nothing in the message is recorded); with nothing named, "forget" means nothing here."""
+    result.intents.remove("forget")
+    words = {w for c in clauses for w in c.words}
+    keys = set().union(*(_spoken_of(c, lexicon, whole=True) for c in clauses)) - {"blood_thinners"}
+    keys |= {key for word, key in _GRAMMAR.forget_words.items() if word in words}
+    if keys:
+        result.forget = sorted(keys)
+        result.told, result.questions, result.lines = {}, [], {}
+
+
+def _spoken_of(clause: _Clause, lexicon: Lexicon, whole: bool = False) -> set[str]:
+    """The check keys the words before any break ("but", "except") of an answer speak of: "I don't
+    drink" speaks of alcohol, "no medications" of medicines and blood thinners, "no but..." of none."""
+    breaks = [m.start for m in clause.of("negation") if m.key == "break"]
+    end = len(clause.words) if whole else min(breaks, default=len(clause.words))
+    items, keys = lexicon.data["items"], set()
+    for match in clause.matches:
+        if match.start >= end:
+            continue
+        if match.section == "conditions":
+            keys.add("allergic" if match.key.startswith("allergic") else match.key)
+        elif match.section == "items":
+            kind = items[match.key]["kind"]
+            keys.add(LIST_KEY_OF_KIND.get(kind, kind))
+            if kind == "medicine":
+                keys.add("blood_thinners")
+        elif match.section == "topics" and match.key in SCREENING_KEYS + ("medicines",):
+            keys |= {match.key, "blood_thinners"} if match.key == "medicines" else {match.key}
+    return keys
+
+
 def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
                  lexicon: Lexicon) -> None:
     """A short yes/no/not sure/skip answer, when the bot is waiting on a question."""
@@ -962,8 +1019,9 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
             answer = "unknown"   # "no, not 100% sure", "yes I might be", "no?": never a yes or a no
         elif answer == "no" and any(phrase in f" {spoken} " for phrase in _GRAMMAR.exceptions):
             answer = "unknown"   # "no allergies except lidocaine", "I don't drink except at weekends"
-            if result.told.get(context.get("pending")) is False:
-                result.told[context["pending"]] = "unknown"
+            for key in _spoken_of(first, lexicon) | {context.get("pending")}:
+                if result.told.get(key) is False:
+                    result.told[key] = "unknown"
         elif any(marker in f" {spoken} " for marker in NOT_AN_ANSWER):
             # "yes, no wait, no": the answer after the correction; "no wait, it's the 13th": none
             tail = re.split("|".join(re.escape(m.strip()) for m in NOT_AN_ANSWER), spoken)[-1].strip()
@@ -975,6 +1033,9 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
     pending = context.get("pending")
     if not pending or pending in result.told or pending == "topic":
         return   # a "Did you mean ...?" is answered by a choice, never stored as a fact
+    about = _spoken_of(first, lexicon)
+    if about and pending not in about and not whole:
+        return   # "I don't drink" to "are you pregnant?", "no medications" to the alcohol question
     taken = set(LIST_KEY_OF_KIND.values()) & set(result.told)
     if answer == "yes" and pending in TOPIC_OF_CONDITION and taken:
         return   # "yes, retinol every night" to "are you pregnant?": another question's answer; asked again
@@ -1011,7 +1072,10 @@ def _answer_with_a_drink(clauses: list[_Clause], lexicon: Lexicon, result: Under
     if "alcohol" in result.told or not any(q.topic == "alcohol" for q in result.questions):
         return
     result.questions = [q for q in result.questions if q.topic != "alcohol"]
-    result.told["alcohol"] = "unknown" if any(_doubtful(c, lexicon) for c in clauses) else True
+    if any(_doubtful(c, lexicon) for c in clauses):
+        result.told["alcohol"] = "unknown"
+    else:   # "he doesn't drink", "she never drinks": a no; "a couple of beers": a yes
+        result.told["alcohol"] = not any(m.key == "cue" for c in clauses for m in c.of("negation"))
 
 
 def _about_a_drink(result: Understanding) -> bool:
@@ -1037,6 +1101,8 @@ def _read_drink_date(words: str, today: date, context: dict, result: Understandi
     else:
         found = dates.find(words, today, _DRINK_WORDS)
         when = found.value if found is not None else None
+        if when is not None and when > today and set(words.split()) & PAST_WORDS:
+            when -= timedelta(days=7)   # "he had wine on Saturday": the Saturday just gone
     if when is not None and appointment and when > date.fromisoformat(appointment) and (
             when - timedelta(days=7) >= today - timedelta(days=7)):
         when -= timedelta(days=7)   # "pints on Friday" before a Monday appointment: the Friday before
@@ -1058,7 +1124,7 @@ def _read_date(words: str, today: date, result: Understanding) -> None:
 def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, lexicon: Lexicon) -> None:
     """Fill in what a short follow-up leaves out: "and Botox?", "how long does it take?"."""
     corrected_treatment = set(result.told) == {"treatment"} and any(c.of("corrections") for c in clauses)
-    said_anything = result.questions or result.intents or result.lines or result.answer or (
+    said_anything = result.questions or result.intents or result.lines or result.answer or result.forget or (
         result.told and not corrected_treatment)    # "sorry, I meant botox" re-asks the question
     if context.get("last_brand") and not result.treatments and result.questions is not None:
         brand = context["last_brand"]   # "how much is it?" after "what is dysport": still Dysport
@@ -1148,7 +1214,8 @@ def _unexplained(clauses: list[_Clause], lexicon: Lexicon) -> list[str]:
         covered = {i for m in clause.matches for i in range(m.start, m.end)}
         left += [word for index, word in enumerate(clause.words)
                  if index not in covered and word not in stopwords and not word.isdigit()
-                 and word not in dates.MONTHS and word not in dates.WEEKDAYS]   # "friday 4 december"
+                 and word not in dates.MONTHS and word not in dates.WEEKDAYS   # "friday 4 december"
+                 and not _ORDINAL.fullmatch(word)]                                # "the 14th"
     return left
 
 

@@ -904,6 +904,11 @@ class Expert(Engine):
         """Asked to judge a symptom or condition: the chatbot does not diagnose."""
         self._reply("diagnosis", "diagnosis", scope="out_of_scope", handoff=True, rule="no_diagnosis")
 
+    @Rule(Move(name="forgotten", value=MATCH.keys))
+    def what_is_taken_back_is_forgotten(self, keys):
+        """"Forget the pregnancy thing": what the person takes back is dropped and said to be."""
+        self._reply("forgotten", "command", keys=keys.split(", "), rule="what_is_taken_back_is_forgotten")
+
     @Rule(Move(name="new_subject"))
     def the_next_client_starts_afresh(self):
         """"Next client": nothing said about the person before is carried over to the next one."""
