@@ -102,6 +102,7 @@ class Understanding:
     answering_for_client: bool = False    # a check of a client is under way: "she" is the client
     checking_who: str = ""                # whom that check is for, when named ("your friend")
     awaiting_answer: bool = False         # the bot asked something: a bare word may answer it
+    pending: str = ""                     # what the bot asked ("lines_at_rest", "pregnant", ...)
     listing: bool = False                 # several clauses ("meds: advil, tylenol"): a list may tell
     forget: list = field(default_factory=list)   # facts taken back: "forget the pregnancy thing"
     treated_already: bool = False         # "I had fillers last month": asking about afterwards
@@ -141,6 +142,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         context.get("pending") in SCREENING_KEYS or bool(context.get("screening")))
     result.checking_who = context.get("who") or ""
     result.awaiting_answer = bool(context.get("pending"))
+    result.pending = context.get("pending") or ""
     result.listing = len(clauses) > 1
     result.treated_already = bool(context.get("treated_already")) or any(
         _treated(c) and not c.of("plans") for c in clauses)
@@ -779,6 +781,8 @@ def _read_lines(reading: _Reading):
     treatment's name ("lip filler") say nothing about the person's lines, and a general question
     ("what are static wrinkles?") says nothing about the person at all."""
     clause, result, treatments = reading.clause, reading.result, reading.treatments
+    if result.pending == "lines_at_rest" and clause.question and clause.of("line_behaviour"):
+        return _DONE   # "are they there when my face is relaxed? no...": the bot's question echoed
     treatment_spans = {i for m in clause.of("treatments") + clause.of("brands")
                        for i in range(m.start, m.end)}
     face = [m for m in clause.of("areas") if m.start not in treatment_spans]
