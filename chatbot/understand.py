@@ -101,8 +101,7 @@ class Understanding:
     empty: bool = False
     answering_for_client: bool = False    # a check of a client is under way: "she" is the client
     checking_who: str = ""                # whom that check is for, when named ("your friend")
-    awaiting_answer: bool = False         # the bot asked something: a bare word may answer it
-    pending: str = ""                     # what the bot asked ("lines_at_rest", "pregnant", ...)
+    pending: str = ""                     # what the bot asked: a bare word may answer it
     listing: bool = False                 # several clauses ("meds: advil, tylenol"): a list may tell
     forget: list = field(default_factory=list)   # facts taken back: "forget the pregnancy thing"
     treated_already: bool = False         # "I had fillers last month": asking about afterwards
@@ -141,11 +140,25 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     result.answering_for_client = context.get("about") == "client" and (
         context.get("pending") in SCREENING_KEYS or bool(context.get("screening")))
     result.checking_who = context.get("who") or ""
-    result.awaiting_answer = bool(context.get("pending"))
     result.pending = context.get("pending") or ""
     result.listing = len(clauses) > 1
     result.treated_already = bool(context.get("treated_already")) or any(
         _treated(c) and not c.of("plans") for c in clauses)
+    _read_clauses(clauses, lexicon, result)
+    _leave_treatments_behind(clauses, lexicon, result)
+    if _weigh_intents(clauses, text, context, result):
+        return result   # an urgent message is answered with the urgent advice alone
+    if "forget" in result.intents:
+        _take_back(clauses, lexicon, result)
+    _read_answer(clauses, context, result, lexicon)
+    _read_dates(clauses, text, today, context, lexicon, result)
+    _carry_over(clauses, context, result, lexicon)
+    return result
+
+
+def _read_clauses(clauses: list[_Clause], lexicon: Lexicon, result: Understanding) -> None:
+    """Each clause through the readers; a clause naming only a treatment ("and fillers?") asks the
+    previous clause's question again for it."""
     previous: list[Asked] = []
     for clause in clauses:
         before = len(result.questions)
@@ -162,7 +175,12 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
                                                      question.when))
         elif added:
             previous = added
-    _leave_treatments_behind(clauses, lexicon, result)
+
+
+def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Understanding) -> bool:
+    """What the message as a whole asks, once every clause is read: a price, an urgent report, a
+    question about a business, a recommendation. True when the message is urgent (nothing else
+    is then answered)."""
     if _MONEY.search(text) and any(c.question for c in clauses) and not any(
             q.topic == "cost" for q in result.questions):
         # "is botox more than $500?": a question about the price, whatever else it names
@@ -175,7 +193,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     if "urgent" in result.intents or _sounds_urgent(clauses, bool(context.get("treated_already"))):
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
-        return result
+        return True
     if "diagnosis" in result.intents and not any(c.question for c in clauses):
         result.intents.remove("diagnosis")   # "I once got a rash from..." tells, it does not ask
     if {"business", "diagnosis", "off_task"} & set(result.intents):
@@ -202,9 +220,12 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
     if "why" in result.intents and (result.questions or result.treatments or result.lines):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
-    if "forget" in result.intents:
-        _take_back(clauses, lexicon, result)
-    _read_answer(clauses, context, result, lexicon)
+    return False
+
+
+def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, lexicon: Lexicon,
+                result: Understanding) -> None:
+    """The appointment's date and the drinks' dates, each where it belongs, whatever the order."""
     answering_drinks = context.get("pending") == "alcohol" and not result.treatments and not any(
         c.question for c in clauses)   # "a glass of wine maybe", "tonight": the drinks asked about
     if answering_drinks:
@@ -224,8 +245,6 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
                 "appointment_date"]), result, besides=result.told["appointment_date"])
         if "appointment_date" in result.told and "treatment" not in result.told and result.treatments:
             result.told["treatment"] = _one_treatment(result.treatments)   # "botox dec 4th"
-    _carry_over(clauses, context, result, lexicon)
-    return result
 
 
 def _treated(clause: _Clause) -> bool:
@@ -487,7 +506,7 @@ def _telegraphic(clause: _Clause, result: Understanding) -> bool:
     last = len(clause.words)
     answers = [m for m in clause.of("answers") if not (m.key == "ack" and m.end == last)]   # "... ok"
     named = {i for m in clause.of("conditions") + clause.of("items") for i in range(m.start, m.end)}
-    if named and not result.awaiting_answer and not result.listing and all(
+    if named and not result.pending and not result.listing and all(
             i in named or word in _GRAMMAR.follow_up_words for i, word in enumerate(clause.words)):
         return True   # "breastfeeding", "and meds": a topic in a word, asked with nothing pending
     return not clause.question and not result.answering_for_client and bool(
