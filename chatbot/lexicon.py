@@ -80,6 +80,7 @@ class Grammar:
     choice_words: frozenset
     negated_starters: frozenset
     sequence_words: frozenset
+    soft_drinks: frozenset
     past_words: frozenset
     doubt_before_if: frozenset
     not_an_answer: tuple
@@ -115,7 +116,7 @@ class Grammar:
         words = {name: data[name] for name in (
             "question_starters", "modals", "clause_starters", "pronouns", "follow_ups", "after_words",
             "before_words", "supplement_forms", "follow_up_words", "choice_words", "negated_starters",
-            "sequence_words",
+            "sequence_words", "soft_drinks",
             "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},

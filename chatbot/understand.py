@@ -47,6 +47,7 @@ CLASS_WORDS = _GRAMMAR.class_items
 LIST_KEY_OF_KIND = _GRAMMAR.list_of_kind
 _APPOINTMENT_WORDS = _GRAMMAR.appointment_words
 _DRINK_WORDS = _GRAMMAR.drink_words
+_NOT_SIGNS = tuple(lexicon_module.load().data["symptoms"]["not_symptoms"])
 _ORDINAL = re.compile(r"\d{1,2}(?:st|nd|rd|th)")
 _SENTENCE = re.compile(r"([^.?!;\n]*)([.?!;\n]+|$)")
 _MONEY = re.compile(r"[$\u00a3\u20ac]\s?\d|\d\s?(?:usd|gbp|eur)\b", re.IGNORECASE)   # "$500", "£300"
@@ -145,6 +146,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     result.treated_already = bool(context.get("treated_already")) or any(
         _treated(c) and not c.of("plans") for c in clauses)
     _read_clauses(clauses, lexicon, result)
+    _name_the_item_asked_about(result)
     _leave_treatments_behind(clauses, lexicon, result)
     if _weigh_intents(clauses, text, context, result):
         return result   # an urgent message is answered with the urgent advice alone
@@ -154,6 +156,15 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     _read_dates(clauses, text, today, context, lexicon, result)
     _carry_over(clauses, context, result, lexicon)
     return result
+
+
+def _name_the_item_asked_about(result: Understanding) -> None:
+    """"I'm on Ozempic, does the medication matter?": "the medication" is the one just named."""
+    for at, question in enumerate(result.questions):
+        key = LIST_KEY_OF_KIND.get(next((k for k, t in TOPIC_OF_KIND.items() if t == question.topic), ""))
+        named = [n for n in result.told.get(key) or [] if n != "unspecified"] if key else []
+        if not question.item and len(named) == 1:
+            result.questions[at] = Asked(question.topic, question.treatment, named[0], question.when)
 
 
 def _read_clauses(clauses: list[_Clause], lexicon: Lexicon, result: Understanding) -> None:
@@ -213,6 +224,8 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
             c.of("line_behaviour") or c.of("areas") for c in clauses):
         # "what time of day is best for fillers?": the treatment is chosen; no lines described
         result.intents.remove("recommend")
+    if "suitable" in result.intents and any(q.topic == "order" for q in result.questions):
+        result.intents.remove("suitable")   # "should I get filler before botox?": their order
     if "suitable" in result.intents:
         # "is botox right for me?", "should I get filler?": whether it suits the lines
         result.intents = [i for i in result.intents if i not in ("suitable", "eligibility", "recommend")]
@@ -320,7 +333,8 @@ def _names_only_a_treatment(clause: _Clause) -> bool:
 
 def _sounds_urgent(clauses: list[_Clause], treated: bool = False) -> bool:
     """A symptom soon after an injection, said about oneself (not "can botox cause drooping?")."""
-    symptoms = [c for c in clauses if c.of("symptoms")]
+    symptoms = [c for c in clauses if c.of("symptoms") and not any(
+        f" {phrase} " in f" {' '.join(c.words)} " for phrase in _NOT_SIGNS)]   # not "chronic pain"
     if not symptoms or not (treated or any(c.of("recent") for c in clauses)):
         return False
     # "will I bruise after botox?" asks in general; "my lip is swollen after filler" reports.
@@ -629,6 +643,10 @@ def _read_items(reading: _Reading) -> None:
             result.questions.append(question)
             if not category["listed"] and asked:
                 reading.item_topics.append(question)
+    asked_here = result.questions[reading.questions_before:]
+    named = {q.topic for q in asked_here if q.item}
+    # "I'm on Ozempic, does the medication matter?": the named medicine, not medicines in general too
+    result.questions[reading.questions_before:] = [q for q in asked_here if q.item or q.topic not in named]
 
 
 def _taken_as_a_supplement(clause: _Clause, food: Match, data: dict) -> bool:
@@ -647,10 +665,13 @@ def _read_topics(reading: _Reading) -> None:
     """The topics the clause names, less the words that told a fact or made a conversational move."""
     clause, result = reading.clause, reading.result
     moves = {i for m in clause.of("intents") if m.key in MOVES_OVER_TOPICS for i in range(m.start, m.end)}
+    soft = set(clause.words) & _GRAMMAR.soft_drinks
     for match in clause.of("topics"):
         span = set(range(match.start, match.end))
         if reading.told_spans & span:
             continue  # "I'm pregnant" tells a fact; the rules answer the fact, not a topic
+        if match.key == "alcohol" and soft and match.words in ("drink", "drinks", "drinking", "drank"):
+            continue  # "drinking lots of water", "I drink ginseng tea": no alcohol
         if span <= moves:
             continue  # "what does that have to do with it": a question about the question
         if match.key == "alcohol" and not clause.question and clause.of("self") and not (
@@ -1189,7 +1210,7 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
         elif set(words) & PAST_WORDS:
             # "had botox yesterday": what the article says about afterwards.
             result.questions.append(Asked("aftercare", "any"))
-        elif any(_face_named(c) for c in clauses):
+        elif any(c.of("areas") for c in clauses):
             # "chin filler", "botox forehead": where the treatment is used
             result.questions.append(Asked("areas", "any" if treatment == "both" else treatment))
         else:
