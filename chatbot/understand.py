@@ -299,8 +299,10 @@ def _corrected(clauses: list[_Clause]) -> list[_Clause]:
     marker = next((m for m in _GRAMMAR.self_corrections if f" {m} " in f" {spoken} "), None)
     if marker is None:
         return clauses
-    at = next(i for i, c in enumerate(clauses) if f" {marker} " in f" {' '.join(c.words)} " or (
-        marker.split()[0] in c.words and i + 1 < len(clauses)))
+    at = next((i for i, c in enumerate(clauses) if f" {marker} " in f" {' '.join(c.words)} " or (
+        marker.split()[0] in c.words and i + 1 < len(clauses))), None)
+    if at is None:
+        return clauses
     after = [m for c in clauses[at:] for m in c.of("treatments") if m.key != "both"]
     before = [(i, m) for i, c in enumerate(clauses[:at + 1]) for m in c.of("treatments")
               if m.key != "both" and (i < at or m.end <= c.words.index(marker.split()[0]))]
