@@ -699,6 +699,10 @@ def _settle_topics(reading: _Reading) -> None:
     """Of the topics named, the ones the clause asks: the more specific wins (the lexicon's
     precedence), a weak one gives way, and words that only look like a topic are dropped."""
     clause, topics, treatments = reading.clause, reading.topics, reading.treatments
+    advice = [m for m in clause.of("intents") if m.key in ("recommend", "suitable")]
+    for topic, match in list(topics.items()):
+        if topic in WEAK_TOPICS and any(a.start <= match.start and match.end <= a.end for a in advice):
+            del topics[topic]   # "what's better for frown lines": the words ask for advice
     order = topics.get("order")
     if order and len(set(treatments)) < 2 and set(order.words.split()) & (
             BEFORE_WORDS | AFTER_WORDS | {"done"}):
@@ -728,7 +732,8 @@ def _settle_topics(reading: _Reading) -> None:
     if between is not None:
         topics["order"] = between   # "tox after my fillers?", "filler before botox": which goes first
     face_named = _face_named(clause)
-    if clause.question and "what" in topics and face_named and not treatments and not clause.of("self"):
+    if clause.question and "what" in topics and face_named and not treatments and not clause.of("self") \
+            and not advice:
         topics.setdefault("wrinkle_types", topics["what"])   # "what are crow's feet?"
     if any(phrase in " ".join(clause.words) for phrase in _GRAMMAR.asking_advice):
         for vague in ("what", "mechanism"):
