@@ -88,6 +88,7 @@ class Grammar:
     exceptions: tuple
     answer_fillers: frozenset
     asking_advice: tuple
+    waiting_words: tuple
     prescribed: frozenset
     openers: frozenset
     question_tags: frozenset
@@ -124,7 +125,9 @@ class Grammar:
                    not_an_answer=tuple(f" {phrase} " for phrase in data["not_an_answer"]),
                    self_corrections=tuple(data["self_corrections"]),
                    exceptions=tuple(f" {phrase} " for phrase in data["exceptions"]),
-                   asking_advice=tuple(data["asking_advice"]), obligations=tuple(data["obligations"]),
+                   asking_advice=tuple(data["asking_advice"]),
+                   waiting_words=tuple(f" {phrase} " for phrase in data["waiting_words"]),
+                   obligations=tuple(data["obligations"]),
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),
                    appointment_words=_any_word(data["appointment_words"]),
                    drink_words=_any_word(data["drink_words"]),

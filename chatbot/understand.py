@@ -212,8 +212,9 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         # vague topic answered alongside, no lines to recommend for
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS and result.treatments]
         result.lines = {}   # "do you do laser hair removal": about the business, no treatment asked
-    if "help" in result.intents and (result.questions or result.treatments):
-        result.intents.remove("help")  # "can botox help sweating?" is a question, not a call for help
+    if "help" in result.intents and (result.questions or result.treatments or result.lines):
+        # "can botox help sweating?", "my forehead is wrinkly, help": a question, not a call for help
+        result.intents.remove("help")
     if result.told and any(q.topic == "what" for q in result.questions):
         # "I took ginkgo yesterday, my filler is today, what do I do": not "what are fillers"
         result.questions = [q for q in result.questions if q.topic != "what"]
@@ -755,9 +756,11 @@ def _settle_topics(reading: _Reading) -> None:
         first = clause.of("brands")[0]
         topics.clear()
         topics["brands"] = first   # "what about Juvederm or Restylane?": comparing brands
-    if len(set(treatments)) > 1 and clause.words[0] == "when" and set(clause.words) & AFTER_WORDS:
+    if len(set(treatments)) > 1 and set(clause.words) & AFTER_WORDS and (
+            clause.words[0] == "when" or any(w in f" {' '.join(clause.words)} "
+                                             for w in _GRAMMAR.waiting_words)):
         topics.clear()
-        topics["interval"] = clause.of("treatments")[0]   # "when can I get filler after my botox?"
+        topics["interval"] = clause.of("treatments")[0]   # "when / how soon can I get filler after botox?"
     if "safety" in topics and clause.of("conditions"):
         del topics["safety"]      # "is botox safe when breastfeeding?" is about breastfeeding
     topic_spans = {i for m in clause.of("topics") for i in range(m.start, m.end)}
