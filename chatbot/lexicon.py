@@ -89,6 +89,7 @@ class Grammar:
     answer_fillers: frozenset
     asking_advice: tuple
     waiting_words: tuple
+    appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
     question_tags: frozenset
@@ -127,6 +128,7 @@ class Grammar:
                    exceptions=tuple(f" {phrase} " for phrase in data["exceptions"]),
                    asking_advice=tuple(data["asking_advice"]),
                    waiting_words=tuple(f" {phrase} " for phrase in data["waiting_words"]),
+                   appointment_pronouns=tuple(f"{phrase} " for phrase in data["appointment_pronouns"]),
                    obligations=tuple(data["obligations"]),
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),
                    appointment_words=_any_word(data["appointment_words"]),

@@ -20,7 +20,7 @@ from chatbot.understand import CLASS_WORDS
 # Answer pieces that speak for one treatment; with both in one answer, each is labelled.
 PER_TREATMENT = ("answer", "other_treatment_only", "not_covered", "personal_precaution",
                  "contraindication")
-KEY_LABELS = {"alcohol_window": "having drunk alcohol within three days of the appointment",
+KEY_LABELS = {"alcohol_window": "alcohol within three days of the appointment",
               "pregnant": "pregnant", "breastfeeding": "breastfeeding",
               "allergic": "allergic to the filler's ingredients",
               "blood_thinners": "taking blood-thinning medicines", "supplements": "taking supplements",

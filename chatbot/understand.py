@@ -240,8 +240,13 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
 def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, lexicon: Lexicon,
                 result: Understanding) -> None:
     """The appointment's date and the drinks' dates, each where it belongs, whatever the order."""
+    spoken = " ".join(w for c in clauses for w in c.words)
+    names_the_appointment = bool(_GRAMMAR.appointment_words.search(spoken) or spoken.startswith(
+        _GRAMMAR.appointment_pronouns)) and not _GRAMMAR.drink_words.search(spoken)
+    # "my appointment is the 10th", "it's on Sunday": the appointment, not a drink
     answering_drinks = context.get("pending") == "alcohol" and not result.treatments and not any(
-        c.question for c in clauses)   # "a glass of wine maybe", "tonight": the drinks asked about
+        c.question for c in clauses) and not names_the_appointment
+    # "a glass of wine maybe", "tonight": the drinks asked about
     if answering_drinks:
         _answer_with_a_drink(clauses, lexicon, result)
     date_text = _date_text(text)
@@ -249,6 +254,10 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
         result.treatments and dates.nearer(date_text, today, _APPOINTMENT_WORDS, _DRINK_WORDS))
     if drink_first:
         _read_drink_date(date_text, today, context, result)
+        if answering_drinks and "alcohol_date" in result.told and result.told["alcohol_date"] == context.get(
+                "appointment_date") and not _GRAMMAR.drink_words.search(spoken):
+            del result.told["alcohol_date"]   # "the 18th of December": the appointment said again
+            result.told.pop("alcohol", None)
         if answering_drinks and "alcohol_date" in result.told and "alcohol" not in result.told:
             result.told["alcohol"] = True   # "tonight", "saturday": when they will drink
     elif _about_an_appointment(clauses, context, result, lexicon) and not result.treated_already:

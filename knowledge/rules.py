@@ -546,6 +546,16 @@ class Expert(Engine):
         self.declare(Concern(treatment="botox", key="alcohol_window", level="ask",
                              sources=inventory.sources_of("drinking_inside_the_alcohol_window")))
 
+    @Rule(Screening(treatment="botox"), Drink(date=MATCH.drink),
+          Appointment(treatment="botox", date=MATCH.appointment),
+          TEST(lambda drink, appointment: 0 <= (date.fromisoformat(appointment)
+                                                - date.fromisoformat(drink)).days <= _ALCOHOL_DAYS))
+    def a_drink_inside_the_window_is_for_the_injector(self, drink, appointment):
+        """A drink on a known day inside the two to three days before the Botox appointment, had or
+        planned, is for the injector to hear about before going ahead: the check ends with it."""
+        self.declare(Concern(treatment="botox", key="alcohol_window", level="ask",
+                             sources=inventory.sources_of("a_drink_inside_the_window_is_for_the_injector")))
+
     @Rule(Screening(treatment="botox"), Told(key="medicines", value=MATCH.value),
           TEST(lambda value: _truthy(value) or _unsure(value)))
     def medicines_go_to_the_injector(self, value):
