@@ -383,6 +383,8 @@ def _about_an_appointment(clauses: list[_Clause], context: dict, result: Underst
     spoken = " " + " ".join(w for c in clauses for w in c.words) + " "
     if context.get("has_appointment") and any(m in spoken for m in NOT_AN_ANSWER + (" not the ",)):
         return True    # "no wait, it's the 13th not the 3rd": the appointment date corrected
+    if any(c.of("items") for c in clauses) and not _GRAMMAR.appointment_words.search(spoken):
+        return False   # "I'm getting my brows threaded on Thursday": the threading's day
     if any(c.of("plans") or any(m.key in ("checklist", "eligibility") for m in c.of("intents"))
            for c in clauses):
         return True
@@ -631,12 +633,14 @@ def _read_items(reading: _Reading) -> None:
         if match.key in CLASS_WORDS:
             name = match.key
         else:
-            name = match.words if generic else entry.get("label", match.key.replace("_", " "))
+            name = entry.get("label") or match.words if generic else entry.get(
+                "label", match.key.replace("_", " "))
         told = reading.tells(match) and match.start not in allergens
         listed = category["listed"] or match.key in CLASS_WORDS   # "skincare" names the kind itself
         result.mentions.append(Mention(match.words, name, entry["kind"], entry["category"],
                                        category["says"], listed, is_negated, generic,
-                                       match.words if generic else entry.get("label", match.key),
+                                       entry.get("label") or match.words if generic else entry.get(
+                                           "label", match.key),
                                        bool(entry.get("named_in_article")), told))
         if match.start in allergens:
             continue
@@ -842,6 +846,8 @@ def _read_lines(reading: _Reading):
     clause, result, treatments = reading.clause, reading.result, reading.treatments
     if result.pending == "lines_at_rest" and clause.question and clause.of("line_behaviour"):
         return _DONE   # "are they there when my face is relaxed? no...": the bot's question echoed
+    if any(reading.lexicon.data["items"][m.key]["kind"] == "hair_removal" for m in clause.of("items")):
+        return _DONE   # "waxing my upper lip", "brows threaded": where the hair is, not lines
     treatment_spans = {i for m in clause.of("treatments") + clause.of("brands")
                        for i in range(m.start, m.end)}
     face = [m for m in clause.of("areas") if m.start not in treatment_spans]
