@@ -89,6 +89,8 @@ class Grammar:
     answer_fillers: frozenset
     asking_advice: tuple
     waiting_words: tuple
+    wh_words: frozenset
+    answer_subjects: frozenset
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -118,7 +120,7 @@ class Grammar:
         words = {name: data[name] for name in (
             "question_starters", "modals", "clause_starters", "pronouns", "follow_ups", "after_words",
             "before_words", "supplement_forms", "follow_up_words", "choice_words", "negated_starters",
-            "sequence_words", "soft_drinks",
+            "sequence_words", "soft_drinks", "wh_words", "answer_subjects",
             "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},

@@ -979,6 +979,9 @@ def _negated_positions(clause: _Clause) -> set[int]:
             continue
         if any(tuple(clause.words[cue.end:cue.end + len(o)]) == o for o in obligations):
             continue   # "I don't have to stop my Advil, do I?" asks; it does not deny the Advil
+        if cue.start == 0 and cue.words == "no" and clause.words[cue.end:cue.end + 1] and \
+                clause.words[cue.end] in _GRAMMAR.answer_subjects:
+            continue   # "no they only show when I smile": an answer, then a sentence of its own
         stop = min([b for b in breaks if b >= cue.end] + [cue.end + 6, len(clause.words)])
         negated |= set(range(cue.end, stop))
         if cue.words in ("anymore", "no more", "not anymore", "off"):
@@ -1003,6 +1006,8 @@ def _supposes(words: list[str]) -> bool:
     """A supposition ("what if I'm...", "does it matter if I..."), not doubt ("not sure if I'm...")."""
     if "suppose" in words or "supposing" in words:
         return True
+    if words and words[0] in _GRAMMAR.wh_words and "if" in words:
+        return True   # "how do I know if I'm allergic?": asked about, not doubt told
     return any(word == "if" and (index == 0 or words[index - 1] not in DOUBT)
                for index, word in enumerate(words))
 
