@@ -2,7 +2,7 @@
 
 Understands ISO dates (2026-12-04), day and month in either order (Dec 4, 4 December, 4th of Dec),
 numeric dates with a slash (12/4: read month first only when the day is above 12, else ambiguous),
-weekdays (Friday, this Friday, next Tuesday), today, tonight, tomorrow, the day after tomorrow,
+weekdays (Friday, this Friday, next Tuesday, Friday next week), today, tonight, tomorrow, the day after tomorrow,
 and "in N days/weeks". A date that is ambiguous or already past is reported as such, for a
 clarifying question.
 """
@@ -38,6 +38,7 @@ _PATTERNS = [
     ("today", re.compile(r"\b(?:today|tonight|this evening|this afternoon|later today)\b")),
     ("yesterday", re.compile(r"\b(?:yesterday|last night|last week)\b")),
     ("in_n", re.compile(rf"\bin ({_NUMBER}) (day|days|week|weeks|wk|wks)\b")),
+    ("weekday_next_week", re.compile(rf"\b(?:({_WEEKDAY}) (?:of )?next week|next week(?: on)? ({_WEEKDAY}))\b")),
     ("next_week", re.compile(r"\b(?:next week|next month|later this month|in a month|in a few weeks)\b")),
     ("weekday", re.compile(rf"\b(?:(next|this|on|coming|this coming) )?({_WEEKDAY})\b")),
 ]
@@ -121,6 +122,9 @@ def _resolve(kind: str, match: re.Match, today: date) -> Found | None:
         count = int(match[1]) if match[1].isdigit() else NUMBERS[match[1]]
         days = count * (7 if match[2].startswith("w") else 1)
         return Found(today + timedelta(days=days), None, words) if days <= 3660 else None
+    if kind == "weekday_next_week":   # "Friday next week": that day of the coming Monday's week
+        monday = today + timedelta(days=7 - today.weekday())
+        return Found(monday + timedelta(days=WEEKDAYS[match[1] or match[2]]), None, words)
     if kind == "next_week":
         return Found(None, "vague", words)
     if kind == "weekday":

@@ -171,7 +171,8 @@ class Lexicon:
         ordinary = set(data.get("ordinary", {}).get("words", []))
         # Only words of five letters or more are corrected, and only into words of the same kind.
         self._targets = sorted(w for w in self.vocabulary if len(w) >= 5 and w.isalpha())
-        self._ordinary = ordinary | self.vocabulary
+        # The grammar's own words ("earliest", "wait") are known words too: never corrected away.
+        self._ordinary = ordinary | self.vocabulary | _words_in(data["grammar"])
 
     def respell(self, words: list[str]) -> list[str]:
         """Chat spellings as the words they stand for ("wat" -> "what"); a spelling of two words
@@ -396,6 +397,17 @@ def load() -> Lexicon:
     name = cache.key([folder / source for source in SOURCES], CODE)
     lexicon, _ = cache.kept("lexicon", name, read, loads=_loads)
     return lexicon
+
+
+def _words_in(value) -> set[str]:
+    """Every word of the strings in a nested table of lists."""
+    if isinstance(value, str):
+        return set(value.split())
+    if isinstance(value, dict):
+        return set().union(*(_words_in(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_words_in(v) for v in value)) if value else set()
+    return set()
 
 
 def _loads(data: bytes) -> Lexicon:

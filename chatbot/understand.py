@@ -205,6 +205,12 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
         return True
+    if "earlier_subject" in result.intents:
+        # "back to the first client, she takes fish oil": the chatbot holds one person at a time;
+        # what is said would land on the person checked now, so nothing is recorded
+        result.questions, result.told, result.lines, result.intents = [], {}, {}, ["earlier_subject"]
+        result.mentions, result.treatments = [], []
+        return False
     if "diagnosis" in result.intents and not any(c.question for c in clauses):
         result.intents.remove("diagnosis")   # "I once got a rash from..." tells, it does not ask
     if {"business", "diagnosis", "off_task"} & set(result.intents):

@@ -924,6 +924,12 @@ class Expert(Engine):
         """"Next client": nothing said about the person before is carried over to the next one."""
         self._reply("new_subject", "new_subject", rule="the_next_client_starts_afresh")
 
+    @Rule(Move(name="earlier_subject"))
+    def one_person_at_a_time(self):
+        """"Back to the first client": only the person checked now is kept, so nothing said about an
+        earlier one is recorded (it would be put on the wrong person)."""
+        self._reply("earlier_subject", "earlier_subject", rule="one_person_at_a_time")
+
     @Rule(Move(name="off_task"))
     def only_answers_from_the_article(self):
         """Asked for something other than an answer (a poem, a joke, a translation, an email): the

@@ -27,6 +27,10 @@ TODAY = date(2026, 11, 27)
     ("in two weeks", date(2026, 12, 11)),
     ("25/12", date(2026, 12, 25)),           # only one reading is a real date
     ("12/25/2026", date(2026, 12, 25)),
+    ("friday next week", date(2026, 12, 4)),     # the week that starts on Monday 30 November
+    ("next week on monday", date(2026, 11, 30)),
+    ("next week tuesday", date(2026, 12, 1)),
+    ("wednesday of next week", date(2026, 12, 2)),
 ])
 def test_dates_people_write_are_resolved(text, expected):
     found = dates.find(_date_text(text), TODAY)
