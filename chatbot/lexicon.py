@@ -90,6 +90,7 @@ class Grammar:
     asking_advice: tuple
     waiting_words: tuple
     wh_words: frozenset
+    age_asked: tuple
     answer_subjects: frozenset
     appointment_pronouns: tuple
     prescribed: frozenset
@@ -130,6 +131,7 @@ class Grammar:
                    exceptions=tuple(f" {phrase} " for phrase in data["exceptions"]),
                    asking_advice=tuple(data["asking_advice"]),
                    waiting_words=tuple(f" {phrase} " for phrase in data["waiting_words"]),
+                   age_asked=tuple(f" {phrase} " for phrase in data["age_asked"]),
                    appointment_pronouns=tuple(f"{phrase} " for phrase in data["appointment_pronouns"]),
                    obligations=tuple(data["obligations"]),
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),

@@ -224,11 +224,20 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
     if result.told and any(q.topic == "what" for q in result.questions):
         # "I took ginkgo yesterday, my filler is today, what do I do": not "what are fillers"
         result.questions = [q for q in result.questions if q.topic != "what"]
+    spoken = " " + " ".join(w for c in clauses for w in c.words) + " "
+    if ("recommend" in result.intents or result.lines) and any(q.topic == "age" for q in result.questions) \
+            and not any(phrase in spoken for phrase in _GRAMMAR.age_asked):
+        # "I'm 32 with lines when I frown, what's the move?": the age is context, not the question
+        result.questions = [q for q in result.questions if q.topic != "age"]
+    if result.lines and not result.questions and "recommend" not in result.intents and any(
+            phrase in spoken for phrase in _GRAMMAR.asking_advice):
+        result.intents.append("recommend")   # "saggy skin, what should I do?": advice on the lines
     if "recommend" in result.intents and result.lines:
         # "lines that stay when my face is still, what treats that?": the recommendation answers
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
     if "recommend" in result.intents and result.treatments and not result.lines and not any(
-            c.of("line_behaviour") or c.of("areas") for c in clauses):
+            c.of("line_behaviour") or c.of("areas") for c in clauses) and not (
+            len(set(result.treatments)) > 1 and set(spoken.split()) & _GRAMMAR.choice_words):
         # "what time of day is best for fillers?": the treatment is chosen; no lines described
         result.intents.remove("recommend")
     if "suitable" in result.intents and any(q.topic == "order" for q in result.questions):
@@ -723,6 +732,11 @@ def _settle_topics(reading: _Reading) -> None:
     for topic, match in list(topics.items()):
         if topic in WEAK_TOPICS and any(a.start <= match.start and match.end <= a.end for a in advice):
             del topics[topic]   # "what's better for frown lines": the words ask for advice
+    named_spans = {i for m in clause.of("treatments") + clause.of("brands") for i in range(m.start, m.end)}
+    lines_named = clause.of("line_behaviour") or any(m.start not in named_spans for m in clause.of("areas"))
+    if "age" in topics and (advice or lines_named) and not any(
+            phrase in f" {' '.join(clause.words)} " for phrase in _GRAMMAR.age_asked):
+        del topics["age"]   # "I'm 45 with saggy skin, what should I do": the age is context
     order = topics.get("order")
     if order and len(set(treatments)) < 2 and set(order.words.split()) & (
             BEFORE_WORDS | AFTER_WORDS | {"done"}):
@@ -756,7 +770,7 @@ def _settle_topics(reading: _Reading) -> None:
             and not advice:
         topics.setdefault("wrinkle_types", topics["what"])   # "what are crow's feet?"
     if any(phrase in " ".join(clause.words) for phrase in _GRAMMAR.asking_advice):
-        for vague in ("what", "mechanism"):
+        for vague in ("what", "mechanism", "purpose"):
             topics.pop(vague, None)   # "... what do I do": asking for advice, not how it works
     for general, specific in PREFERRED:
         if general in topics and specific in topics:
@@ -782,7 +796,7 @@ def _settle_topics(reading: _Reading) -> None:
         topics["interval"] = clause.of("treatments")[0]   # "when / how soon can I get filler after botox?"
     if "safety" in topics and clause.of("conditions"):
         del topics["safety"]      # "is botox safe when breastfeeding?" is about breastfeeding
-    topic_spans = {i for m in clause.of("topics") for i in range(m.start, m.end)}
+    topic_spans = _topic_spans(clause)
     describes_lines = [m for m in clause.of("line_behaviour") if m.start not in topic_spans] or (
         face_named and clause.of("self"))   # "lip" in "lip filler" describes no lines
     if (reading.told_spans or describes_lines) and not clause.question:
@@ -886,7 +900,7 @@ def _read_lines(reading: _Reading):
             # "can botox help my forehead wrinkles?": where the treatment is used
             result.questions.append(Asked("areas", treatments[0]))
         return _DONE   # a question about the treatments, not a description of the person's lines
-    topic_spans = {i for m in clause.of("topics") for i in range(m.start, m.end)}
+    topic_spans = _topic_spans(clause)
     area_spans = {i for m in clause.of("areas") for i in range(m.start, m.end)}
     # "smile lines" is an area, "gummy smile" a topic: neither says how lines behave
     behaviours = [m for m in clause.of("line_behaviour") if not {m.start} & (area_spans | topic_spans)]
@@ -922,6 +936,14 @@ def _read_lines(reading: _Reading):
             if kind not in said:
                 said.append(kind)
     return None
+
+
+def _topic_spans(clause: _Clause) -> set[int]:
+    """The words that name a topic. What a treatment does ("saggy skin") said of oneself with no
+    treatment named ("I'm 45 with saggy skin") describes the person's skin instead."""
+    of_self = clause.of("self") and not (clause.of("treatments") or clause.of("brands"))
+    return {i for m in clause.of("topics") if not (of_self and m.key == "purpose")
+            for i in range(m.start, m.end)}
 
 
 # The readers of one clause, in order: each may rely on what the earlier ones found.
