@@ -52,7 +52,8 @@ from chatbot.state import ConversationState
 from chatbot.understand import ANY_TOPICS, Asked, Understanding, understand
 
 CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
-                      "off_task", "urgent", "staff", "new_subject", "earlier_subject")
+                      "off_task", "urgent", "staff", "new_subject", "earlier_subject",
+                      "about_bot")
 
 
 

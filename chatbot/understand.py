@@ -218,6 +218,11 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         # vague topic answered alongside, no lines to recommend for
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS and result.treatments]
         result.lines = {}   # "do you do laser hair removal": about the business, no treatment asked
+    if {"about_bot", "staff"} <= set(result.intents) and not any(
+            any(m.key == "staff" for m in c.of("intents")) and not _asks_about_the_bot(c) for c in clauses):
+        result.intents.remove("staff")   # "am I talking to a bot or a human?" asks what this is
+    if "about_bot" in result.intents and (result.questions or result.treatments or result.lines):
+        result.intents.remove("about_bot")   # "who wrote the article on botox safety?" asks the safety
     if "help" in result.intents and (result.questions or result.treatments or result.lines):
         # "can botox help sweating?", "my forehead is wrinkly, help": a question, not a call for help
         result.intents.remove("help")
@@ -866,6 +871,8 @@ def _read_lines(reading: _Reading):
     clause, result, treatments = reading.clause, reading.result, reading.treatments
     if result.pending == "lines_at_rest" and clause.question and clause.of("line_behaviour"):
         return _DONE   # "are they there when my face is relaxed? no...": the bot's question echoed
+    if _asks_about_the_bot(clause):
+        return _DONE   # "am I talking to a bot?": "talking" says nothing of anyone's lines
     if any(reading.lexicon.data["items"][m.key]["kind"] == "hair_removal" for m in clause.of("items")):
         return _DONE   # "waxing my upper lip", "brows threaded": where the hair is, not lines
     treatment_spans = {i for m in clause.of("treatments") + clause.of("brands")
@@ -936,6 +943,11 @@ def _read_lines(reading: _Reading):
             if kind not in said:
                 said.append(kind)
     return None
+
+
+def _asks_about_the_bot(clause: _Clause) -> bool:
+    """A clause that opens by asking what the chatbot is ("am I talking to a bot or a human?")."""
+    return any(m.key == "about_bot" and m.start == 0 for m in clause.of("intents"))
 
 
 def _topic_spans(clause: _Clause) -> set[int]:

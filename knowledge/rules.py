@@ -968,6 +968,12 @@ class Expert(Engine):
         acknowledged with an invitation."""
         self._reply("acknowledge", "acknowledge", rule="acknowledge_a_bare_answer")
 
+    @Rule(Move(name="about_bot"), NOT(Move(name="urgent")))
+    def say_what_the_chatbot_is(self):
+        """Asked what it is ("are you a bot?", "can I trust you?", "what are your sources?"): an
+        automated assistant that answers from one article, names its facts, and is no clinician."""
+        self._reply("about_bot", "about_bot", rule="say_what_the_chatbot_is")
+
     @Rule(Move(name="help"))
     def offer_help(self):
         """A request for help lists what the chatbot can answer and do."""
