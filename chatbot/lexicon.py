@@ -92,6 +92,7 @@ class Grammar:
     wh_words: frozenset
     age_asked: tuple
     answer_subjects: frozenset
+    candidacy_words: frozenset
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -121,7 +122,7 @@ class Grammar:
         words = {name: data[name] for name in (
             "question_starters", "modals", "clause_starters", "pronouns", "follow_ups", "after_words",
             "before_words", "supplement_forms", "follow_up_words", "choice_words", "negated_starters",
-            "sequence_words", "soft_drinks", "wh_words", "answer_subjects",
+            "sequence_words", "soft_drinks", "wh_words", "answer_subjects", "candidacy_words",
             "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},

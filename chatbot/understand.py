@@ -245,6 +245,10 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
             len(set(result.treatments)) > 1 and set(spoken.split()) & _GRAMMAR.choice_words):
         # "what time of day is best for fillers?": the treatment is chosen; no lines described
         result.intents.remove("recommend")
+    if "eligibility" in result.intents and set(spoken.split()) & _GRAMMAR.candidacy_words and not (
+            result.treatments or result.questions or result.told or result.lines
+            or context.get("last_treatment")):
+        result.intents.append("checklist")   # "am I eligible?": the check, for both treatments
     if "suitable" in result.intents and any(q.topic == "order" for q in result.questions):
         result.intents.remove("suitable")   # "should I get filler before botox?": their order
     if "suitable" in result.intents:
