@@ -537,7 +537,8 @@ class _Reading:
         """The treatment a topic is asked about: the clause's, or the nearest one named when the
         clause asks several things ("drink before botox and take advil before filler")."""
         clause = self.clause
-        asked_things = len(clause.of("topics")) + len(clause.of("items")) + len(clause.of("conditions"))
+        topics = len(self.topics) if self.topics else len(clause.of("topics"))   # once settled, those
+        asked_things = topics + len(clause.of("items")) + len(clause.of("conditions"))
         if len(set(self.treatments)) <= 1 or asked_things <= 1:
             return _one_treatment(self.treatments)
         return min(self.named, key=lambda pair: _distance(match, pair[0]))[1]
@@ -775,7 +776,7 @@ def _settle_topics(reading: _Reading) -> None:
     if between is not None:
         topics["order"] = between   # "tox after my fillers?", "filler before botox": which goes first
     face_named = _face_named(clause)
-    if clause.question and "what" in topics and face_named and not treatments and not clause.of("self") \
+    if clause.question and set(topics) == {"what"} and face_named and not treatments and not clause.of("self") \
             and not advice:
         topics.setdefault("wrinkle_types", topics["what"])   # "what are crow's feet?"
     if any(phrase in " ".join(clause.words) for phrase in _GRAMMAR.asking_advice):
@@ -790,6 +791,9 @@ def _settle_topics(reading: _Reading) -> None:
         topics["what"] = topics.pop("difference")   # "is tox the same as botox": one treatment, two names
     if "difference" in topics and any(t not in WEAK_TOPICS for t in topics):
         del topics["difference"]  # "which is cheaper, botox or fillers": the cost, for both
+    if "difference" in topics and len(set(treatments)) == 1 and any(
+            data["items"][m.key]["kind"] == "skincare" for m in clause.of("items")):
+        topics["alternatives"] = topics.pop("difference")   # "chemical peel vs botox": another procedure
     if "difference" in topics and len(set(treatments)) == 1 and (clause.of("brands") or len(topics) > 1):
         if len({m.key for m in clause.of("brands")}) > 1 or (clause.of("brands") and clause.of("treatments")):
             topics["brands"] = topics["difference"]   # "Juvederm or Restylane?": not in the article
