@@ -93,6 +93,7 @@ class Grammar:
     age_asked: tuple
     answer_subjects: frozenset
     candidacy_words: frozenset
+    reopeners: tuple
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -133,6 +134,7 @@ class Grammar:
                    asking_advice=tuple(data["asking_advice"]),
                    waiting_words=tuple(f" {phrase} " for phrase in data["waiting_words"]),
                    age_asked=tuple(f" {phrase} " for phrase in data["age_asked"]),
+                   reopeners=tuple(f"{phrase} " for phrase in data["reopeners"]),
                    appointment_pronouns=tuple(f"{phrase} " for phrase in data["appointment_pronouns"]),
                    obligations=tuple(data["obligations"]),
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),

@@ -61,6 +61,8 @@ def remember(state: ConversationState, heard: Understanding,
         if state.facts.get(key) != value:
             if key in state.facts and key not in LIST_KEYS:
                 state.context.corrected.append(key)
+            if key == "treatment" and "appointment_date" not in heard.told:
+                _move_the_booking(state, state.facts.get(key), value)
             state.facts[key] = value
             changed.add(key)
     if heard.lines:
@@ -79,6 +81,14 @@ def remember(state: ConversationState, heard: Understanding,
                     lines.get("behaviours", []) + heard.lines["behaviours"]))
         state.facts["lines"] = _describe_lines(lines)
     return changed
+
+
+def _move_the_booking(state: ConversationState, before, after) -> None:
+    """"I have filler on the 9th", then "sorry, I mean botox": the one booking moves with the
+    treatment corrected (a second treatment booked beside it is left alone)."""
+    if before in TREATMENTS and after in TREATMENTS and len(state.appointments) == 1 \
+            and state.appointments[0].treatment == before:
+        state.book(after, state.appointments[0].date)
 
 
 def book(state: ConversationState, text: str, heard: Understanding,

@@ -382,6 +382,8 @@ class Session:
 
     def _update_context(self, heard: Understanding, questions: list, reply: Reply) -> None:
         context = self.memory.context
+        if context.pending and context.pending in heard.told:
+            context.answered = context.pending   # "actually wait, I might be" may take it back next
         told_topics = [_TOLD_TOPICS[k] for k in heard.told if k in _TOLD_TOPICS]
         if questions or told_topics:
             context.last_topics = list(dict.fromkeys([q.topic for q in questions] + told_topics))

@@ -35,6 +35,7 @@ class Context:
     screened: list = field(default_factory=list)        # treatments whose check has a verdict
     passed_over: list = field(default_factory=list)     # checks whose answers were not understood
     missed: str | None = None              # the check whose answer was not understood once
+    answered: str | None = None            # the check the last answer was recorded for
     corrected: list = field(default_factory=list)       # facts corrected this turn, to confirm
     last_topics: list = field(default_factory=list)
     last_treatment: str | None = None

@@ -1156,6 +1156,13 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
     if not pending or pending in result.told or pending == "topic":
         return   # a "Did you mean ...?" is answered by a choice, never stored as a fact
     about = _spoken_of(first, lexicon)
+    answered = context.get("answered")
+    if answered in TOPIC_OF_CONDITION and answered != pending and not about and answer in (
+            "yes", "no", "unknown") and f"{' '.join(first.words)} ".startswith(_GRAMMAR.reopeners):
+        # "I'm not pregnant", then to the next question "actually wait, I might be": the last
+        # answer taken back, not an answer to the question asked now (which is asked again)
+        result.told[answered] = {"yes": True, "no": False, "unknown": "unknown"}[answer]
+        return
     if about and pending not in about and not whole:
         return   # "I don't drink" to "are you pregnant?", "no medications" to the alcohol question
     taken = set(LIST_KEY_OF_KIND.values()) & set(result.told)
@@ -1288,6 +1295,8 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
         elif set(words) & PAST_WORDS:
             # "had botox yesterday": what the article says about afterwards.
             result.questions.append(Asked("aftercare", "any"))
+        elif corrected_treatment:
+            pass   # "oops, I meant fillers" with nothing asked before: the correction is noted
         elif any(c.of("areas") for c in clauses):
             # "chin filler", "botox forehead": where the treatment is used
             result.questions.append(Asked("areas", "any" if treatment == "both" else treatment))
