@@ -178,6 +178,13 @@ class Session:
             self.memory = memory = ConversationState(about="client")   # the next one is a client too
             context = memory.context
             heard = understand(text, bot.lexicon, today, memory.for_understanding())
+        if not heard.answering_for_client and self._starts_a_check(heard):
+            named = self._someone_else(text)
+            if named is not None:
+                # "client booked for botox Friday, she has wine Thursday": the check this message
+                # starts is the client's, so what it says of her is told, not asked
+                heard = understand(text, bot.lexicon, today, dict(
+                    memory.for_understanding(), about="client", who=named, client_check=True))
         facts = [Today(date=today.isoformat())]
         if heard.too_long or heard.empty:
             facts.append(Move(name="too_long" if heard.too_long else "empty"))
@@ -266,7 +273,7 @@ class Session:
             facts.append(Previous(**context.last_trace))
 
         replies, decided = bot.run(facts)
-        reply = self._reply(heard, replies, who)
+        reply = self._reply(heard, replies, who, subject)
         self._update_context(heard, questions, reply)
         context.missed = decided["missed"][0] if decided["missed"] else None
         context.passed_over += [key for key in decided["passed_over"] if key not in context.passed_over]
@@ -295,6 +302,11 @@ class Session:
     def _read(self, text: str) -> Understanding:
         """One piece of a message read on its own, without the conversation's context."""
         return understand(text, self.bot.lexicon, self.bot.today(), {})
+
+    @staticmethod
+    def _starts_a_check(heard: Understanding) -> bool:
+        return bool({"checklist", "eligibility"} & set(heard.intents) or "treatment" in heard.told
+                    or "appointment_date" in heard.told)
 
     def _someone_else(self, text: str) -> str | None:
         """Whom a check is asked for when it is someone else: "your friend" for "check my friend",
@@ -376,8 +388,10 @@ class Session:
         return taken
 
     # -- the answer -------------------------------------------------------------------------------
-    def _reply(self, heard: Understanding, replies: list[dict], who: str | None = None) -> Reply:
-        return assemble(replies, heard, self.facts, self.bot.renderer, self.bot.rule_docs, self.memory.about,
+    def _reply(self, heard: Understanding, replies: list[dict], who: str | None = None,
+               about: str | None = None) -> Reply:
+        return assemble(replies, heard, self.facts, self.bot.renderer, self.bot.rule_docs,
+                        self.memory.about if about is None else about,
                         self.memory.who if who is None else who)
 
     def _update_context(self, heard: Understanding, questions: list, reply: Reply) -> None:

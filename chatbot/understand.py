@@ -139,7 +139,8 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         result.questions.append(Asked(picked, "any" if picked in ANY_TOPICS else None))
         return result
     result.answering_for_client = context.get("about") == "client" and (
-        context.get("pending") in SCREENING_KEYS or bool(context.get("screening")))
+        context.get("pending") in SCREENING_KEYS or bool(context.get("screening"))
+        or bool(context.get("client_check")))   # a message that starts a client's check
     result.checking_who = context.get("who") or ""
     result.pending = context.get("pending") or ""
     result.listing = len(clauses) > 1
@@ -715,8 +716,9 @@ def _read_topics(reading: _Reading) -> None:
             continue  # "drinking lots of water", "I drink ginseng tea": no alcohol
         if span <= moves:
             continue  # "what does that have to do with it": a question about the question
-        if match.key == "alcohol" and not clause.question and clause.of("self") and not (
-                reading.someone_else or reading.supposed):
+        speaker = clause.of("self") or (result.answering_for_client and clause.of("others"))
+        if match.key == "alcohol" and not clause.question and speaker and not (
+                reading.someone_else or reading.supposed):   # "she has wine on Thursdays": the client
             result.told["alcohol"] = "unknown" if reading.unsure else match.start not in reading.negated
             reading.told_spans |= span   # "going out drinking the night before my filler" tells
             continue
