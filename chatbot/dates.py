@@ -39,7 +39,7 @@ _PATTERNS = [
     ("yesterday", re.compile(r"\b(?:yesterday|last night|last week)\b")),
     ("in_n", re.compile(rf"\bin ({_NUMBER}) (day|days|week|weeks|wk|wks)\b")),
     ("weekday_next_week", re.compile(rf"\b(?:({_WEEKDAY}) (?:of )?next week|next week(?: on)? ({_WEEKDAY}))\b")),
-    ("next_week", re.compile(r"\b(?:next week|next month|later this month|in a month|in a few weeks)\b")),
+    ("next_week", re.compile(r"\b(?:next week|next month|later this month|in a month|in a few weeks|(?:this|next|the) weekend)\b")),
     ("weekday", re.compile(rf"\b(?:(next|this|on|coming|this coming) )?({_WEEKDAY})\b")),
 ]
 

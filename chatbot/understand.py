@@ -430,17 +430,28 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
         asking = False
         for number, piece in enumerate(pieces):
             words = [word for raw in lexicon.respell(normalise(piece).split()) for word in lexicon.mend(raw)]
-            for part in _split(words):
+            for at, part in enumerate(_split(words)):
                 matches = lexicon.find(part)
                 # In "I'm not pregnant, not breastfeeding, filler friday good?" only the last piece
                 # asks; a short piece right after a question continues its list ("advil, ginkgo").
                 question = _asks(part, _GRAMMAR.openers) or (
                     asked and number == len(pieces) - 1) or (
                     asking and len(part) <= 3) or _ends_in_a_tag(part)
+                if at and not asking and not asked and _continues(part):
+                    question = False   # "I'm going to a party and will drink": still telling
+                    subject = [m for m in clauses[-1].matches if m.section in ("self", "others")][:1]
+                    matches += [Match(m.section, m.key, 0, 0, "") for m in subject]   # same person
                 asking = question
                 clauses.append(_Clause(part, question, matches))
         _questions_before_a_tag(clauses[first:], _GRAMMAR)
     return clauses
+
+
+def _continues(words: list[str]) -> bool:
+    """A piece after "and" that goes on with the statement before it, its subject left out ("...
+    and will drink", "... and can't stop"): a modal with no one after it, not a question."""
+    return len(words) > 1 and words[0] in MODALS and words[1] not in _GRAMMAR.answer_subjects | {
+        "you", "u", "my", "her", "his", "the", "a", "it", "botox", "filler", "fillers", "tox"}
 
 
 def _ends_in_a_tag(words: list[str]) -> bool:
