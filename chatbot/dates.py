@@ -2,8 +2,8 @@
 
 Understands ISO dates (2026-12-04), day and month in either order (Dec 4, 4 December, 4th of Dec),
 numeric dates with a slash (12/4: read month first only when the day is above 12, else ambiguous),
-weekdays (Friday, this Friday, next Tuesday, Friday next week), today, tonight, tomorrow, the day after tomorrow,
-and "in N days/weeks". A date that is ambiguous or already past is reported as such, for a
+weekdays (Friday, this Friday, next Tuesday, Friday next week), today, tonight, tomorrow, the day
+after tomorrow, and "in N days/weeks". A date that is ambiguous or already past is reported as such, for a
 clarifying question.
 """
 from __future__ import annotations
@@ -38,8 +38,10 @@ _PATTERNS = [
     ("today", re.compile(r"\b(?:today|tonight|this evening|this afternoon|later today)\b")),
     ("yesterday", re.compile(r"\b(?:yesterday|last night|last week)\b")),
     ("in_n", re.compile(rf"\bin ({_NUMBER}) (day|days|week|weeks|wk|wks)\b")),
-    ("weekday_next_week", re.compile(rf"\b(?:({_WEEKDAY}) (?:of )?next week|next week(?: on)? ({_WEEKDAY}))\b")),
-    ("next_week", re.compile(r"\b(?:next week|next month|later this month|in a month|in a few weeks|(?:this|next|the) weekend)\b")),
+    ("weekday_next_week",
+     re.compile(rf"\b(?:({_WEEKDAY}) (?:of )?next week|next week(?: on)? ({_WEEKDAY}))\b")),
+    ("next_week", re.compile(r"\b(?:next week|next month|later this month|in a month|in a few weeks"
+                             r"|(?:this|next|the) weekend)\b")),
     ("weekday", re.compile(rf"\b(?:(next|this|on|coming|this coming) )?({_WEEKDAY})\b")),
 ]
 

@@ -94,6 +94,8 @@ class Grammar:
     answer_subjects: frozenset
     candidacy_words: frozenset
     reopeners: tuple
+    chat_modals: frozenset
+    chat_verbs: frozenset
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -124,6 +126,7 @@ class Grammar:
             "question_starters", "modals", "clause_starters", "pronouns", "follow_ups", "after_words",
             "before_words", "supplement_forms", "follow_up_words", "choice_words", "negated_starters",
             "sequence_words", "soft_drinks", "wh_words", "answer_subjects", "candidacy_words",
+            "chat_modals", "chat_verbs",
             "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},

@@ -335,7 +335,8 @@ class Session:
             choosing="eligibility" in heard.intents and len(set(heard.treatments)) > 1,
             either=bool(set(_WORD.findall(heard.text.lower())) & choice_words),
             questions=bool(heard.questions), told=bool(heard.told),
-            line_areas=bool(lines.get("areas")), line_behaviours=bool(lines.get("behaviours")))
+            line_areas=bool(lines.get("areas")), line_behaviours=bool(lines.get("behaviours")),
+            unsure=heard.answer == "unknown")
 
     def _focus(self, heard: Understanding) -> list[str]:
         """The treatments this turn is about: named now, else planned, else the last talked about."""

@@ -147,6 +147,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     result.treated_already = bool(context.get("treated_already")) or any(
         _treated(c) and not c.of("plans") for c in clauses)
     _read_clauses(clauses, lexicon, result)
+    _a_no_taken_back(clauses, lexicon, result)
     _name_the_item_asked_about(result)
     _leave_treatments_behind(clauses, lexicon, result)
     if _weigh_intents(clauses, text, context, result):
@@ -157,6 +158,19 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     _read_dates(clauses, text, today, context, lexicon, result)
     _carry_over(clauses, context, result, lexicon)
     return result
+
+
+def _a_no_taken_back(clauses: list[_Clause], lexicon: Lexicon, result: Understanding) -> None:
+    """"I don't really drink, maybe one glass on Saturday", "I won't drink, except maybe a glass on
+    the 3rd": a no about drinking that the same message takes back in part is unsure, never a no."""
+    if result.told.get("alcohol") is not False:
+        return
+    spoken = f" {' '.join(w for c in clauses for w in c.words)} "
+    drinks_named = [c for c in clauses if any(m.key == "alcohol" for m in c.of("topics"))
+                    or _GRAMMAR.drink_words.search(" ".join(c.words))]
+    if any(phrase in spoken for phrase in _GRAMMAR.exceptions) or (
+            len(drinks_named) > 1 and any(_doubtful(c, lexicon) for c in drinks_named[1:])):
+        result.told["alcohol"] = "unknown"
 
 
 def _name_the_item_asked_about(result: Understanding) -> None:
@@ -287,6 +301,9 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
             result.told["alcohol"] = True   # "tonight", "saturday": when they will drink
     elif _about_an_appointment(clauses, context, result, lexicon) and not result.treated_already:
         _read_date(_date_text(text), today, result)
+        if result.date_problem == "past" and _PAST_EVENT.search(spoken) and not _BOOKING_WORDS.search(spoken):
+            result.date_problem = None   # "I had a flu jab last week, can I get filler?": the jab's day
+            result.date_words = ""
         if _about_a_drink(result) and "appointment_date" in result.told:
             # "pints on Friday and my tox is Monday": both dates, each where it belongs
             _read_drink_date(date_text, today, dict(context, appointment_date=result.told[
@@ -437,6 +454,8 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
                 question = _asks(part, _GRAMMAR.openers) or (
                     asked and number == len(pieces) - 1) or (
                     asking and len(part) <= 3) or _ends_in_a_tag(part)
+                if not asked and _leaves_out_the_subject(part):
+                    question = False   # "might have a beer on friday", "could be pregnant": telling
                 if at and not asking and not asked and _continues(part):
                     question = False   # "I'm going to a party and will drink": still telling
                     subject = [m for m in clauses[-1].matches if m.section in ("self", "others")][:1]
@@ -445,6 +464,12 @@ def _clauses(text: str, lexicon: Lexicon) -> list[_Clause]:
                 clauses.append(_Clause(part, question, matches))
         _questions_before_a_tag(clauses[first:], _GRAMMAR)
     return clauses
+
+
+def _leaves_out_the_subject(words: list[str]) -> bool:
+    """A statement with its subject left out, as chat does: "might have a beer Friday", "could be
+    pregnant", "will get botox on the 9th" (a modal, then a verb, with no one in between)."""
+    return len(words) > 2 and words[0] in _GRAMMAR.chat_modals and words[1] in _GRAMMAR.chat_verbs
 
 
 def _continues(words: list[str]) -> bool:
@@ -789,8 +814,8 @@ def _settle_topics(reading: _Reading) -> None:
     if between is not None:
         topics["order"] = between   # "tox after my fillers?", "filler before botox": which goes first
     face_named = _face_named(clause)
-    if clause.question and set(topics) == {"what"} and face_named and not treatments and not clause.of("self") \
-            and not advice:
+    if clause.question and set(topics) == {"what"} and face_named and not treatments \
+            and not clause.of("self") and not advice:
         topics.setdefault("wrinkle_types", topics["what"])   # "what are crow's feet?"
     if any(phrase in " ".join(clause.words) for phrase in _GRAMMAR.asking_advice):
         for vague in ("what", "mechanism", "purpose"):
@@ -1224,15 +1249,19 @@ def _about_a_drink(result: Understanding) -> bool:
     return result.told.get("alcohol") is True or any(q.topic == "alcohol" for q in result.questions)
 
 
+_PAST_EVENT = re.compile(r"\b(?:had|got|did|took|was)\b.*\b(?:last week|last month|yesterday|last night|"
+                         r"ago|this morning|earlier today)\b")
+_BOOKING_WORDS = re.compile(r"\b(?:appointment|appt|booked|booking|scheduled)\b")
 _DAYS_BEFORE = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six|seven) days? before\b")
 _PAST_NIGHT = re.compile(r"\b(?:last night|yesterday)\b")
 
 
 def _read_drink_date(words: str, today: date, context: dict, result: Understanding,
                      besides: str | None = None) -> None:
-    """When the person drinks (or drank): "a glass on Wednesday", "4 days before", "last night"."""
+    """When the person drinks (or drank): "a glass on Wednesday", "4 days before", "last night",
+    "wine on the 16th"."""
     appointment = context.get("appointment_date")
-    when = None
+    when, weekday = None, False
     before = _DAYS_BEFORE.search(words)
     if before and appointment:
         count = before[1]
@@ -1243,13 +1272,28 @@ def _read_drink_date(words: str, today: date, context: dict, result: Understandi
     else:
         found = dates.find(words, today, _DRINK_WORDS)
         when = found.value if found is not None else None
-        if when is not None and when > today and set(words.split()) & PAST_WORDS:
-            when -= timedelta(days=7)   # "he had wine on Saturday": the Saturday just gone
-    if when is not None and appointment and when > date.fromisoformat(appointment) and (
+        weekday = found is not None and bool(set(found.words.split()) & set(dates.WEEKDAYS))
+        if when is not None and when > today and set(words.split()) & PAST_WORDS and not (
+                _PLANNED.search(words)):
+            # "he had wine on Saturday": the Saturday just gone; "I had wine on the 1st": the 1st
+            when = when - timedelta(days=7) if weekday else (_month_before(when) or when)
+    if weekday and when is not None and appointment and when > date.fromisoformat(appointment) and (
             when - timedelta(days=7) >= today - timedelta(days=7)):
         when -= timedelta(days=7)   # "pints on Friday" before a Monday appointment: the Friday before
     if when is not None and when.isoformat() != besides:
         result.told["alcohol_date"] = when.isoformat()
+
+
+def _month_before(day: date) -> date | None:
+    """The same day of the month before, when there is one."""
+    year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
+    try:
+        return day.replace(year=year, month=month)
+    except ValueError:
+        return None
+
+
+_PLANNED = re.compile(r"\b(?:planned|planning|plan|going to|gonna|will|ll)\b")
 
 
 def _read_date(words: str, today: date, result: Understanding) -> None:

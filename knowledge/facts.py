@@ -95,6 +95,7 @@ class Heard(Fact):
     told = Field(bool, default=False)        # tells something about the person
     line_areas = Field(bool, default=False)         # names where lines are (forehead, lips...)
     line_behaviours = Field(bool, default=False)    # says how lines behave (with movement, at rest)
+    unsure = Field(bool, default=False)      # a "not sure" answer ("dunno", "no idea")
 
 
 class Awaiting(Fact):

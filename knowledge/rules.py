@@ -810,6 +810,14 @@ class Expert(Engine):
                     sources=inventory.sources_of(rule) + list(also), handoff=True, used=["lines"],
                     treatment=treatment, kinds=kinds, rule=rule)
 
+    @Rule(Awaiting(key="lines_at_rest"), Heard(unsure=True, line_behaviours=False))
+    def lines_not_known_at_rest_are_for_the_injector(self):
+        """"Dunno" to "are the lines still there when your face is relaxed?": both kinds and their
+        treatments are set out, and the injector, who sees the face, tells which it is."""
+        self._reply("lines_unsure", "recommend", handoff=True,
+                    sources=inventory.sources_of("lines_not_known_at_rest_are_for_the_injector"),
+                    rule="lines_not_known_at_rest_are_for_the_injector")
+
     @Rule(Move(name="recommend_now"), NOT(WrinkleKind()), salience=DECIDE)
     def ask_how_the_lines_behave(self):
         """When the description does not decide between dynamic and static, ask the one question
