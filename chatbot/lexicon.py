@@ -96,6 +96,8 @@ class Grammar:
     reopeners: tuple
     chat_modals: frozenset
     chat_verbs: frozenset
+    filler_allergens: tuple
+    reaction_words: frozenset
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -126,7 +128,7 @@ class Grammar:
             "question_starters", "modals", "clause_starters", "pronouns", "follow_ups", "after_words",
             "before_words", "supplement_forms", "follow_up_words", "choice_words", "negated_starters",
             "sequence_words", "soft_drinks", "wh_words", "answer_subjects", "candidacy_words",
-            "chat_modals", "chat_verbs",
+            "chat_modals", "chat_verbs", "reaction_words",
             "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},
@@ -138,6 +140,7 @@ class Grammar:
                    waiting_words=tuple(f" {phrase} " for phrase in data["waiting_words"]),
                    age_asked=tuple(f" {phrase} " for phrase in data["age_asked"]),
                    reopeners=tuple(f"{phrase} " for phrase in data["reopeners"]),
+                   filler_allergens=tuple(data["filler_allergens"]),
                    appointment_pronouns=tuple(f"{phrase} " for phrase in data["appointment_pronouns"]),
                    obligations=tuple(data["obligations"]),
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),

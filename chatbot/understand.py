@@ -216,7 +216,11 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         # "can botox cause a droopy eyelid?" asks about side effects; it reports nothing
         result.intents.remove("urgent")
         result.questions.append(Asked("side_effects", _one_treatment(result.treatments)))
-    if "urgent" in result.intents or _sounds_urgent(clauses, bool(context.get("treated_already"))):
+    long_past = bool(_LONG_PAST.search(text.lower())) and not context.get("treated_already")
+    if long_past and "urgent" in result.intents:
+        result.intents.remove("urgent")   # "I had a rash after a latex glove once": history, not now
+    if not long_past and ("urgent" in result.intents or _sounds_urgent(
+            clauses, bool(context.get("treated_already")))):
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
         return True
@@ -599,7 +603,8 @@ def _telegraphic(clause: _Clause, result: Understanding) -> bool:
     if named and not result.pending and not result.listing and all(
             i in named or word in _GRAMMAR.follow_up_words for i, word in enumerate(clause.words)):
         return True   # "breastfeeding", "and meds": a topic in a word, asked with nothing pending
-    return not clause.question and not result.answering_for_client and bool(
+    return not clause.question and not result.answering_for_client and (
+        result.pending not in SCREENING_KEYS) and bool(
         clause.of("treatments") or clause.of("brands")) and bool(
         clause.of("conditions") or clause.of("items")) and not answers and not any(
         m.key == "cue" for m in clause.of("negation")) and not any(
@@ -653,6 +658,8 @@ def _read_conditions(reading: _Reading) -> None:
         if match.start in conception:
             continue   # "trying to get pregnant" is not "pregnant"
         told = reading.tells(match)
+        if match.key == "allergic_any" and _names_a_filler_allergen(clause, match):
+            match = Match(match.section, "allergic", match.start, match.end, match.words)
         if match.key == "allergic_any":
             if told and (match.start in reading.negated or reading.unsure):
                 reading.told_spans |= set(range(match.start, match.end))
@@ -674,12 +681,30 @@ def _read_conditions(reading: _Reading) -> None:
             result.questions.append(Asked(TOPIC_OF_CONDITION[match.key], reading.treatment_for(match)))
 
 
+def _names_a_filler_allergen(clause: _Clause, allergy: Match) -> bool:
+    """"Allergic to latex and hyaluronic acid": what fillers are made of, named in the allergy."""
+    words = []
+    for word in clause.words[allergy.end:allergy.end + 7]:
+        if word in QUESTION_STARTERS or word in MODALS:
+            break   # "allergic to lidocaine, can I get fillers": the allergy ends before the question
+        words.append(word)
+    after = " ".join(words)
+    return any(f" {word} " in f" {after} " for word in _GRAMMAR.filler_allergens)
+
+
 def _read_items(reading: _Reading) -> None:
     """Medicines, supplements, skincare and hair removal: taken (or not), or asked about."""
     clause, result, data = reading.clause, reading.result, reading.lexicon.data
     allergens = {at for m in clause.of("conditions") if m.key.startswith("allergic")
                  for at in range(m.end, m.end + 2)}   # "allergic to lidocaine": not something taken
     allergens |= _inside_ingredients(clause)       # "does filler have lidocaine in it": nor here
+    if result.pending == "allergic" and not clause.question and (clause.words[0] == "to" or set(
+            clause.words) & _GRAMMAR.reaction_words):
+        # "yes, to lidocaine", "she reacted to lidocaine once": to the allergy question, what is
+        # named is what they react to, not something they take; an allergy, though not to a filler
+        allergens |= {at for m in clause.of("items") for at in range(m.start, m.end)}
+        if clause.of("items") and "allergic" not in result.told:
+            result.told["allergic"] = "unknown"
     for match in clause.of("items"):
         entry = data["items"][match.key]
         if entry["category"] == "food" and _taken_as_a_supplement(clause, match, data):
@@ -1189,8 +1214,12 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
                            if tail in lexicon.data["answers"][key]), None)
             if answer is None:
                 return
-    result.answer = answer
     pending = context.get("pending")
+    spoken = " ".join(w for c in clauses for w in c.words)
+    if pending not in (None, "alcohol", "appointment_date") and context.get("has_appointment") and (
+            _DATE_CORRECTION.search(spoken)):
+        return   # "no it's the 18th not the 19th": the date corrected, no answer to the question
+    result.answer = answer
     if not pending or pending in result.told or pending == "topic":
         return   # a "Did you mean ...?" is answered by a choice, never stored as a fact
     about = _spoken_of(first, lexicon)
@@ -1249,6 +1278,10 @@ def _about_a_drink(result: Understanding) -> bool:
     return result.told.get("alcohol") is True or any(q.topic == "alcohol" for q in result.questions)
 
 
+_LONG_PAST = re.compile(r"\b(?:once|years ago|as a (?:kid|child|teen)|when i was|in the past|ages ago|"
+                        r"a long time ago|long ago|at the dentist)\b")
+_DATE_CORRECTION = re.compile(r"\b(?:its|it is|not the|moved to|changed to|now on)\b.*\b(?:\d{1,2}(?:st|nd|rd|th)?|"
+                              + "|".join(dates.WEEKDAYS) + r")\b")
 _PAST_EVENT = re.compile(r"\b(?:had|got|did|took|was)\b.*\b(?:last week|last month|yesterday|last night|"
                          r"ago|this morning|earlier today)\b")
 _BOOKING_WORDS = re.compile(r"\b(?:appointment|appt|booked|booking|scheduled)\b")
