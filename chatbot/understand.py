@@ -1280,8 +1280,8 @@ def _about_a_drink(result: Understanding) -> bool:
 
 _LONG_PAST = re.compile(r"\b(?:once|years ago|as a (?:kid|child|teen)|when i was|in the past|ages ago|"
                         r"a long time ago|long ago|at the dentist)\b")
-_DATE_CORRECTION = re.compile(r"\b(?:its|it is|not the|moved to|changed to|now on)\b.*\b(?:\d{1,2}(?:st|nd|rd|th)?|"
-                              + "|".join(dates.WEEKDAYS) + r")\b")
+_DATE_CORRECTION = re.compile(r"\b(?:its|it is|not the|moved to|changed to|now on)\b.*"
+                              r"\b(?:\d{1,2}(?:st|nd|rd|th)?|" + "|".join(dates.WEEKDAYS) + r")\b")
 _PAST_EVENT = re.compile(r"\b(?:had|got|did|took|was)\b.*\b(?:last week|last month|yesterday|last night|"
                          r"ago|this morning|earlier today)\b")
 _BOOKING_WORDS = re.compile(r"\b(?:appointment|appt|booked|booking|scheduled)\b")
