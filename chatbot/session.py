@@ -53,7 +53,7 @@ from chatbot.understand import ANY_TOPICS, Asked, Understanding, understand
 
 CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
                       "off_task", "urgent", "staff", "new_subject", "earlier_subject",
-                      "about_bot")
+                      "about_bot", "checklist_again")
 
 
 

@@ -224,6 +224,8 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
         return True
+    if "checklist_again" in result.intents and not context.get("screened"):
+        result.intents = [i for i in result.intents if i != "checklist_again"] + ["checklist"]
     if "earlier_subject" in result.intents:
         # "back to the first client, she takes fish oil": the chatbot holds one person at a time;
         # what is said would land on the person checked now, so nothing is recorded

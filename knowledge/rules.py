@@ -589,6 +589,13 @@ class Expert(Engine):
         self.declare(VerdictDue(treatment=treatment))
 
     @Rule(Screened(treatment=MATCH.treatment), Screening(treatment=MATCH.treatment),
+          Move(name="checklist_again"), salience=URGENT - 1)
+    def the_checklist_is_shown_again_when_asked(self, treatment):
+        """"What's my checklist again?" after a check: its verdict and checklist, given again."""
+        self.declare(VerdictDue(treatment=treatment))
+        self.declare(Move(name="changed"))
+
+    @Rule(Screened(treatment=MATCH.treatment), Screening(treatment=MATCH.treatment),
           Appointment(treatment=MATCH.treatment, new=True))
     def a_new_date_reopens_the_verdict(self, treatment):
         """A check already decided is given again, with new dates, when its appointment moves."""
