@@ -98,6 +98,8 @@ class Grammar:
     chat_verbs: frozenset
     filler_allergens: tuple
     reaction_words: frozenset
+    general_asks: tuple
+    not_forgetting: tuple
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -141,6 +143,8 @@ class Grammar:
                    age_asked=tuple(f" {phrase} " for phrase in data["age_asked"]),
                    reopeners=tuple(f"{phrase} " for phrase in data["reopeners"]),
                    filler_allergens=tuple(data["filler_allergens"]),
+                   general_asks=tuple(data["general_asks"]),
+                   not_forgetting=tuple(data["not_forgetting"]),
                    appointment_pronouns=tuple(f"{phrase} " for phrase in data["appointment_pronouns"]),
                    obligations=tuple(data["obligations"]),
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),

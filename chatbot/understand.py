@@ -224,6 +224,9 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
         return True
+    said = " " + " ".join(w for c in clauses for w in c.words) + " "
+    if "forget" in result.intents and any(f" {p} " in said for p in _GRAMMAR.not_forgetting):
+        result.intents.remove("forget")   # "before I forget, can I wax before filler?"
     if "checklist_again" in result.intents and not context.get("screened"):
         result.intents = [i for i in result.intents if i != "checklist_again"] + ["checklist"]
     if "earlier_subject" in result.intents:
@@ -305,7 +308,8 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
             result.told.pop("alcohol", None)
         if answering_drinks and "alcohol_date" in result.told and "alcohol" not in result.told:
             result.told["alcohol"] = True   # "tonight", "saturday": when they will drink
-    elif _about_an_appointment(clauses, context, result, lexicon) and not result.treated_already:
+    elif _about_an_appointment(clauses, context, result, lexicon) and not result.treated_already and not (
+            _DURATION.search(date_text)):   # "I haven't had a drink in a week": how long, not when
         _read_date(_date_text(text), today, result)
         if result.date_problem == "past" and _PAST_EVENT.search(spoken) and not _BOOKING_WORDS.search(spoken):
             result.date_problem = None   # "I had a flu jab last week, can I get filler?": the jab's day
@@ -408,6 +412,9 @@ def _asks_in_general(clauses: list[_Clause]) -> bool:
     """Every clause naming an urgent sign asks in general ("can botox cause ...?", "does filler
     give you ...?"): a question word first, nobody's own body, nothing recent. Else it may report."""
     urgent = [c for c in clauses if any(m.key == "urgent" for m in c.of("intents"))]
+    if urgent and all(c.question and any(f" {p} " in f" {' '.join(c.words)} " for p in _GRAMMAR.general_asks)
+                      and not (c.of("self") or c.of("others")) for c in urgent):
+        return True   # "is it normal to have swelling after lip filler?": in general, nobody's report
     return bool(urgent) and all(
         c.question and c.words[0] in ("can", "could", "does", "do", "will", "would", "is", "are", "what")
         and not (c.of("self") or c.of("others") or c.of("recent")) for c in urgent) and not any(
@@ -663,6 +670,10 @@ def _read_conditions(reading: _Reading) -> None:
         if match.key == "allergic_any" and _names_a_filler_allergen(clause, match):
             match = Match(match.section, "allergic", match.start, match.end, match.words)
         if match.key == "allergic_any":
+            other = clause.words[match.end:match.end + 1] == ["to"] and clause.words[
+                match.end + 1:match.end + 2] not in (["nothing"], ["anything"], ["any"], ["none"], [])
+            if told and match.start in reading.negated and other and not reading.unsure:
+                continue   # "I used to be allergic to penicillin": nothing said of the filler's ingredients
             if told and (match.start in reading.negated or reading.unsure):
                 reading.told_spans |= set(range(match.start, match.end))
                 # "not allergic to anything"; "not sure I'm allergic to anything"
@@ -724,7 +735,8 @@ def _read_items(reading: _Reading) -> None:
         else:
             name = entry.get("label") or match.words if generic else entry.get(
                 "label", match.key.replace("_", " "))
-        told = reading.tells(match) and match.start not in allergens
+        told = reading.tells(match) and match.start not in allergens and not (
+            clause.question and entry["kind"] == "hair_removal")   # "is it ok to get my lip waxed?" asks
         listed = category["listed"] or match.key in CLASS_WORDS   # "skincare" names the kind itself
         result.mentions.append(Mention(match.words, name, entry["kind"], entry["category"],
                                        category["says"], listed, is_negated, generic,
@@ -781,7 +793,10 @@ def _read_topics(reading: _Reading) -> None:
             continue  # "what does that have to do with it": a question about the question
         speaker = clause.of("self") or (result.answering_for_client and clause.of("others"))
         if match.key == "alcohol" and not clause.question and speaker and not (
-                reading.someone_else or reading.supposed):   # "she has wine on Thursdays": the client
+                reading.someone_else or reading.supposed) and not (
+                _LONG_AGO.search(" ".join(clause.words)) and not reading.negated):
+            # "she has wine on Thursdays": the client; drinks "last weekend" say nothing of the days
+            # before the appointment (the check asks)
             result.told["alcohol"] = "unknown" if reading.unsure else match.start not in reading.negated
             reading.told_spans |= span   # "going out drinking the night before my filler" tells
             continue
@@ -1280,6 +1295,9 @@ def _about_a_drink(result: Understanding) -> bool:
     return result.told.get("alcohol") is True or any(q.topic == "alcohol" for q in result.questions)
 
 
+_LONG_AGO = re.compile(r"\b(?:last weekend|last week|last month|weeks ago|a week ago|months ago|last year)\b")
+_DURATION = re.compile(r"\b(?:havent|have not|hasnt|has not|not had|didnt|did not|not)\b.*?\bin (?:a|an|the last|"
+                       r"\d+|one|two|three|four|five|six|seven) (?:day|days|week|weeks|month|months)\b")
 _LONG_PAST = re.compile(r"\b(?:once|years ago|as a (?:kid|child|teen)|when i was|in the past|ages ago|"
                         r"a long time ago|long ago|at the dentist)\b")
 _DATE_CORRECTION = re.compile(r"\b(?:its|it is|not the|moved to|changed to|now on)\b.*"
