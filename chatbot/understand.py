@@ -1296,8 +1296,9 @@ def _about_a_drink(result: Understanding) -> bool:
 
 
 _LONG_AGO = re.compile(r"\b(?:last weekend|last week|last month|weeks ago|a week ago|months ago|last year)\b")
-_DURATION = re.compile(r"\b(?:havent|have not|hasnt|has not|not had|didnt|did not|not)\b.*?\bin (?:a|an|the last|"
-                       r"\d+|one|two|three|four|five|six|seven) (?:day|days|week|weeks|month|months)\b")
+_DURATION = re.compile(r"\b(?:havent|have not|hasnt|has not|not had|didnt|did not|not)\b.*?"
+                       r"\bin (?:a|an|the last|\d+|one|two|three|four|five|six|seven) "
+                       r"(?:day|days|week|weeks|month|months)\b")
 _LONG_PAST = re.compile(r"\b(?:once|years ago|as a (?:kid|child|teen)|when i was|in the past|ages ago|"
                         r"a long time ago|long ago|at the dentist)\b")
 _DATE_CORRECTION = re.compile(r"\b(?:its|it is|not the|moved to|changed to|now on)\b.*"
