@@ -177,6 +177,11 @@ class Lexicon:
                 self._index.setdefault(words[0], []).append((words, section, key))
         self.vocabulary = {w for entries in self._index.values() for words, _, _ in entries
                            for w in words if w != "*"}
+        self._uses: dict[str, int] = {}
+        for entries in self._index.values():
+            for words, _, _ in entries:
+                for w in words:
+                    self._uses[w] = self._uses.get(w, 0) + 1
         spelling = {tuple(normalise(k).split()): normalise(v).split()
                     for k, v in data.get("spelling", {}).items()}
         self._spelling = {k[0]: v for k, v in spelling.items() if len(k) == 1}
@@ -230,7 +235,15 @@ class Lexicon:
         return _split(word, self._ordinary) or [word]
 
     def _closest(self, word: str) -> str:
-        if word in self._ordinary or len(word) < 4 or not word.isalpha():
+        if word in self._ordinary or len(word) < 3 or not word.isalpha():
+            return word
+        # two letters swapped ("lnog", "saef", "mcuh"); of two readings ("hwo": how or who), the word
+        # more of the lexicon's phrases use
+        swaps = {word[:at] + word[at + 1] + word[at] + word[at + 2:] for at in range(len(word) - 1)}
+        known = [w for w in swaps if w in self.vocabulary and w != word]
+        if known:
+            return max(sorted(known), key=lambda w: self._uses.get(w, 0))
+        if len(word) < 4:
             return word
         for at in range(1, len(word)):   # a letter typed twice: "lipps", "fillerr"
             if word[at] == word[at - 1] and word[:at] + word[at + 1:] in self.vocabulary:
