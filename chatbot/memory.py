@@ -44,7 +44,7 @@ def remember(state: ConversationState, heard: Understanding,
                 changed.add("blood_thinners")
             continue
         if key == "alcohol_date":
-            if state.drink(value):
+            if state.drink(value, instead=heard.drink_corrected):
                 changed.add(key)
             continue
         if key == "appointment_date":

@@ -96,10 +96,13 @@ class ConversationState:
             self.facts.pop("appointments", None)
 
     # -- drinks ----------------------------------------------------------------------------------
-    def drink(self, when: str) -> bool:
-        """Record a drink on an ISO date; False when it was already known."""
+    def drink(self, when: str, instead: bool = False) -> bool:
+        """Record a drink on an ISO date (`instead` of the last one told, when corrected); False
+        when it was already known."""
         if when in self.drinks:
             return False
+        if instead and self.drinks:
+            self.drinks.pop()
         self.drinks.append(when)
         self.facts["alcohol_date"] = when
         return True
@@ -114,6 +117,7 @@ class ConversationState:
         seen["appointment_date"] = self.facts.get("appointment_date")
         seen["about"] = self.about
         seen["who"] = self.who
+        seen["drinks"] = list(self.drinks)
         return seen
 
     # -- JSON ------------------------------------------------------------------------------------

@@ -109,6 +109,7 @@ class Understanding:
     unread: str = ""                      # words no phrase explained, as written ("men", "insurance")
     candidates: list[str] = field(default_factory=list)   # closest topics when unsure, best first
     ranked: str = ""                      # the topic the example ranker proposed, if it did
+    drink_corrected: bool = False         # the drink's day just told replaces the one told before
     asked_areas: list[tuple[str, str]] = field(default_factory=list)   # (area, how its lines behave)
 
 
@@ -298,10 +299,16 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
     if answering_drinks:
         _answer_with_a_drink(clauses, lexicon, result)
     date_text = _date_text(text)
-    drink_first = (_about_a_drink(result) or answering_drinks) and not (
+    # "I had wine on the 3rd", then "sorry, I meant the 1st": the drink's day corrected, not the
+    # appointment's
+    drink_corrected = context.get("answered") == "alcohol" and context.get("drinks") and not (
+        result.treatments or names_the_appointment) and _corrects(spoken)
+    drink_first = (_about_a_drink(result) or answering_drinks or drink_corrected) and not (
         result.treatments and dates.nearer(date_text, today, _APPOINTMENT_WORDS, _DRINK_WORDS))
     if drink_first:
         _read_drink_date(date_text, today, context, result)
+        if drink_corrected and "alcohol_date" in result.told:
+            result.drink_corrected = True
         if answering_drinks and "alcohol_date" in result.told and result.told["alcohol_date"] == context.get(
                 "appointment_date") and not _GRAMMAR.drink_words.search(spoken):
             del result.told["alcohol_date"]   # "the 18th of December": the appointment said again
@@ -791,7 +798,8 @@ def _read_topics(reading: _Reading) -> None:
             continue  # "drinking lots of water", "I drink ginseng tea": no alcohol
         if span <= moves:
             continue  # "what does that have to do with it": a question about the question
-        speaker = clause.of("self") or (result.answering_for_client and clause.of("others"))
+        speaker = clause.of("self") or (result.answering_for_client and clause.of("others")) or (
+            result.listing and clause.words[0] in ("not", "no", "never"))   # "..., not drinking, no meds"
         if match.key == "alcohol" and not clause.question and speaker and not (
                 reading.someone_else or reading.supposed) and not (
                 _LONG_AGO.search(" ".join(clause.words)) and not reading.negated):
@@ -1336,6 +1344,11 @@ def _read_drink_date(words: str, today: date, context: dict, result: Understandi
         when -= timedelta(days=7)   # "pints on Friday" before a Monday appointment: the Friday before
     if when is not None and when.isoformat() != besides:
         result.told["alcohol_date"] = when.isoformat()
+
+
+def _corrects(spoken: str) -> bool:
+    """Whether the words take back something just said ("sorry, I meant the 1st", "not the 3rd")."""
+    return any(f" {m} " in f" {spoken} " for m in _GRAMMAR.self_corrections + ("actually", "not the"))
 
 
 def _month_before(day: date) -> date | None:
