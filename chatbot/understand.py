@@ -1379,7 +1379,9 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
     corrected_treatment = set(result.told) == {"treatment"} and any(c.of("corrections") for c in clauses)
     said_anything = result.questions or result.intents or result.lines or result.answer or result.forget or (
         result.told and not corrected_treatment)    # "sorry, I meant botox" re-asks the question
-    if context.get("last_brand") and not result.treatments and result.questions is not None:
+    words = [w for c in clauses for w in c.words]
+    refers = bool(set(words) & PRONOUNS) or " ".join(words) in FOLLOW_UPS
+    if context.get("last_brand") and not result.treatments and refers and "recommend" not in result.intents:
         brand = context["last_brand"]   # "how much is it?" after "what is dysport": still Dysport
         result.mentions.append(Mention(brand["word"], brand["item"], "brand", brand["treatment"],
                                        brand["says"], brand["listed"], label=brand["item"]))
