@@ -305,8 +305,8 @@ class Session:
 
     @staticmethod
     def _starts_a_check(heard: Understanding) -> bool:
-        return bool({"checklist", "eligibility"} & set(heard.intents) or "treatment" in heard.told
-                    or "appointment_date" in heard.told)
+        return bool("checklist" in heard.intents or "treatment" in heard.told
+                    or "appointment_date" in heard.told)   # "is botox ok for her?" alone asks
 
     def _someone_else(self, text: str) -> str | None:
         """Whom a check is asked for when it is someone else: "your friend" for "check my friend",

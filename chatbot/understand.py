@@ -274,6 +274,15 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
             result.treatments or result.questions or result.told or result.lines
             or context.get("last_treatment")):
         result.intents.append("checklist")   # "am I eligible?": the check, for both treatments
+    if len(set(result.treatments)) > 1 and set(spoken.split()) & _GRAMMAR.choice_words and (
+            result.asked_areas) and all(q.topic in WEAK_TOPICS for q in result.questions) and not (
+            result.told or result.lines):
+        # "what about frown lines, botox or filler?": which suits the area, a recommendation
+        result.questions = []
+        result.intents = [i for i in result.intents if i != "eligibility"] + ["recommend"]
+        result.lines = {"areas": [a for a, _ in result.asked_areas],
+                        "hints": list(dict.fromkeys(h for _, h in result.asked_areas))}
+        result.unread, result.candidates = "", []
     if "suitable" in result.intents and any(q.topic == "order" for q in result.questions):
         result.intents.remove("suitable")   # "should I get filler before botox?": their order
     if "suitable" in result.intents:
@@ -391,8 +400,10 @@ def _corrected(clauses: list[_Clause]) -> list[_Clause]:
 
 
 def _face_named(clause: _Clause) -> list[Match]:
-    """Face areas named outside a treatment's name ("chin filler": the chin; "lip filler": none)."""
+    """Face areas named outside a treatment's name ("chin filler": the chin; "lip filler": none) and
+    outside a part of the body the article does not cover ("double chin": none)."""
     inside = {i for t in clause.of("treatments") + clause.of("brands") for i in range(t.start, t.end)}
+    inside |= {i for m in clause.of("topics") if m.key == "other_areas" for i in range(m.start, m.end)}
     return [m for m in clause.of("areas") if m.start not in inside]
 
 
@@ -971,9 +982,7 @@ def _read_lines(reading: _Reading):
         return _DONE   # "am I talking to a bot?": "talking" says nothing of anyone's lines
     if any(reading.lexicon.data["items"][m.key]["kind"] == "hair_removal" for m in clause.of("items")):
         return _DONE   # "waxing my upper lip", "brows threaded": where the hair is, not lines
-    treatment_spans = {i for m in clause.of("treatments") + clause.of("brands")
-                       for i in range(m.start, m.end)}
-    face = [m for m in clause.of("areas") if m.start not in treatment_spans]
+    face = _face_named(clause)   # not "lip" in "lip filler", nor "chin" in "double chin"
     recommend = any(m.key == "recommend" for m in clause.of("intents"))
     if clause.question:   # "is filler good for forehead lines?": the area asked about, and its kind
         asked = [(a["area"], a["hint"]) for a in (reading.lexicon.data["areas"][m.key] for m in face)]
@@ -1425,7 +1434,7 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
             pass   # "oops, I meant fillers" with nothing asked before: the correction is noted
         elif any(c.of("areas") for c in clauses):
             # "chin filler", "botox forehead": where the treatment is used
-            result.questions.append(Asked("areas", "any" if treatment == "both" else treatment))
+            result.questions.append(Asked("areas", treatment))
         else:
             # "botox?" / "baby botox" on its own: what it is; "botox or filler?": how they differ.
             result.questions.append(Asked("difference", "any") if treatment == "both"
