@@ -846,6 +846,8 @@ def _settle_topics(reading: _Reading) -> None:
     if "age" in topics and (advice or lines_named) and not any(
             phrase in f" {' '.join(clause.words)} " for phrase in _GRAMMAR.age_asked):
         del topics["age"]   # "I'm 45 with saggy skin, what should I do": the age is context
+    if "name" in topics and clause.of("others") and {"called", "name", "named"} & set(clause.words):
+        del topics["name"]   # "she is called Mrs Patel": the client's name, not the name Botox
     order = topics.get("order")
     if order and len(set(treatments)) < 2 and set(order.words.split()) & (
             BEFORE_WORDS | AFTER_WORDS | {"done"}):

@@ -311,6 +311,13 @@ class Expert(Engine):
         without a date (the checklist then counts the days from whenever it is)."""
         self.declare(CheckWanted())
 
+    @Rule(Awaiting(key="appointment_date"), Heard(told=True), NOT(Appointment()),
+          Plan(treatment=MATCH.planned), TEST(lambda planned: bool(planned)), salience=URGENT - 1)
+    def something_else_told_while_the_date_is_asked_still_checks(self, planned):
+        """Asked which day the appointment is, the person tells something else ("I had a drink on
+        Monday"): it is kept, and the check goes ahead; its checklist asks for the date at the end."""
+        self.declare(CheckWanted())
+
     @Rule(Screening(), Plan(said=True, treatment=MATCH.planned), TEST(lambda planned: bool(planned)),
           salience=URGENT - 1)
     def a_plan_told_during_a_check_moves_it(self, planned):
