@@ -49,7 +49,7 @@ from chatbot.knowledge.rules import Expert
 from chatbot.memory import LIST_KEYS
 from chatbot.render import Renderer
 from chatbot.state import ConversationState
-from chatbot.understand import ANY_TOPICS, Asked, Understanding, understand
+from chatbot.understand import ANY_TOPICS, Asked, Understanding, understand, whom_a_check_is_for
 
 CONVERSATION_MOVES = ("greeting", "thanks", "bye", "help", "why", "facts", "business", "diagnosis",
                       "off_task", "urgent", "staff", "new_subject", "earlier_subject",
@@ -179,7 +179,7 @@ class Session:
             context = memory.context
             heard = understand(text, bot.lexicon, today, memory.for_understanding())
         if not heard.answering_for_client and self._starts_a_check(heard):
-            named = self._someone_else(text)
+            named = whom_a_check_is_for(text, bot.lexicon)
             if named is not None:
                 # "client booked for botox Friday, she has wine Thursday": the check this message
                 # starts is the client's, so what it says of her is told, not asked
@@ -233,7 +233,7 @@ class Session:
         subject = memory.about
         who = memory.who
         if wishes or booked or "treatment" in heard.told or context.pending == "appointment_date":
-            named = self._someone_else(text)
+            named = whom_a_check_is_for(text, bot.lexicon)
             subject, who = ("client", named) if named is not None else ("self", "")
             facts.append(Plan(treatment=self.facts.get("treatment") or "", said="treatment" in heard.told,
                               about=subject))
@@ -307,23 +307,6 @@ class Session:
     def _starts_a_check(heard: Understanding) -> bool:
         return bool("checklist" in heard.intents or "treatment" in heard.told
                     or "appointment_date" in heard.told)   # "is botox ok for her?" alone asks
-
-    def _someone_else(self, text: str) -> str | None:
-        """Whom a check is asked for when it is someone else: "your friend" for "check my friend",
-        "" (the client) for "check my client" or "is she ready?"; None for the person themselves."""
-        others = self.bot.lexicon.data.get("others", {})
-        words = f" {' '.join(_WORD.findall(text.lower()))} "
-        # "my sister is getting married, I'm thinking of botox": the part naming the treatment decides
-        named = [part for part in _PARTS.split(text.lower()) if self.bot.lexicon.find(
-            _WORD.findall(part), ("treatments", "brands", "intents"))]
-        if named and not any(f" {phrase} " in f" {' '.join(_WORD.findall(part))} "
-                             for part in named for phrase in others.get("words", [])) and any(
-                self.bot.lexicon.find(_WORD.findall(part), ("self",)) for part in named):
-            return None
-        if not any(f" {phrase} " in words for phrase in others.get("words", [])):
-            return None
-        known = [r for r in others.get("relations", []) if f" my {r} " in words]
-        return f"your {max(known, key=len)}" if known else ""
 
     def _heard(self, heard: Understanding) -> Heard:
         """What the message was read to do, for the rules that decide what follows from it."""
@@ -433,7 +416,6 @@ _REASONED_OVER = set(_TOLD_TOPICS) | {"alcohol_date"} | {
     check["key"] for checks in inventory.screening()["checks"].values() for check in checks}
 
 _WORD = re.compile(r"[a-z]+")
-_PARTS = re.compile(r"[.,;!?]+|\band\b|\bbut\b")
 
 
 def _treatment_of(topic: str, focus: list[str]) -> str:

@@ -1543,3 +1543,26 @@ def _read_by_examples(clauses: list[_Clause], lexicon: Lexicon, result: Understa
     first = asked + candidates if asked == ["what"] else candidates + asked   # "what it is" leads
     result.candidates = list(dict.fromkeys(first))[:3]
     return True
+
+
+# -- whom a check is for ----------------------------------------------------------------------------
+_WORD = re.compile(r"[a-z]+")
+_PARTS = re.compile(r"[.,;!?]+|\band\b|\bbut\b")
+
+
+def whom_a_check_is_for(text: str, lexicon: Lexicon) -> str | None:
+    """Whom a check is asked for when it is someone else: "your friend" for "check my friend",
+    "" (the client) for "check my client" or "is she ready?"; None for the person themselves."""
+    others = lexicon.data.get("others", {})
+    words = f" {' '.join(_WORD.findall(text.lower()))} "
+    # "my sister is getting married, I'm thinking of botox": the part naming the treatment decides
+    named = [part for part in _PARTS.split(text.lower()) if lexicon.find(
+        _WORD.findall(part), ("treatments", "brands", "intents"))]
+    if named and not any(f" {phrase} " in f" {' '.join(_WORD.findall(part))} "
+                         for part in named for phrase in others.get("words", [])) and any(
+            lexicon.find(_WORD.findall(part), ("self",)) for part in named):
+        return None
+    if not any(f" {phrase} " in words for phrase in others.get("words", [])):
+        return None
+    known = [r for r in others.get("relations", []) if f" my {r} " in words]
+    return f"your {max(known, key=len)}" if known else ""
