@@ -100,6 +100,7 @@ class Grammar:
     reaction_words: frozenset
     general_asks: tuple
     not_forgetting: tuple
+    line_words: frozenset
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -130,7 +131,7 @@ class Grammar:
             "question_starters", "modals", "clause_starters", "pronouns", "follow_ups", "after_words",
             "before_words", "supplement_forms", "follow_up_words", "choice_words", "negated_starters",
             "sequence_words", "soft_drinks", "wh_words", "answer_subjects", "candidacy_words",
-            "chat_modals", "chat_verbs", "reaction_words",
+            "chat_modals", "chat_verbs", "reaction_words", "line_words",
             "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},

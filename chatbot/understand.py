@@ -1018,6 +1018,9 @@ def _read_lines(reading: _Reading):
     area_spans = {i for m in clause.of("areas") for i in range(m.start, m.end)}
     # "smile lines" is an area, "gummy smile" a topic: neither says how lines behave
     behaviours = [m for m in clause.of("line_behaviour") if not {m.start} & (area_spans | topic_spans)]
+    if behaviours and not (face or recommend or result.lines or result.pending == "lines_at_rest"
+                           or "recommend" in result.intents or set(clause.words) & _GRAMMAR.line_words):
+        behaviours = []   # "only when I have cramps": how a medicine is taken, not how lines behave
     if clause.question and not clause.of("self") and not face and not (recommend and behaviours):
         return _DONE   # "which treatment is for wrinkles from frowning?" still says how they behave
     described = behaviours or recommend or clause.of("self") or clause.of("others") or clause.of("plans")
@@ -1269,6 +1272,8 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
     if about and pending not in about and not whole:
         return   # "I don't drink" to "are you pregnant?", "no medications" to the alcohol question
     taken = set(LIST_KEY_OF_KIND.values()) & set(result.told)
+    if answer == "yes" and pending in ("blood_thinners", "medicines") and taken - {"medicines"}:
+        return   # "yes, retinol every night" to the blood-thinner question: another question's answer
     if answer == "yes" and pending in TOPIC_OF_CONDITION and taken:
         return   # "yes, retinol every night" to "are you pregnant?": another question's answer; asked again
     if pending == "medicines" and answer == "yes":
@@ -1400,7 +1405,8 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
     asks_back = any(c.question and set(c.words) & PRONOUNS for c in clauses) or any(
         " ".join(c.words) in FOLLOW_UPS for c in clauses)
     pronoun_question = any(c.question and set(c.words) & PRONOUNS for c in clauses)
-    if not said_anything and pronoun_question and context.get("last_urgent"):
+    advice = any(p in " ".join(words) for p in _GRAMMAR.asking_advice)
+    if not said_anything and (pronoun_question or advice) and context.get("last_urgent"):
         result.intents = ["urgent"]     # "is that normal?" after an urgent message: still urgent
         return
     # "what is botox for guys": a bare "what is" with words no phrase explained is not "what is Botox"
