@@ -101,6 +101,9 @@ class Grammar:
     general_asks: tuple
     not_forgetting: tuple
     line_words: frozenset
+    future_words: tuple
+    future_frames: frozenset
+    reported_speech: tuple
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -131,7 +134,7 @@ class Grammar:
             "question_starters", "modals", "clause_starters", "pronouns", "follow_ups", "after_words",
             "before_words", "supplement_forms", "follow_up_words", "choice_words", "negated_starters",
             "sequence_words", "soft_drinks", "wh_words", "answer_subjects", "candidacy_words",
-            "chat_modals", "chat_verbs", "reaction_words", "line_words",
+            "chat_modals", "chat_verbs", "reaction_words", "line_words", "future_frames",
             "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},
@@ -146,6 +149,8 @@ class Grammar:
                    filler_allergens=tuple(data["filler_allergens"]),
                    general_asks=tuple(data["general_asks"]),
                    not_forgetting=tuple(data["not_forgetting"]),
+                   future_words=tuple(f" {phrase} " for phrase in data["future_words"]),
+                   reported_speech=tuple(f" {phrase} " for phrase in data["reported_speech"]),
                    appointment_pronouns=tuple(f"{phrase} " for phrase in data["appointment_pronouns"]),
                    obligations=tuple(data["obligations"]),
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),

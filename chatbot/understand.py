@@ -589,7 +589,7 @@ class _Reading:
                    _about_self_positions(clause),
                    bool(clause.of("others")) and not (result.answering_for_client
                                                       and not _third_party(clause, lexicon, result)),
-                   _supposes(clause.words), _telegraphic(clause, result),
+                   _supposes(clause.words) or _in_time_to_come(clause), _telegraphic(clause, result),
                    questions_before=len(result.questions))
 
     def tells(self, match: Match) -> bool:
@@ -1152,10 +1152,19 @@ def _doubtful(clause: _Clause, lexicon: Lexicon) -> bool:
                for word in clause.words[cue.end:cue.end + 3])
 
 
+def _in_time_to_come(clause: _Clause) -> bool:
+    """A condition said of a time to come ("when I'm breastfeeding next year"): supposed, not told."""
+    spoken = f" {' '.join(clause.words)} "
+    return bool(clause.of("conditions")) and any(phrase in spoken for phrase in _GRAMMAR.future_words) \
+        and bool(set(clause.words) & _GRAMMAR.future_frames)
+
+
 def _supposes(words: list[str]) -> bool:
     """A supposition ("what if I'm...", "does it matter if I..."), not doubt ("not sure if I'm...")."""
     if "suppose" in words or "supposing" in words:
         return True
+    if any(phrase in f" {' '.join(words)} " for phrase in _GRAMMAR.reported_speech):
+        return True   # "my injector said no alcohol for 24 hours": advice reported, nothing told
     if words and words[0] in _GRAMMAR.wh_words and "if" in words:
         return True   # "how do I know if I'm allergic?": asked about, not doubt told
     return any(word == "if" and (index == 0 or words[index - 1] not in DOUBT)
@@ -1296,6 +1305,7 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
 
 def _date_text(text: str) -> str:
     """Text for the date reader: like `normalise`, but keeping the - and / of written dates."""
+    text = _SPAN_OF_TIME.sub(" ", text)   # "2-3 days", "24-48 hours": how long, not a date
     kept = re.sub(r"(?<=\d)[/.-](?=\d)", "/", text)
     kept = re.sub(r"(?<=\d)[,;:!?)]+(?=\s|$)", " ", kept)   # "12/04," -> "12/04"
     kept = re.sub(r"\b(\d{4})/(\d{1,2})/(\d{1,2})\b", r"\1-\2-\3", kept)
@@ -1319,6 +1329,7 @@ def _about_a_drink(result: Understanding) -> bool:
     return result.told.get("alcohol") is True or any(q.topic == "alcohol" for q in result.questions)
 
 
+_SPAN_OF_TIME = re.compile(r"\b\d{1,3}\s*[-/]\s*\d{1,3}\s*(?:days?|weeks?|hours?|hrs?|months?|wks?)\b", re.I)
 _LONG_AGO = re.compile(r"\b(?:last weekend|last week|last month|weeks ago|a week ago|months ago|last year)\b")
 _DURATION = re.compile(r"\b(?:havent|have not|hasnt|has not|not had|didnt|did not|not)\b.*?"
                        r"\bin (?:a|an|the last|\d+|one|two|three|four|five|six|seven) "
