@@ -283,6 +283,19 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         result.lines = {"areas": [a for a, _ in result.asked_areas],
                         "hints": list(dict.fromkeys(h for _, h in result.asked_areas))}
         result.unread, result.candidates = "", []
+    asked_in_general = [m for c in clauses for m in c.of("intents") if m.key == "eligibility"]
+    if "eligibility" in result.intents and result.treatments and asked_in_general and all(
+            m.words in _GRAMMAR.general_eligibility for m in asked_in_general) and not (
+            result.questions or result.told or result.lines or result.date_problem or result.mentions
+            or {"checklist", "recommend", "suitable"} & set(result.intents)
+            or any(c.of("plans") for c in clauses) or set(spoken.split()) & _GRAMMAR.now_words):
+        # "can I get botox?" asks what the article says of who can and what to do before, not for a
+        # check: it is answered, and the reply offers the check
+        result.intents.remove("eligibility")
+        treatment = _one_treatment(result.treatments)
+        # (the fillers' precautions already end with who cannot have them)
+        result.questions += [Asked("contraindications", treatment)] if treatment != "fillers" else []
+        result.questions.append(Asked("precautions", treatment))
     if "suitable" in result.intents and any(q.topic == "order" for q in result.questions):
         result.intents.remove("suitable")   # "should I get filler before botox?": their order
     if "suitable" in result.intents:
