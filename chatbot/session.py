@@ -382,6 +382,9 @@ class Session:
         context = self.memory.context
         if context.pending and context.pending in heard.told:
             context.answered = context.pending   # "actually wait, I might be" may take it back next
+        told_conditions = [k for k in heard.told if k in ("pregnant", "breastfeeding", "allergic")]
+        if told_conditions and context.pending not in heard.told:
+            context.answered = told_conditions[-1]   # "I'm pregnant", then "actually I'm not, I misread"
         told_topics = [_TOLD_TOPICS[k] for k in heard.told if k in _TOLD_TOPICS]
         if questions or told_topics:
             context.last_topics = list(dict.fromkeys([q.topic for q in questions] + told_topics))

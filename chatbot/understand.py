@@ -325,7 +325,11 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
     # appointment's
     drink_corrected = context.get("answered") == "alcohol" and context.get("drinks") and not (
         result.treatments or names_the_appointment) and _corrects(spoken)
-    drink_first = (_about_a_drink(result) or answering_drinks or drink_corrected) and not (
+    # "what about the 2nd?", "and the 8th?" just after a drink's day: another drink's day
+    another_drink = "alcohol" in (context.get("last_topics") or []) and context.get("drinks") and not (
+        result.treatments or names_the_appointment or result.told) and len(spoken.split()) <= 5 and bool(
+        set(spoken.split()) & (_GRAMMAR.follow_up_words - {"the", "a", "an", "my", "it", "is"}))
+    drink_first = (_about_a_drink(result) or answering_drinks or drink_corrected or another_drink) and not (
         result.treatments and dates.nearer(date_text, today, _APPOINTMENT_WORDS, _DRINK_WORDS))
     if drink_first:
         _read_drink_date(date_text, today, context, result)
@@ -339,7 +343,7 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
             result.told["alcohol"] = True   # "tonight", "saturday": when they will drink
     elif _about_an_appointment(clauses, context, result, lexicon) and not result.treated_already and not (
             _DURATION.search(date_text)):   # "I haven't had a drink in a week": how long, not when
-        _read_date(_date_text(text), today, result)
+        _read_date(_after_a_correction(_date_text(text), today), today, result)
         if result.date_problem == "past" and _PAST_EVENT.search(spoken) and not _BOOKING_WORDS.search(spoken):
             result.date_problem = None   # "I had a flu jab last week, can I get filler?": the jab's day
             result.date_words = ""
@@ -349,6 +353,16 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
                 "appointment_date"]), result, besides=result.told["appointment_date"])
         if "appointment_date" in result.told and "treatment" not in result.told and result.treatments:
             result.told["treatment"] = _one_treatment(result.treatments)   # "botox dec 4th"
+        if "appointment_date" in result.told and "treatment" not in result.told and not (
+                result.treatments or context.get("screening") or context.get("has_appointment")) and (
+                context.get("last_treatment") in TREATMENTS):
+            # "ok cool, I'm booked for it next Tuesday" after a question about Botox: Botox
+            result.told["treatment"] = context["last_treatment"]
+    if result.told.get("treatment") in TREATMENTS + ("both",) and "appointment_date" not in result.told and (
+            not result.date_problem and not context.get("has_appointment") and not result.questions
+            and _BOOKING_WORDS.search(spoken) and not result.treated_already
+            and not {"checklist", "eligibility"} & set(result.intents)):
+        result.date_problem = "missing"   # "I'm booked for fillers": which day?
 
 
 def _treated(clause: _Clause) -> bool:
@@ -467,8 +481,9 @@ def _about_an_appointment(clauses: list[_Clause], context: dict, result: Underst
             result.treatments):
         return False   # "can I have a drink on Sunday?": Sunday is the drink, not the appointment
     spoken = " " + " ".join(w for c in clauses for w in c.words) + " "
-    if context.get("has_appointment") and any(m in spoken for m in NOT_AN_ANSWER + (" not the ",)):
-        return True    # "no wait, it's the 13th not the 3rd": the appointment date corrected
+    if context.get("has_appointment") and (any(m in spoken for m in NOT_AN_ANSWER + (" not the ",))
+                                           or _RESCHEDULED.search(spoken)):
+        return True    # "no wait, it's the 13th not the 3rd", "moved it to the 10th": the date corrected
     if any(c.of("items") for c in clauses) and not _GRAMMAR.appointment_words.search(spoken):
         return False   # "I'm getting my brows threaded on Thursday": the threading's day
     if any(c.of("plans") or any(m.key in ("checklist", "eligibility") for m in c.of("intents"))
@@ -1240,6 +1255,8 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
     if not clauses:
         return
     first = clauses[0]
+    if _takes_back_the_last_answer(clauses, context, result, lexicon):
+        return
     # "no", "nope, never", "probably yes", "I think so": an answer at the very start of the message,
     # or after a filler word ("well no", "um yes"); "which should I do first" is not a "yes".
     fillers = _GRAMMAR.answer_fillers
@@ -1316,6 +1333,29 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
         result.told[pending] = {"yes": True, "no": False, "unknown": "unknown", "skip": "skipped"}[answer]
 
 
+def _takes_back_the_last_answer(clauses: list[_Clause], context: dict, result: Understanding,
+                                lexicon: Lexicon) -> bool:
+    """"Actually I'm not, I misread" or "sorry, I meant no" after "I'm pregnant": the last condition
+    answered is answered again, whatever is asked now."""
+    answered, pending = context.get("answered"), context.get("pending")
+    words = [w for c in clauses for w in c.words]
+    said = " ".join(words)
+    opener = next((r for r in _GRAMMAR.reopeners if f"{said} ".startswith(r)), None)
+    if answered not in TOPIC_OF_CONDITION or answered == pending or opener is None or answered in result.told:
+        return False
+    if any(_spoken_of(c, lexicon) - {answered} for c in clauses):
+        return False   # "actually, I don't drink": about something else
+    tail = [w for w in words[len(opener.split()):] if w not in ("wait", "sorry", "oh", "i", "meant", "mean")]
+    found = [m for m in lexicon.find(tail, ("answers",)) if m.start == 0 and m.key in ("yes", "no", "unknown")]
+    if not found and not any(_doubtful(c, lexicon) for c in clauses):
+        return False
+    answer = max(found, key=lambda m: m.end).key if found else "unknown"
+    if answer != "unknown" and any(_doubtful(c, lexicon) for c in clauses):
+        answer = "unknown"
+    result.told[answered] = {"yes": True, "no": False, "unknown": "unknown"}[answer]
+    return True
+
+
 def _date_text(text: str) -> str:
     """Text for the date reader: like `normalise`, but keeping the - and / of written dates."""
     text = _SPAN_OF_TIME.sub(" ", text)   # "2-3 days", "24-48 hours": how long, not a date
@@ -1351,10 +1391,14 @@ _LONG_PAST = re.compile(r"\b(?:once|years ago|as a (?:kid|child|teen)|when i was
                         r"a long time ago|long ago|at the dentist)\b")
 _DATE_CORRECTION = re.compile(r"\b(?:its|it is|not the|moved to|changed to|now on)\b.*"
                               r"\b(?:\d{1,2}(?:st|nd|rd|th)?|" + "|".join(dates.WEEKDAYS) + r")\b")
-_PAST_EVENT = re.compile(r"\b(?:had|got|did|took|was)\b.*\b(?:last week|last month|yesterday|last night|"
+_PAST_EVENT = re.compile(r"\b(?:had|got|did|took|was|stopped|quit|started|finished|went|came off|tried)\b.*"
+                         r"\b(?:last week|last month|yesterday|last night|"
                          r"ago|this morning|earlier today)\b")
 _BOOKING_WORDS = re.compile(r"\b(?:appointment|appt|booked|booking|scheduled)\b")
 _DAYS_BEFORE = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six|seven) days? before\b")
+_RESCHEDULED = re.compile(r"\b(?:moved|rescheduled|postponed|pushed back|brought forward|changed it|"
+                          r"now on)\b")
+_DAYS_AGO = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six|seven) days? ago\b")
 _PAST_NIGHT = re.compile(r"\b(?:last night|yesterday)\b")
 
 
@@ -1371,6 +1415,9 @@ def _read_drink_date(words: str, today: date, context: dict, result: Understandi
         when = date.fromisoformat(appointment) - timedelta(days=count)
     elif _PAST_NIGHT.search(words):
         when = today - timedelta(days=1)
+    elif _DAYS_AGO.search(words):   # "I drank 2 days ago"
+        count = _DAYS_AGO.search(words)[1]
+        when = today - timedelta(days=int(count) if count.isdigit() else dates.NUMBERS[count])
     else:
         found = dates.find(words, today, _DRINK_WORDS)
         when = found.value if found is not None else None
@@ -1384,6 +1431,18 @@ def _read_drink_date(words: str, today: date, context: dict, result: Understandi
         when -= timedelta(days=7)   # "pints on Friday" before a Monday appointment: the Friday before
     if when is not None and when.isoformat() != besides:
         result.told["alcohol_date"] = when.isoformat()
+
+
+def _after_a_correction(words: str, today: date) -> str:
+    """"Botox on Friday, actually wait, it's next Friday": the date after the last correction, when
+    one is given there."""
+    markers = [m for m in _GRAMMAR.self_corrections + ("actually", "no wait", "i mean")
+               if f" {m} " in f" {words} "]
+    if not markers:
+        return words
+    at = max(f" {words} ".rfind(f" {m} ") for m in markers)
+    tail = words[at:]
+    return tail if dates.find(tail, today) is not None else words
 
 
 def _corrects(spoken: str) -> bool:
