@@ -1345,8 +1345,10 @@ def _takes_back_the_last_answer(clauses: list[_Clause], context: dict, result: U
         return False
     if any(_spoken_of(c, lexicon) - {answered} for c in clauses):
         return False   # "actually, I don't drink": about something else
-    tail = [w for w in words[len(opener.split()):] if w not in ("wait", "sorry", "oh", "i", "meant", "mean")]
-    found = [m for m in lexicon.find(tail, ("answers",)) if m.start == 0 and m.key in ("yes", "no", "unknown")]
+    fillers = ("wait", "sorry", "oh", "i", "meant", "mean")
+    tail = [w for w in words[len(opener.split()):] if w not in fillers]
+    found = [m for m in lexicon.find(tail, ("answers",))
+             if m.start == 0 and m.key in ("yes", "no", "unknown")]
     if not found and not any(_doubtful(c, lexicon) for c in clauses):
         return False
     answer = max(found, key=lambda m: m.end).key if found else "unknown"

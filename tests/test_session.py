@@ -76,7 +76,7 @@ def test_concurrent_sessions_never_see_each_others_facts(bot):
         results = list(pool.map(conversation, range(40)))
     for pregnant, stored, intent, handoff in results:
         assert stored is pregnant
-        assert intent == ("fillers_verdict" if pregnant else "fillers_screening")
+        assert intent == ("fillers_contraindication" if pregnant else "fillers_precautions")
         assert handoff is pregnant
 
 
