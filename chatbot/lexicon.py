@@ -106,6 +106,7 @@ class Grammar:
     reported_speech: tuple
     general_eligibility: frozenset
     now_words: frozenset
+    besides: tuple
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -152,6 +153,7 @@ class Grammar:
                    filler_allergens=tuple(data["filler_allergens"]),
                    general_asks=tuple(data["general_asks"]),
                    not_forgetting=tuple(data["not_forgetting"]),
+                   besides=tuple(data["besides"]),
                    future_words=tuple(f" {phrase} " for phrase in data["future_words"]),
                    reported_speech=tuple(f" {phrase} " for phrase in data["reported_speech"]),
                    appointment_pronouns=tuple(f"{phrase} " for phrase in data["appointment_pronouns"]),
@@ -202,6 +204,15 @@ class Lexicon:
         self._targets = sorted(w for w in self.vocabulary if len(w) >= 5 and w.isalpha())
         # The grammar's own words ("earliest", "wait") are known words too: never corrected away.
         self._ordinary = ordinary | self.vocabulary | _words_in(data["grammar"])
+
+    def spell_emoji(self, text: str) -> str:
+        """Emoji that carry a word ("🍷" wine, "🤰" pregnant) as that word; other text unchanged."""
+        if text.isascii():
+            return text
+        for emoji, word in self.data.get("emoji", {}).items():
+            if emoji in text:
+                text = text.replace(emoji, f" {word} ")
+        return text
 
     def respell(self, words: list[str]) -> list[str]:
         """Chat spellings as the words they stand for ("wat" -> "what"); a spelling of two words

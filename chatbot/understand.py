@@ -130,7 +130,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     if len(text) > MAX_LENGTH:
         result.too_long = True
         return result
-    clauses = _corrected(_clauses(text, lexicon))
+    clauses = _corrected(_clauses(lexicon.spell_emoji(text), lexicon))
     if not any(clause.words for clause in clauses):
         result.empty = True
         return result
@@ -296,6 +296,13 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         # (the fillers' precautions already end with who cannot have them)
         result.questions += [Asked("contraindications", treatment)] if treatment != "fillers" else []
         result.questions.append(Asked("precautions", treatment))
+    set_aside = any(f" {p} " in f" {spoken} " for p in _GRAMMAR.besides)
+    only_precautions = all(q.topic in PRECAUTION_TOPICS for q in result.questions)
+    if set_aside and result.treatments and result.questions and (
+            set(spoken.split()) & {"else", "other"} or only_precautions):
+        # "besides ibuprofen, what else should I stop before filler?": the rest of the precautions
+        treatment = _one_treatment(result.treatments)
+        result.questions = [Asked("precautions", treatment)]
     if "suitable" in result.intents and any(q.topic == "order" for q in result.questions):
         result.intents.remove("suitable")   # "should I get filler before botox?": their order
     if "suitable" in result.intents:
