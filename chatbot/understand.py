@@ -351,6 +351,9 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
     elif _about_an_appointment(clauses, context, result, lexicon) and not result.treated_already and not (
             _DURATION.search(date_text)):   # "I haven't had a drink in a week": how long, not when
         _read_date(_after_a_correction(_date_text(text), today), today, result)
+        if result.date_problem == "vague" and "checklist" in result.intents:
+            result.date_problem = None   # "screen me before my appt next week": check now, the day later
+            result.date_words = ""
         if result.date_problem == "past" and _PAST_EVENT.search(spoken) and not _BOOKING_WORDS.search(spoken):
             result.date_problem = None   # "I had a flu jab last week, can I get filler?": the jab's day
             result.date_words = ""
