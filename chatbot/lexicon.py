@@ -107,6 +107,7 @@ class Grammar:
     general_eligibility: frozenset
     now_words: frozenset
     besides: tuple
+    unclear_ends: frozenset
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -138,7 +139,7 @@ class Grammar:
             "before_words", "supplement_forms", "follow_up_words", "choice_words", "negated_starters",
             "sequence_words", "soft_drinks", "wh_words", "answer_subjects", "candidacy_words",
             "chat_modals", "chat_verbs", "reaction_words", "line_words", "future_frames",
-            "general_eligibility", "now_words",
+            "general_eligibility", "now_words", "unclear_ends",
             "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},

@@ -255,7 +255,8 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         # "I took ginkgo yesterday, my filler is today, what do I do": not "what are fillers"
         result.questions = [q for q in result.questions if q.topic != "what"]
     spoken = " " + " ".join(w for c in clauses for w in c.words) + " "
-    if ("recommend" in result.intents or result.lines) and any(q.topic == "age" for q in result.questions) \
+    if ("recommend" in result.intents or result.lines or result.asked_areas) and any(
+            q.topic == "age" for q in result.questions) \
             and not any(phrase in spoken for phrase in _GRAMMAR.age_asked):
         # "I'm 32 with lines when I frown, what's the move?": the age is context, not the question
         result.questions = [q for q in result.questions if q.topic != "age"]
@@ -746,6 +747,8 @@ def _read_conditions(reading: _Reading) -> None:
         if told:
             reading.told_spans |= set(range(match.start, match.end))
             result.told[match.key] = "unknown" if reading.unsure else match.start not in reading.negated
+            if match.start and clause.words[match.start - 1] in _GRAMMAR.unclear_ends:
+                result.told[match.key] = "unknown"   # "I just finished breastfeeding": a feed, or for good?
         elif reading.asks:
             result.questions.append(Asked(TOPIC_OF_CONDITION[match.key], reading.treatment_for(match)))
 
@@ -767,8 +770,10 @@ def _read_items(reading: _Reading) -> None:
     allergens = {at for m in clause.of("conditions") if m.key.startswith("allergic")
                  for at in range(m.end, m.end + 2)}   # "allergic to lidocaine": not something taken
     allergens |= _inside_ingredients(clause)       # "does filler have lidocaine in it": nor here
-    if result.pending == "allergic" and not clause.question and (clause.words[0] == "to" or set(
-            clause.words) & _GRAMMAR.reaction_words):
+    to_something = clause.words[:1] == ["to"] or clause.words[:2] == ["yes", "to"]
+    reacts = to_something or bool(set(clause.words) & _GRAMMAR.reaction_words)
+    if not clause.question and ((result.pending == "allergic" and reacts) or (
+            result.pending in TOPIC_OF_CONDITION and to_something)):
         # "yes, to lidocaine", "she reacted to lidocaine once": to the allergy question, what is
         # named is what they react to, not something they take; an allergy, though not to a filler
         allergens |= {at for m in clause.of("items") for at in range(m.start, m.end)}
@@ -1055,7 +1060,9 @@ def _read_lines(reading: _Reading):
     topic_spans = _topic_spans(clause)
     area_spans = {i for m in clause.of("areas") for i in range(m.start, m.end)}
     # "smile lines" is an area, "gummy smile" a topic: neither says how lines behave
-    behaviours = [m for m in clause.of("line_behaviour") if not {m.start} & (area_spans | topic_spans)]
+    intent_spans = {i for m in clause.of("intents") for i in range(m.start, m.end)}   # "what's the move"
+    behaviours = [m for m in clause.of("line_behaviour")
+                  if not {m.start} & (area_spans | topic_spans | intent_spans)]
     if behaviours and not (face or recommend or result.lines or result.pending == "lines_at_rest"
                            or "recommend" in result.intents or set(clause.words) & _GRAMMAR.line_words):
         behaviours = []   # "only when I have cramps": how a medicine is taken, not how lines behave
