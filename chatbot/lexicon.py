@@ -108,6 +108,7 @@ class Grammar:
     now_words: frozenset
     besides: tuple
     unclear_ends: frozenset
+    volume_words: frozenset
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -139,7 +140,7 @@ class Grammar:
             "before_words", "supplement_forms", "follow_up_words", "choice_words", "negated_starters",
             "sequence_words", "soft_drinks", "wh_words", "answer_subjects", "candidacy_words",
             "chat_modals", "chat_verbs", "reaction_words", "line_words", "future_frames",
-            "general_eligibility", "now_words", "unclear_ends",
+            "general_eligibility", "now_words", "unclear_ends", "volume_words",
             "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},

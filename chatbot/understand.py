@@ -287,7 +287,9 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
     asked_in_general = [m for c in clauses for m in c.of("intents") if m.key == "eligibility"]
     if "eligibility" in result.intents and result.treatments and asked_in_general and all(
             m.words in _GRAMMAR.general_eligibility for m in asked_in_general) and not (
-            result.questions or result.told or result.lines or result.date_problem or result.mentions
+            result.questions or result.lines
+            or set(result.told) & {"treatment", "appointment_date", *TOPIC_OF_CONDITION}
+            or result.date_problem
             or {"checklist", "recommend", "suitable"} & set(result.intents)
             or any(c.of("plans") for c in clauses) or set(spoken.split()) & _GRAMMAR.now_words):
         # "can I get botox?" asks what the article says of who can and what to do before, not for a
@@ -372,7 +374,8 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
     if result.told.get("treatment") in TREATMENTS + ("both",) and "appointment_date" not in result.told and (
             not result.date_problem and not context.get("has_appointment") and not result.questions
             and _BOOKING_WORDS.search(spoken) and not result.treated_already
-            and not {"checklist", "eligibility"} & set(result.intents)):
+            and not {"checklist", "eligibility"} & set(result.intents)
+            and not any(c.question for c in clauses)):
         result.date_problem = "missing"   # "I'm booked for fillers": which day?
 
 
@@ -951,6 +954,8 @@ def _settle_topics(reading: _Reading) -> None:
                                              for w in _GRAMMAR.waiting_words)):
         topics.clear()
         topics["interval"] = clause.of("treatments")[0]   # "when / how soon can I get filler after botox?"
+    if "interval" in topics and len(set(treatments)) < 2 and len(topics) > 1:
+        del topics["interval"]   # "can I drink on the same day as my tox?": the drinking, not a gap
     if "safety" in topics and clause.of("conditions"):
         del topics["safety"]      # "is botox safe when breastfeeding?" is about breastfeeding
     topic_spans = _topic_spans(clause)
@@ -1034,6 +1039,8 @@ def _read_lines(reading: _Reading):
         spans = {i for m in clause.of("areas") + clause.of("topics") for i in range(m.start, m.end)}
         asked += [(BEHAVIOUR_LABELS[m.key], m.key) for m in clause.of("line_behaviour")
                   if m.start not in spans]   # "does filler treat wrinkles from frowning?"
+        asked += [(m.words, "rest") for m in clause.of("topics")
+                  if m.key == "purpose" and m.words in _GRAMMAR.volume_words]   # "does botox add volume?"
         for pair in asked:
             if pair not in result.asked_areas:
                 result.asked_areas.append(pair)
@@ -1142,6 +1149,9 @@ def _tell_item(told: dict, kind: str, item: str, category: str, negated: bool, u
     key = LIST_KEY_OF_KIND[kind]
     generic = item in CLASS_WORDS
     current = list(told.get(key, []) or [])
+    if unsure and generic:
+        told[key] = "unknown"   # "she is not sure about her meds": never a no
+        return
     if negated:
         if generic:
             told[key] = []          # "I don't take any supplements"

@@ -566,8 +566,10 @@ class Expert(Engine):
     @Rule(Screening(treatment="botox"), Told(key="medicines", value=MATCH.value),
           TEST(lambda value: _truthy(value) or _unsure(value)))
     def medicines_go_to_the_injector(self, value):
-        """Before Botox, the medicines a person takes are for their injector to hear about."""
-        self.declare(Concern(treatment="botox", key="medicines", level="prepare",
+        """Before Botox, the medicines a person takes (or is unsure of) are for their injector to hear
+        about; unsure, the step is marked as one to check."""
+        level = "unsure" if _unsure(value) else "prepare"
+        self.declare(Concern(treatment="botox", key="medicines", level=level,
                              sources=inventory.sources_of("medicines_go_to_the_injector")))
 
     @Rule(Cleared(treatment=MATCH.treatment, key=MATCH.after),
