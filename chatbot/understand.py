@@ -773,6 +773,8 @@ def _read_items(reading: _Reading) -> None:
     allergens = {at for m in clause.of("conditions") if m.key.startswith("allergic")
                  for at in range(m.end, m.end + 2)}   # "allergic to lidocaine": not something taken
     allergens |= _inside_ingredients(clause)       # "does filler have lidocaine in it": nor here
+    allergens |= {at for m in clause.of("topics") if m.key in ("what", "name")
+                  for at in range(m.start, m.end)}   # "is filler a medicine or a chemical?": what it is
     to_something = clause.words[:1] == ["to"] or clause.words[:2] == ["yes", "to"]
     reacts = to_something or bool(set(clause.words) & _GRAMMAR.reaction_words)
     if not clause.question and ((result.pending == "allergic" and reacts) or (
