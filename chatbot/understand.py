@@ -228,6 +228,10 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
     said = " " + " ".join(w for c in clauses for w in c.words) + " "
     if "forget" in result.intents and any(f" {p} " in said for p in _GRAMMAR.not_forgetting):
         result.intents.remove("forget")   # "before I forget, can I wax before filler?"
+    if "checklist" in result.intents and context.get("screened") and not (
+            result.treatments or result.told or result.questions):
+        # "so can I go ahead?" after the verdict: the verdict again
+        result.intents = [i for i in result.intents if i != "checklist"] + ["checklist_again"]
     if "checklist_again" in result.intents and not context.get("screened"):
         result.intents = [i for i in result.intents if i != "checklist_again"] + ["checklist"]
     if "earlier_subject" in result.intents:
@@ -251,7 +255,7 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
     if "help" in result.intents and (result.questions or result.treatments or result.lines):
         # "can botox help sweating?", "my forehead is wrinkly, help": a question, not a call for help
         result.intents.remove("help")
-    if result.told and any(q.topic == "what" for q in result.questions):
+    if set(result.told) - {"treatment"} and any(q.topic == "what" for q in result.questions):
         # "I took ginkgo yesterday, my filler is today, what do I do": not "what are fillers"
         result.questions = [q for q in result.questions if q.topic != "what"]
     spoken = " " + " ".join(w for c in clauses for w in c.words) + " "
@@ -306,6 +310,9 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         # "besides ibuprofen, what else should I stop before filler?": the rest of the precautions
         treatment = _one_treatment(result.treatments)
         result.questions = [Asked("precautions", treatment)]
+    asks_order = any(q.topic == "order" for q in result.questions)
+    if "recommend" in result.intents and not result.lines and asks_order:
+        result.intents.remove("recommend")   # "which one should come first?": their order
     if "suitable" in result.intents and any(q.topic == "order" for q in result.questions):
         result.intents.remove("suitable")   # "should I get filler before botox?": their order
     if "suitable" in result.intents:
@@ -339,8 +346,13 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
     another_drink = "alcohol" in (context.get("last_topics") or []) and context.get("drinks") and not (
         result.treatments or names_the_appointment or result.told) and len(spoken.split()) <= 5 and bool(
         set(spoken.split()) & (_GRAMMAR.follow_up_words - {"the", "a", "an", "my", "it", "is"}))
+    drinking = [c for c in clauses if _GRAMMAR.drink_words.search(" ".join(c.words))]
+    others_drink = not result.answering_for_client and any(c.of("others") for c in drinking) and not any(
+        c.of("self") and not c.of("others") for c in drinking)   # "my friend had wine Wednesday"
     drink_first = (_about_a_drink(result) or answering_drinks or drink_corrected or another_drink) and not (
-        result.treatments and dates.nearer(date_text, today, _APPOINTMENT_WORDS, _DRINK_WORDS))
+        others_drink) and not (
+        (result.treatments or _BOOKING_WORDS.search(spoken)) and dates.nearer(
+            date_text, today, _APPOINTMENT_WORDS, _DRINK_WORDS))
     if drink_first:
         _read_drink_date(date_text, today, context, result)
         if drink_corrected and "alcohol_date" in result.told:
@@ -360,7 +372,7 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
         if result.date_problem == "past" and _PAST_EVENT.search(spoken) and not _BOOKING_WORDS.search(spoken):
             result.date_problem = None   # "I had a flu jab last week, can I get filler?": the jab's day
             result.date_words = ""
-        if _about_a_drink(result) and "appointment_date" in result.told:
+        if _about_a_drink(result) and "appointment_date" in result.told and not others_drink:
             # "pints on Friday and my tox is Monday": both dates, each where it belongs
             _read_drink_date(date_text, today, dict(context, appointment_date=result.told[
                 "appointment_date"]), result, besides=result.told["appointment_date"])
@@ -491,6 +503,8 @@ def _about_an_appointment(clauses: list[_Clause], context: dict, result: Underst
     """Whether a date in this message can be the appointment ("tonight" in "beers tonight" is not)."""
     if context.get("pending") == "appointment_date" or result.treatments:
         return True
+    if _BOOKING_WORDS.search(" ".join(w for c in clauses for w in c.words)):
+        return True    # "she's booked for Friday, she drinks wine most nights": the booking's day
     if (any(q.topic == "alcohol" for q in result.questions) or "alcohol" in result.told) and not (
             result.treatments):
         return False   # "can I have a drink on Sunday?": Sunday is the drink, not the appointment
@@ -1330,6 +1344,9 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
     if not pending or pending in result.told or pending == "topic":
         return   # a "Did you mean ...?" is answered by a choice, never stored as a fact
     about = _spoken_of(first, lexicon)
+    after = set().union(*(_spoken_of(c, lexicon) for c in clauses[1:])) if len(first.words) == 1 else set()
+    if after and pending not in after:
+        return   # "no, I haven't waxed, I was planning to..." to the allergy question: about the waxing
     answered = context.get("answered")
     if answered in TOPIC_OF_CONDITION and answered != pending and not about and answer in (
             "yes", "no", "unknown") and f"{' '.join(first.words)} ".startswith(_GRAMMAR.reopeners):
@@ -1342,6 +1359,8 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
     taken = set(LIST_KEY_OF_KIND.values()) & set(result.told)
     if answer == "yes" and pending in ("blood_thinners", "medicines") and taken - {"medicines"}:
         return   # "yes, retinol every night" to the blood-thinner question: another question's answer
+    if answer == "yes" and taken and pending not in taken and pending not in ("blood_thinners", "medicines"):
+        return   # "yes, retinol every night" to the hair-removal question: asked again
     if answer == "yes" and pending in TOPIC_OF_CONDITION and taken:
         return   # "yes, retinol every night" to "are you pregnant?": another question's answer; asked again
     if pending == "medicines" and answer == "yes":
