@@ -217,7 +217,10 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         # "can botox cause a droopy eyelid?" asks about side effects; it reports nothing
         result.intents.remove("urgent")
         result.questions.append(Asked("side_effects", _one_treatment(result.treatments)))
-    long_past = bool(_LONG_PAST.search(text.lower())) and not context.get("treated_already")
+    # Only an answer to the allergy question that names no treatment is read as history ("I had a
+    # rash after a latex glove once"); anywhere else "once" may be "once I got home": still urgent.
+    long_past = context.get("pending") == "allergic" and bool(_LONG_PAST.search(text.lower())) and not (
+        context.get("treated_already") or result.treated_already or result.treatments)
     if long_past and "urgent" in result.intents:
         result.intents.remove("urgent")   # "I had a rash after a latex glove once": history, not now
     if not long_past and ("urgent" in result.intents or _sounds_urgent(
