@@ -382,7 +382,7 @@ class Session:
         context = self.memory.context
         if context.pending and context.pending in heard.told:
             context.answered = context.pending   # "actually wait, I might be" may take it back next
-        told_conditions = [k for k in heard.told if k in ("pregnant", "breastfeeding", "allergic")]
+        told_conditions = [k for k in heard.told if k in self.bot.lexicon.grammar.topic_of_condition]
         if told_conditions and context.pending not in heard.told:
             context.answered = told_conditions[-1]   # "I'm pregnant", then "actually I'm not, I misread"
         told_topics = [_TOLD_TOPICS[k] for k in heard.told if k in _TOLD_TOPICS]
