@@ -119,6 +119,16 @@ class Grammar:
     forget_words: dict
     appointment_words: re.Pattern
     drink_words: re.Pattern
+    long_ago: re.Pattern
+    long_past: re.Pattern
+    booking_words: re.Pattern
+    rescheduled: re.Pattern
+    planned_words: re.Pattern
+    last_night: re.Pattern
+    past_event_verbs: re.Pattern
+    recent_times: re.Pattern
+    date_correction_markers: re.Pattern
+    not_had: re.Pattern
     weak_topics: tuple
     framed_topics: tuple
     vague_topics: tuple
@@ -163,6 +173,16 @@ class Grammar:
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),
                    appointment_words=_any_word(data["appointment_words"]),
                    drink_words=_any_word(data["drink_words"]),
+                   long_ago=_any_word(data["long_ago"]),
+                   long_past=_any_word(data["long_past"]),
+                   booking_words=_any_word(data["booking_words"]),
+                   rescheduled=_any_word(data["rescheduled"]),
+                   planned_words=_any_word(data["planned_words"]),
+                   last_night=_any_word(data["last_night"]),
+                   past_event_verbs=_any_word(data["past_event_verbs"]),
+                   recent_times=_any_word(data["recent_times"]),
+                   date_correction_markers=_any_word(data["date_correction_markers"]),
+                   not_had=_any_word(data["not_had"]),
                    weak_topics=tuple(topics["weak"]), framed_topics=tuple(topics["framed"]),
                    vague_topics=tuple(topics["vague"]),
                    both_topics=tuple(topics["both"]), precaution_topics=tuple(topics["precautions"]),

@@ -1436,23 +1436,18 @@ def _about_a_drink(result: Understanding) -> bool:
 
 
 _SPAN_OF_TIME = re.compile(r"\b\d{1,3}\s*[-/]\s*\d{1,3}\s*(?:days?|weeks?|hours?|hrs?|months?|wks?)\b", re.I)
-_LONG_AGO = re.compile(r"\b(?:last weekend|last week|last month|weeks ago|a week ago|months ago|last year)\b")
-_DURATION = re.compile(r"\b(?:havent|have not|hasnt|has not|not had|didnt|did not|not)\b.*?"
-                       r"\bin (?:a|an|the last|\d+|one|two|three|four|five|six|seven) "
-                       r"(?:day|days|week|weeks|month|months)\b")
-_LONG_PAST = re.compile(r"\b(?:once|years ago|as a (?:kid|child|teen)|when i was|in the past|ages ago|"
-                        r"a long time ago|long ago|at the dentist)\b")
-_DATE_CORRECTION = re.compile(r"\b(?:its|it is|not the|moved to|changed to|now on)\b.*"
+_LONG_AGO = _GRAMMAR.long_ago
+_DURATION = re.compile(_GRAMMAR.not_had.pattern + r".*?\bin (?:a|an|the last|\d+|one|two|three|four|five|six|"
+                       r"seven) (?:day|days|week|weeks|month|months)\b")
+_LONG_PAST = _GRAMMAR.long_past
+_DATE_CORRECTION = re.compile(_GRAMMAR.date_correction_markers.pattern + r".*"
                               r"\b(?:\d{1,2}(?:st|nd|rd|th)?|" + "|".join(dates.WEEKDAYS) + r")\b")
-_PAST_EVENT = re.compile(r"\b(?:had|got|did|took|was|stopped|quit|started|finished|went|came off|tried)\b.*"
-                         r"\b(?:last week|last month|yesterday|last night|"
-                         r"ago|this morning|earlier today)\b")
-_BOOKING_WORDS = re.compile(r"\b(?:appointment|appt|booked|booking|scheduled)\b")
+_PAST_EVENT = re.compile(_GRAMMAR.past_event_verbs.pattern + ".*" + _GRAMMAR.recent_times.pattern)
+_BOOKING_WORDS = _GRAMMAR.booking_words
 _DAYS_BEFORE = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six|seven) days? before\b")
-_RESCHEDULED = re.compile(r"\b(?:moved|rescheduled|postponed|pushed back|brought forward|changed it|"
-                          r"now on)\b")
+_RESCHEDULED = _GRAMMAR.rescheduled
 _DAYS_AGO = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six|seven) days? ago\b")
-_PAST_NIGHT = re.compile(r"\b(?:last night|yesterday)\b")
+_PAST_NIGHT = _GRAMMAR.last_night
 
 
 def _read_drink_date(words: str, today: date, context: dict, result: Understanding,
@@ -1512,7 +1507,7 @@ def _month_before(day: date) -> date | None:
         return None
 
 
-_PLANNED = re.compile(r"\b(?:planned|planning|plan|going to|gonna|will|ll)\b")
+_PLANNED = _GRAMMAR.planned_words
 
 
 def _read_date(words: str, today: date, result: Understanding) -> None:
