@@ -109,6 +109,12 @@ class Grammar:
     besides: tuple
     unclear_ends: frozenset
     volume_words: frozenset
+    treated_verbs: frozenset
+    happening_now: frozenset
+    stopped_cues: frozenset
+    ending_negations: frozenset
+    reopener_fillers: frozenset
+    date_takebacks: tuple
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -150,7 +156,8 @@ class Grammar:
             "before_words", "supplement_forms", "follow_up_words", "choice_words", "negated_starters",
             "sequence_words", "soft_drinks", "wh_words", "answer_subjects", "candidacy_words",
             "chat_modals", "chat_verbs", "reaction_words", "line_words", "future_frames",
-            "general_eligibility", "now_words", "unclear_ends", "volume_words",
+            "general_eligibility", "now_words", "unclear_ends", "volume_words", "treated_verbs",
+            "happening_now", "stopped_cues", "ending_negations", "reopener_fillers",
             "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},
@@ -170,6 +177,7 @@ class Grammar:
                    reported_speech=tuple(f" {phrase} " for phrase in data["reported_speech"]),
                    appointment_pronouns=tuple(f"{phrase} " for phrase in data["appointment_pronouns"]),
                    obligations=tuple(data["obligations"]),
+                   date_takebacks=tuple(data["date_takebacks"]),
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),
                    appointment_words=_any_word(data["appointment_words"]),
                    drink_words=_any_word(data["drink_words"]),

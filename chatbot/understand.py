@@ -397,7 +397,7 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
 def _treated(clause: _Clause) -> bool:
     """ "I had botox", "got my fillers done": a treatment just behind a past verb (not "she had wine
     last night and has botox today")."""
-    past = [i for i, word in enumerate(clause.words) if word in ("had", "was", "got", "did")]
+    past = [i for i, word in enumerate(clause.words) if word in _GRAMMAR.treated_verbs]
     named = clause.of("treatments") + clause.of("brands")
     return any(0 < m.start - i <= 3 or (i == m.end and clause.words[i] == "was")   # "botox was on"
                for m in named for i in past)
@@ -496,9 +496,7 @@ def _asks_in_general(clauses: list[_Clause]) -> bool:
 
 
 def _recent_self(clause: _Clause) -> bool:
-    return any(m.words in ("is this normal", "is that normal", "now", "right now", "still", "yesterday",
-                           "this morning", "last night", "days ago", "hours ago", "getting worse")
-               for m in clause.of("recent"))
+    return any(m.words in _GRAMMAR.happening_now for m in clause.of("recent"))
 
 
 def _about_an_appointment(clauses: list[_Clause], context: dict, result: Understanding,
@@ -1208,10 +1206,10 @@ def _negated_positions(clause: _Clause) -> set[int]:
             continue   # "no they only show when I smile": an answer, then a sentence of its own
         stop = min([b for b in breaks if b >= cue.end] + [cue.end + 6, len(clause.words)])
         negated |= set(range(cue.end, stop))
-        if cue.words in ("anymore", "no more", "not anymore", "off"):
+        if cue.words in _GRAMMAR.stopped_cues:
             negated |= set(range(max(0, cue.start - 6), cue.start))  # "I'm off ibuprofen", "... anymore"
     last = clause.words[-1] if clause.words else ""
-    if last in ("no", "nope", "none", "nothing", "never", "nah") and len(clause.words) <= 6:
+    if last in _GRAMMAR.ending_negations and len(clause.words) <= 6:
         negated |= set(range(0, len(clause.words) - 1))   # "pregnant no", "allergic to nothing"
     return negated
 
@@ -1396,8 +1394,7 @@ def _takes_back_the_last_answer(clauses: list[_Clause], context: dict, result: U
         return False
     if any(_spoken_of(c, lexicon) - {answered} for c in clauses):
         return False   # "actually, I don't drink": about something else
-    fillers = ("wait", "sorry", "oh", "i", "meant", "mean")
-    tail = [w for w in words[len(opener.split()):] if w not in fillers]
+    tail = [w for w in words[len(opener.split()):] if w not in _GRAMMAR.reopener_fillers]
     found = [m for m in lexicon.find(tail, ("answers",))
              if m.start == 0 and m.key in ("yes", "no", "unknown")]
     if not found and not any(_doubtful(c, lexicon) for c in clauses):
@@ -1484,7 +1481,7 @@ def _read_drink_date(words: str, today: date, context: dict, result: Understandi
 def _after_a_correction(words: str, today: date) -> str:
     """"Botox on Friday, actually wait, it's next Friday": the date after the last correction, when
     one is given there."""
-    markers = [m for m in _GRAMMAR.self_corrections + ("actually", "no wait", "i mean")
+    markers = [m for m in _GRAMMAR.self_corrections + _GRAMMAR.date_takebacks
                if f" {m} " in f" {words} "]
     if not markers:
         return words
@@ -1495,7 +1492,7 @@ def _after_a_correction(words: str, today: date) -> str:
 
 def _corrects(spoken: str) -> bool:
     """Whether the words take back something just said ("sorry, I meant the 1st", "not the 3rd")."""
-    return any(f" {m} " in f" {spoken} " for m in _GRAMMAR.self_corrections + ("actually", "not the"))
+    return any(f" {m} " in f" {spoken} " for m in _GRAMMAR.self_corrections + _GRAMMAR.date_takebacks)
 
 
 def _month_before(day: date) -> date | None:
