@@ -2,7 +2,8 @@
 
 Understands ISO dates (2026-12-04), day and month in either order (Dec 4, 4 December, 4th of Dec),
 numeric dates with a slash (12/4: read month first only when the day is above 12, else ambiguous),
-weekdays (Friday, this Friday, next Tuesday, Friday next week), today, tonight, tomorrow, the day
+weekdays (Friday, this Friday, next Tuesday, Friday next week, Friday the 11th), holidays (new
+year's eve, Christmas), today, tonight, tomorrow, the day
 after tomorrow, and "in N days/weeks". A date that is ambiguous or already past is reported as such, for a
 clarifying question.
 """
@@ -22,6 +23,10 @@ WEEKDAYS = {name: number for number, names in enumerate([
 NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
            "nine": 9, "ten": 10, "a": 1, "an": 1, "a couple of": 2, "couple of": 2, "a few": 3}
 
+# Days people name by their holiday ("new year's eve"): the month and the day.
+_HOLIDAYS = {"new years eve": (12, 31), "nye": (12, 31), "new years day": (1, 1), "christmas eve": (12, 24),
+             "xmas eve": (12, 24), "christmas day": (12, 25), "xmas day": (12, 25), "christmas": (12, 25),
+             "xmas": (12, 25), "boxing day": (12, 26)}
 RECENTLY_PAST_DAYS = 60  # a day and month this recently past is taken as past, not as next year
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _WEEKDAY = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
@@ -29,6 +34,12 @@ _NUMBER = r"\d{1,3}|" + "|".join(sorted(NUMBERS, key=len, reverse=True))
 _ORD = r"(\d{1,2})(?:st|nd|rd|th)?"
 _PATTERNS = [
     ("iso", re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")),
+    # "Friday the 11th", "fri 11th dec": the day of the month decides, the weekday must agree
+    ("weekday_date", re.compile(rf"\b({_WEEKDAY}),? (?:the (\d{{1,2}})(?:st|nd|rd|th)?"
+                                rf"|(\d{{1,2}})(?:st|nd|rd|th)|(\d{{1,2}})(?= (?:of )?(?:{_MONTH})\b))"
+                                rf"(?: (?:of )?({_MONTH}))?\b(?:,? (\d{{4}}))?")),
+    ("holiday", re.compile(r"\b(?:new years eve|nye|new years day|christmas eve|christmas day|xmas eve|"
+                           r"xmas day|christmas|xmas|boxing day)\b")),
     ("slash", re.compile(r"\b(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2,4}))?\b")),
     ("day_month", re.compile(rf"\b{_ORD}(?: of)? ({_MONTH})\b(?:,? (\d{{4}}))?")),
     ("month_day", re.compile(rf"\b({_MONTH}) (?:the )?{_ORD}\b(?:,? (\d{{4}}))?")),
@@ -51,7 +62,7 @@ class Found:
     """A date found in a message: `value` when it is clear, otherwise why it is not."""
 
     value: date | None
-    problem: str | None = None   # "past" | "ambiguous" | "vague" | "invalid"
+    problem: str | None = None   # "past" | "ambiguous" | "vague" | "invalid" | "weekday" (does not agree)
     words: str = ""
 
 
@@ -92,6 +103,21 @@ def _resolve(kind: str, match: re.Match, today: date) -> Found | None:
     words = match.group(0)
     if kind == "iso":
         return _checked(_make(int(match[1]), int(match[2]), int(match[3])), today, words)
+    if kind == "weekday_date":
+        day = int(match[2] or match[3] or match[4])
+        if match[5]:
+            found = _dated(_year(match[6]), MONTHS[match[5]], day, today, words)
+        else:
+            month, year = today.month, today.year
+            if day < today.day:
+                month, year = (1, year + 1) if month == 12 else (month + 1, year)
+            found = _checked(_make(year, month, day), today, words)
+        if found.value is not None and found.value.weekday() != WEEKDAYS[match[1]]:
+            return Found(None, "weekday", words)   # "Friday the 10th" when the 10th is a Thursday
+        return found
+    if kind == "holiday":
+        month, day = _HOLIDAYS[words]
+        return _dated(None, month, day, today, words)
     if kind == "slash":
         first, second = int(match[1]), int(match[2])
         if first > 31 or second > 31:

@@ -115,6 +115,7 @@ class Grammar:
     ending_negations: frozenset
     reopener_fillers: frozenset
     date_takebacks: tuple
+    correction_openers: tuple
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -178,6 +179,7 @@ class Grammar:
                    appointment_pronouns=tuple(f"{phrase} " for phrase in data["appointment_pronouns"]),
                    obligations=tuple(data["obligations"]),
                    date_takebacks=tuple(data["date_takebacks"]),
+                   correction_openers=tuple(sorted(data["correction_openers"], key=len, reverse=True)),
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),
                    appointment_words=_any_word(data["appointment_words"]),
                    drink_words=_any_word(data["drink_words"]),

@@ -44,8 +44,9 @@ def remember(state: ConversationState, heard: Understanding,
                 changed.add("blood_thinners")
             continue
         if key == "alcohol_date":
-            if state.drink(value, instead=heard.drink_corrected):
-                changed.add(key)
+            for when in [d for d in heard.drink_dates if d != value] + [value]:   # the last told last
+                if state.drink(when, instead=heard.drink_corrected):
+                    changed.add(key)
             continue
         if key == "appointment_date":
             continue   # booked by _book

@@ -267,7 +267,7 @@ class Session:
             facts += [Screened(treatment=t) for t in context.screened if t in context.screening]
             facts += [Passed(key=key) for key in context.passed_over]
         facts += self._appointments(today, bool(booked))
-        facts += [Drink(date=when, new=when == heard.told.get("alcohol_date"))
+        facts += [Drink(date=when, new=when in heard.drink_dates or when == heard.told.get("alcohol_date"))
                   for when in memory.drinks]
         if context.last_trace:
             facts.append(Previous(**context.last_trace))

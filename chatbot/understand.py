@@ -95,7 +95,7 @@ class Understanding:
     mentions: list[Mention] = field(default_factory=list)
     treatments: list[str] = field(default_factory=list)
     answer: str | None = None             # yes | no | unknown | skip, to the bot's last question
-    date_problem: str | None = None       # past | ambiguous | vague | invalid
+    date_problem: str | None = None       # past | ambiguous | vague | invalid | weekday
     date_words: str = ""
     lines: dict[str, object] = field(default_factory=dict)   # areas and behaviour of wrinkles
     too_long: bool = False
@@ -110,6 +110,7 @@ class Understanding:
     candidates: list[str] = field(default_factory=list)   # closest topics when unsure, best first
     ranked: str = ""                      # the topic the example ranker proposed, if it did
     drink_corrected: bool = False         # the drink's day just told replaces the one told before
+    drink_dates: list[str] = field(default_factory=list)   # every drink's day told, the last one last
     asked_areas: list[tuple[str, str]] = field(default_factory=list)   # (area, how its lines behave)
 
 
@@ -332,7 +333,7 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
                 result: Understanding) -> None:
     """The appointment's date and the drinks' dates, each where it belongs, whatever the order."""
     spoken = " ".join(w for c in clauses for w in c.words)
-    names_the_appointment = bool(_GRAMMAR.appointment_words.search(spoken) or spoken.startswith(
+    names_the_appointment = bool(_GRAMMAR.appointment_words.search(spoken) or _opened(spoken).startswith(
         _GRAMMAR.appointment_pronouns)) and not _GRAMMAR.drink_words.search(spoken)
     # "my appointment is the 10th", "it's on Sunday": the appointment, not a drink
     answering_drinks = context.get("pending") == "alcohol" and not result.treatments and not any(
@@ -357,13 +358,14 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
         (result.treatments or _BOOKING_WORDS.search(spoken)) and dates.nearer(
             date_text, today, _APPOINTMENT_WORDS, _DRINK_WORDS))
     if drink_first:
-        _read_drink_date(date_text, today, context, result)
+        _read_drink_date(date_text, today, context, result, single=bool(drink_corrected))
         if drink_corrected and "alcohol_date" in result.told:
             result.drink_corrected = True
         if answering_drinks and "alcohol_date" in result.told and result.told["alcohol_date"] == context.get(
                 "appointment_date") and not _GRAMMAR.drink_words.search(spoken):
             del result.told["alcohol_date"]   # "the 18th of December": the appointment said again
             result.told.pop("alcohol", None)
+            result.drink_dates = []
         if answering_drinks and "alcohol_date" in result.told and "alcohol" not in result.told:
             result.told["alcohol"] = True   # "tonight", "saturday": when they will drink
     elif _about_an_appointment(clauses, context, result, lexicon) and not result.treated_already and not (
@@ -392,6 +394,15 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
             and not {"checklist", "eligibility"} & set(result.intents)
             and not any(c.question for c in clauses)):
         result.date_problem = "missing"   # "I'm booked for fillers": which day?
+
+
+def _opened(spoken: str) -> str:
+    """The words after any opener of a correction ("sorry, no wait, it's the 18th" -> "it's the 18th")."""
+    while True:
+        opener = next((o for o in _GRAMMAR.correction_openers if f"{spoken} ".startswith(f"{o} ")), None)
+        if opener is None:
+            return spoken
+        spoken = spoken[len(opener):].lstrip()
 
 
 def _treated(clause: _Clause) -> bool:
@@ -1447,10 +1458,37 @@ _DAYS_AGO = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six|seven) days? ago
 _PAST_NIGHT = _GRAMMAR.last_night
 
 
+_DRINK_PIECES = re.compile(r"[.;!?,]| and | then | but | also | plus ")
+
+
 def _read_drink_date(words: str, today: date, context: dict, result: Understanding,
-                     besides: str | None = None) -> None:
-    """When the person drinks (or drank): "a glass on Wednesday", "4 days before", "last night",
-    "wine on the 16th"."""
+                     besides: str | None = None, single: bool = False) -> None:
+    """When the person drinks (or drank), on one day or several ("wine monday night and a beer
+    tomorrow": each piece of the message read in its own tense, a piece with none in the last's)."""
+    dated: list[str] = []
+    if not single:
+        tense = ""
+        for piece in _DRINK_PIECES.split(f" {words} "):
+            if not piece.strip() or (_APPOINTMENT_WORDS.search(piece) and not _DRINK_WORDS.search(piece)):
+                continue
+            said = set(piece.split())
+            if said & PAST_WORDS or _PLANNED.search(piece):
+                tense = "will " if _PLANNED.search(piece) else "had "
+            when = _drink_date(piece if said & PAST_WORDS or _PLANNED.search(piece) else tense + piece,
+                               today, context)
+            if when is not None and when.isoformat() not in dated and (
+                    when.isoformat() != besides or _DRINK_WORDS.search(piece)):   # "a beer on the day"
+                dated.append(when.isoformat())
+    if not dated:
+        when = _drink_date(words, today, context)
+        dated = [when.isoformat()] if when is not None and when.isoformat() != besides else []
+    if dated:
+        result.told["alcohol_date"] = dated[-1]
+        result.drink_dates = dated
+
+
+def _drink_date(words: str, today: date, context: dict) -> date | None:
+    """The day of a drink: "a glass on Wednesday", "4 days before", "last night", "wine on the 16th"."""
     appointment = context.get("appointment_date")
     when, weekday = None, False
     before = _DAYS_BEFORE.search(words)
@@ -1466,7 +1504,8 @@ def _read_drink_date(words: str, today: date, context: dict, result: Understandi
     else:
         found = dates.find(words, today, _DRINK_WORDS)
         when = found.value if found is not None else None
-        weekday = found is not None and bool(set(found.words.split()) & set(dates.WEEKDAYS))
+        weekday = found is not None and bool(set(found.words.split()) & set(dates.WEEKDAYS)) and not any(
+            ch.isdigit() for ch in found.words)   # "Friday the 18th" is that day, whatever the week
         if when is not None and when > today and set(words.split()) & PAST_WORDS and not (
                 _PLANNED.search(words)):
             # "he had wine on Saturday": the Saturday just gone; "I had wine on the 1st": the 1st
@@ -1474,8 +1513,7 @@ def _read_drink_date(words: str, today: date, context: dict, result: Understandi
     if weekday and when is not None and appointment and when > date.fromisoformat(appointment) and (
             when - timedelta(days=7) >= today - timedelta(days=7)):
         when -= timedelta(days=7)   # "pints on Friday" before a Monday appointment: the Friday before
-    if when is not None and when.isoformat() != besides:
-        result.told["alcohol_date"] = when.isoformat()
+    return when
 
 
 def _after_a_correction(words: str, today: date) -> str:

@@ -249,6 +249,7 @@ class Expert(Engine):
           Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
                    precaution=True, contraindication=False),
           NOT(Move(name="answering")),
+          NOT(Move(name="drinks_timed", value=MATCH.key)),
           NOT(Question(topic=MATCH.topic, treatment=MATCH.treatment)))
     def precaution_applies_to_you(self, key, topic, treatment, sources, value):
         """Someone who takes or does something the article warns about before this treatment
@@ -506,30 +507,38 @@ class Expert(Engine):
         self.declare(Concern(treatment="fillers", key="prescribed_blood_thinner", level="ask",
                              sources=inventory.sources_of("prescribed_blood_thinner_is_for_the_injector")))
 
-    @Rule(Drink(date=MATCH.drink, new=True),
+    @Rule(Drink(new=True),
           Appointment(treatment="botox", date=MATCH.appointment),
-          Focus(treatment="botox"))
-    def when_the_drink_falls_against_the_appointment(self, drink, appointment):
+          Focus(treatment="botox"),
+          NOT(Move(name="drinks_timed")), salience=CONTRAINDICATION)
+    def when_the_drink_falls_against_the_appointment(self, appointment):
         """A drink on a known day before a Botox appointment is set against the article's two to
-        three days without alcohol: inside them, tell the injector; outside, it is clear of them."""
-        self._drink_against("when_the_drink_falls_against_the_appointment", drink, appointment)
+        three days without alcohol: inside them, tell the injector; outside, it is clear of them.
+        Every drink told in the message is set out in one answer."""
+        self._drinks_against("when_the_drink_falls_against_the_appointment",
+                             [d["date"] for d in self._all(Drink, new=True)], appointment)
 
-    @Rule(Drink(date=MATCH.drink, new=False),
+    @Rule(Drink(new=False),
           Appointment(treatment="botox", date=MATCH.appointment, new=True),
-          Focus(treatment="botox"))
-    def a_drink_told_before_the_appointment_date(self, drink, appointment):
+          Focus(treatment="botox"),
+          NOT(Move(name="drinks_timed")), salience=CONTRAINDICATION)
+    def a_drink_told_before_the_appointment_date(self, appointment):
         """A drink told before the Botox appointment's date is set against that date as soon as it
         is known: the order the two were mentioned in does not matter."""
-        self._drink_against("a_drink_told_before_the_appointment_date", drink, appointment)
+        self._drinks_against("a_drink_told_before_the_appointment_date",
+                             [d["date"] for d in self._all(Drink)], appointment)
 
-    def _drink_against(self, rule, drink, appointment):
-        days = (date.fromisoformat(appointment) - date.fromisoformat(drink)).days
-        inside = 0 <= days <= _ALCOHOL_DAYS   # the article says two to three: the safe end
+    def _drinks_against(self, rule, drinks, appointment):
+        self.declare(Move(name="drinks_timed", value="alcohol"))   # the precaution is said here, once
+        timed = [{"drink": drink, "days": (date.fromisoformat(appointment) - date.fromisoformat(drink)).days}
+                 for drink in sorted(set(drinks))]
+        for each in timed:
+            each["inside"] = 0 <= each["days"] <= _ALCOHOL_DAYS   # two to three days: the safe end
+        inside = any(each["inside"] for each in timed)
         self.declare(ReplyPart(template="alcohol_timing", intent="botox_alcohol", scope="answered",
-                           sources=inventory.sources_of(rule), handoff=inside, follow_up="", rule=rule,
-                           used=["alcohol_date", "appointment_date"],
-                           data={"drink": drink, "appointment": appointment, "days": days,
-                                 "inside": inside}))
+                               sources=inventory.sources_of(rule), handoff=inside, follow_up="", rule=rule,
+                               used=["alcohol_date", "appointment_date"],
+                               data={"drinks": timed, "appointment": appointment, "inside": inside}))
 
     @Rule(Question(topic="alcohol", treatment="botox", when=""),
           Appointment(treatment="botox", date=MATCH.appointment, days_away=MATCH.days),
