@@ -116,6 +116,7 @@ class Grammar:
     reopener_fillers: frozenset
     date_takebacks: tuple
     correction_openers: tuple
+    bare_stops: tuple
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -179,6 +180,7 @@ class Grammar:
                    appointment_pronouns=tuple(f"{phrase} " for phrase in data["appointment_pronouns"]),
                    obligations=tuple(data["obligations"]),
                    date_takebacks=tuple(data["date_takebacks"]),
+                   bare_stops=tuple(data["bare_stops"]),
                    correction_openers=tuple(sorted(data["correction_openers"], key=len, reverse=True)),
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),
                    appointment_words=_any_word(data["appointment_words"]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from chatbot.knowledge import inventory
 from chatbot.knowledge.inventory import TREATMENTS
 from chatbot.state import ConversationState
 from chatbot.understand import Understanding
@@ -38,6 +39,9 @@ def remember(state: ConversationState, heard: Understanding,
                 if kept != current:
                     state.facts[base] = kept
                     changed.add(base)
+            elif base in ("supplements", "skincare") and state.context.pending == base:
+                state.facts[base] = []   # "I used to take vitamin E but not anymore": none now
+                changed.add(base)
             if base == "medicines" and state.facts.get("blood_thinners") is not False and not any(
                     category_of(name) == "blood_thinner" for name in state.facts.get(base) or []):
                 state.facts["blood_thinners"] = False   # the blood thinner they took is stopped
@@ -47,6 +51,9 @@ def remember(state: ConversationState, heard: Understanding,
             for when in [d for d in heard.drink_dates if d != value] + [value]:   # the last told last
                 if state.drink(when, instead=heard.drink_corrected):
                     changed.add(key)
+            if key in changed and state.facts.get("alcohol") is not True and _inside_the_window(state):
+                state.facts["alcohol"] = True   # "a glass of wine on Saturday" before Monday's Botox: a yes
+                changed.add("alcohol")
             continue
         if key == "appointment_date":
             continue   # booked by _book
@@ -116,6 +123,18 @@ def book(state: ConversationState, text: str, heard: Understanding,
         if state.facts.get("treatment") in TREATMENTS:
             state.facts["treatment"] = "both"
     return ({"appointment_date"} if state.appointments != before else set()), second
+
+
+def _inside_the_window(state: ConversationState) -> bool:
+    """Whether a drink told falls in the days before a Botox appointment that the article asks
+    to go without alcohol (the screening data's number of days)."""
+    from datetime import date
+    appointment = state.facts.get("appointment_date")
+    if not appointment or state.facts.get("treatment") not in ("botox", "both"):
+        return False
+    days = inventory.screening()["timing"]["alcohol"]["days"]
+    return any(0 <= (date.fromisoformat(appointment) - date.fromisoformat(d)).days <= days
+               for d in state.drinks)
 
 
 def _dates_per_treatment(text: str, read: Callable[[str], Understanding]) -> dict[str, str]:

@@ -118,6 +118,8 @@ class ConversationState:
         seen["about"] = self.about
         seen["who"] = self.who
         seen["drinks"] = list(self.drinks)
+        seen["items"] = {key: value for key in ("medicines", "supplements", "skincare")
+                         if isinstance(value := self.facts.get(key), list) and value}
         return seen
 
     # -- JSON ------------------------------------------------------------------------------------

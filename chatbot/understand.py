@@ -1310,7 +1310,8 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
     if not clauses:
         return
     first = clauses[0]
-    if _takes_back_the_last_answer(clauses, context, result, lexicon):
+    if _takes_back_the_last_answer(clauses, context, result, lexicon) or _stops_what_was_just_told(
+            clauses, context, result):
         return
     # "no", "nope, never", "probably yes", "I think so": an answer at the very start of the message,
     # or after a filler word ("well no", "um yes"); "which should I do first" is not a "yes".
@@ -1375,7 +1376,12 @@ def _read_answer(clauses: list[_Clause], context: dict, result: Understanding,
         return   # "yes, retinol every night" to the hair-removal question: asked again
     if answer == "yes" and pending in TOPIC_OF_CONDITION and taken:
         return   # "yes, retinol every night" to "are you pregnant?": another question's answer; asked again
-    if pending == "medicines" and answer == "yes":
+    if answer == "yes" and pending == "blood_thinners" and result.told.get("medicines") and (
+            "blood_thinners" not in result.told):
+        # "yes, but only Tylenol": a medicine the article does not call a blood thinner; whether it
+        # matters is for the injector, so the step is one to check, not a yes
+        result.told["blood_thinners"] = "unknown"
+    elif pending == "medicines" and answer == "yes":
         result.told.setdefault("medicines", ["unspecified"])
     elif answer == "ack":
         pass   # "ok" answers nothing
@@ -1401,9 +1407,13 @@ def _takes_back_the_last_answer(clauses: list[_Clause], context: dict, result: U
     words = [w for c in clauses for w in c.words]
     said = " ".join(words)
     opener = next((r for r in _GRAMMAR.reopeners if f"{said} ".startswith(r)), None)
-    if answered not in TOPIC_OF_CONDITION or answered == pending or opener is None or answered in result.told:
+    items = _ITEMS_ANSWERED.get(answered or "")
+    if (answered not in TOPIC_OF_CONDITION and not items) or answered == pending or opener is None or (
+            answered in result.told):
         return False
-    if any(_spoken_of(c, lexicon) - {answered} for c in clauses):
+    if items and any(c.of("items") for c in clauses):
+        return False   # "actually, I take fish oil too": an item told, read as such
+    if any(_spoken_of(c, lexicon) - {answered} - set(items or ()) for c in clauses):
         return False   # "actually, I don't drink": about something else
     tail = [w for w in words[len(opener.split()):] if w not in _GRAMMAR.reopener_fillers]
     found = [m for m in lexicon.find(tail, ("answers",))
@@ -1413,8 +1423,31 @@ def _takes_back_the_last_answer(clauses: list[_Clause], context: dict, result: U
     answer = max(found, key=lambda m: m.end).key if found else "unknown"
     if answer != "unknown" and any(_doubtful(c, lexicon) for c in clauses):
         answer = "unknown"
+    if items and answer == "yes":
+        return False   # "actually yes" after items told: nothing to take back
+    if items:
+        result.forget = list(items)   # "yes ibuprofen", then "actually no, I don't take anything"
     result.told[answered] = {"yes": True, "no": False, "unknown": "unknown"}[answer]
     return True
+
+
+def _stops_what_was_just_told(clauses: list[_Clause], context: dict, result: Understanding) -> bool:
+    """"Only a little aspirin", then "stopped last week": the items just told are stopped."""
+    bases = _ITEMS_ANSWERED.get(context.get("answered") or "", ())
+    items = [i for base in bases for i in (context.get("items") or {}).get(base, []) if i != "unspecified"]
+    spoken = _opened(" ".join(w for c in clauses for w in c.words))
+    if not items or any(c.of("items") or c.of("conditions") for c in clauses) or not any(
+            f"{spoken} ".startswith(f"{stop} ") for stop in _GRAMMAR.bare_stops):
+        return False
+    for base in bases:
+        result.told[f"{base}_stopped"] = [i for i in context["items"].get(base, []) if i != "unspecified"]
+    return True
+
+
+# The checks whose answer names items, and the lists those items were recorded in: an answer taken
+# back ("actually no, I meant I don't take anything") takes the items back with it.
+_ITEMS_ANSWERED = {"blood_thinners": ("medicines",), "medicines": ("medicines",),
+                   "supplements": ("supplements",), "skincare": ("skincare",)}
 
 
 def _date_text(text: str) -> str:
@@ -1477,7 +1510,8 @@ def _read_drink_date(words: str, today: date, context: dict, result: Understandi
             when = _drink_date(piece if said & PAST_WORDS or _PLANNED.search(piece) else tense + piece,
                                today, context)
             if when is not None and when.isoformat() not in dated and (
-                    when.isoformat() != besides or _DRINK_WORDS.search(piece)):   # "a beer on the day"
+                    when.isoformat() != besides or (   # "a beer tomorrow", tomorrow being the day
+                        _DRINK_WORDS.search(piece) and not _APPOINTMENT_WORDS.search(piece))):
                 dated.append(when.isoformat())
     if not dated:
         when = _drink_date(words, today, context)

@@ -120,7 +120,8 @@ class Expert(Engine):
           Coverage(topic=MATCH.topic, treatment=MATCH.treatment, sources=MATCH.sources,
                    contraindication=MATCH.contraindication),
           NOT(Gap(topic=MATCH.topic)),
-          NOT(Mentioned(item=MATCH.item, listed=False)))
+          NOT(Mentioned(item=MATCH.item, listed=False)),
+          NOT(Move(name="drinks_timed", value=MATCH.topic)))   # the drinks' answer quotes it
     def answer_from_the_article(self, topic, treatment, sources, item, contraindication):
         """A question the article answers for that very treatment is answered with its facts; a
         question about a contraindication (pregnancy, breastfeeding, allergy) is also handed to an
@@ -542,7 +543,7 @@ class Expert(Engine):
 
     @Rule(Question(topic="alcohol", treatment="botox", when=""),
           Appointment(treatment="botox", date=MATCH.appointment, days_away=MATCH.days),
-          TEST(lambda days: days >= 0))
+          TEST(lambda days: days >= 0), NOT(Move(name="drinks_timed")))
     def the_day_to_stop_drinking(self, appointment, days):
         """Asked about alcohol before Botox with the appointment's date known, the person is given
         the day the article's alcohol-free days begin (three days before: the safe end of two to
@@ -703,13 +704,16 @@ class Expert(Engine):
             if not sources:
                 continue
             rule = timing.get(key, {})
-            start = None
+            start = began = None
             if when is not None and rule.get("days"):
                 start = max(when - timedelta(days=rule["days"]), self._today()).isoformat()
+                if when - timedelta(days=rule["days"]) < self._today():
+                    began = (when - timedelta(days=rule["days"])).isoformat()   # the days already under way
             told = self._all(Told, key=key)
             steps.append({"key": key, "sources": list(sources), "personal": key in personal,
                           "unsure": key in personal and personal[key]["level"] == "unsure",
-                          "start": start, "days": rule.get("days"), "note": rule.get("note", ""),
+                          "start": start, "began": began, "days": rule.get("days"),
+                          "note": rule.get("note", ""),
                           "value": told[0]["value"] if told else None,
                           "contraindication": inventory.topics()[check["topic"]].contraindication})
         return [s for s in steps if not s["contraindication"]]
