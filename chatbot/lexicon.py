@@ -99,6 +99,7 @@ class Grammar:
     filler_allergens: tuple
     reaction_words: frozenset
     general_asks: tuple
+    general_tails: tuple
     not_forgetting: tuple
     line_words: frozenset
     future_words: tuple
@@ -173,6 +174,7 @@ class Grammar:
                    reopeners=tuple(f"{phrase} " for phrase in data["reopeners"]),
                    filler_allergens=tuple(data["filler_allergens"]),
                    general_asks=tuple(data["general_asks"]),
+                   general_tails=tuple(f" {p}" for p in data["general_tails"]),
                    not_forgetting=tuple(data["not_forgetting"]),
                    besides=tuple(data["besides"]),
                    future_words=tuple(f" {phrase} " for phrase in data["future_words"]),

@@ -147,11 +147,11 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     result.pending = context.get("pending") or ""
     result.listing = len(clauses) > 1
     result.treated_already = bool(context.get("treated_already")) or any(
-        _treated(c) and not c.of("plans") for c in clauses)
+        _treated(c, today) and not c.of("plans") for c in clauses)
     _read_clauses(clauses, lexicon, result)
     _a_no_taken_back(clauses, lexicon, result)
     _name_the_item_asked_about(result)
-    _leave_treatments_behind(clauses, lexicon, result)
+    _leave_treatments_behind(clauses, lexicon, result, today)
     if _weigh_intents(clauses, text, context, result):
         return result   # an urgent message is answered with the urgent advice alone
     if "forget" in result.intents:
@@ -217,7 +217,8 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
     if "urgent" in result.intents and not context.get("treated_already") and _asks_in_general(clauses):
         # "can botox cause a droopy eyelid?" asks about side effects; it reports nothing
         result.intents.remove("urgent")
-        result.questions.append(Asked("side_effects", _one_treatment(result.treatments)))
+        if not any(q.topic == "side_effects" for q in result.questions):
+            result.questions.append(Asked("side_effects", _one_treatment(result.treatments)))
     # Only an answer to the allergy question that names no treatment is read as history ("I had a
     # rash after a latex glove once"); anywhere else "once" may be "once I got home": still urgent.
     long_past = context.get("pending") == "allergic" and bool(_LONG_PAST.search(text.lower())) and not (
@@ -405,23 +406,28 @@ def _opened(spoken: str) -> str:
         spoken = spoken[len(opener):].lstrip()
 
 
-def _treated(clause: _Clause) -> bool:
+def _treated(clause: _Clause, today: date) -> bool:
     """ "I had botox", "got my fillers done": a treatment just behind a past verb (not "she had wine
-    last night and has botox today")."""
+    last night and has botox today", not "got fillers this Friday": booked)."""
     past = [i for i, word in enumerate(clause.words) if word in _GRAMMAR.treated_verbs]
+    if past and all(clause.words[i] == "got" for i in past) and (
+            (found := dates.find(" ".join(clause.words), today)) is not None and found.value is not None
+            and found.value > today):   # "got botox today" is most often had already
+        return False
     named = clause.of("treatments") + clause.of("brands")
     return any(0 < m.start - i <= 3 or (i == m.end and clause.words[i] == "was")   # "botox was on"
                for m in named for i in past)
 
 
-def _leave_treatments_behind(clauses: list[_Clause], lexicon: Lexicon, result: Understanding) -> None:
+def _leave_treatments_behind(clauses: list[_Clause], lexicon: Lexicon, result: Understanding,
+                             today: date) -> None:
     """"I had filler last week, can I get botox now?": a treatment already had, told beside a
     question about the other one, is history; the message is about the other one."""
     def named(clause: _Clause) -> set[str]:
         keys = {m.key for m in clause.of("treatments")} | {
             lexicon.data["brands"][m.key]["treatment"] for m in clause.of("brands")}
         return set(TREATMENTS) if "both" in keys else keys
-    behind = [c for c in clauses if _treated(c) and not c.of("plans")]
+    behind = [c for c in clauses if _treated(c, today) and not c.of("plans")]
     ahead = {t for c in clauses if c not in behind for t in named(c)}
     had = {t for c in behind for t in named(c)}
     if behind and ahead and had - ahead:
@@ -488,9 +494,15 @@ def _sounds_urgent(clauses: list[_Clause], treated: bool = False) -> bool:
         return False
     # "will I bruise after botox?" asks in general; "my lip is swollen after filler" reports.
     for clause in symptoms:
-        if clause.words[0] not in QUESTION_STARTERS or _recent_self(clause):
+        if (clause.words[0] not in QUESTION_STARTERS and not _terse_general(clause)) or _recent_self(clause):
             return True
     return any(_recent_self(c) for c in clauses)
+
+
+def _terse_general(clause: _Clause) -> bool:
+    """"swelling after lip filler how long?": a sign named with a question's tail, nobody's own."""
+    return f" {' '.join(clause.words)}".endswith(_GRAMMAR.general_tails) and not (
+        clause.of("self") or clause.of("others") or _recent_self(clause))
 
 
 def _asks_in_general(clauses: list[_Clause]) -> bool:
@@ -500,6 +512,9 @@ def _asks_in_general(clauses: list[_Clause]) -> bool:
     if urgent and all(c.question and any(f" {p} " in f" {' '.join(c.words)} " for p in _GRAMMAR.general_asks)
                       and not (c.of("self") or c.of("others")) for c in urgent):
         return True   # "is it normal to have swelling after lip filler?": in general, nobody's report
+    if urgent and all(_terse_general(c) for c in urgent) and not any(_recent_self(c) or c.of("self")
+                                                                     for c in clauses):
+        return True   # "swelling after lip filler how long": a terse question, nobody's report
     return bool(urgent) and all(
         c.question and c.words[0] in ("can", "could", "does", "do", "will", "would", "is", "are", "what")
         and not (c.of("self") or c.of("others") or c.of("recent")) for c in urgent) and not any(
