@@ -305,9 +305,12 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         # check: it is answered, and the reply offers the check
         result.intents.remove("eligibility")
         treatment = _one_treatment(result.treatments)
-        # (the fillers' precautions already end with who cannot have them)
-        result.questions += [Asked("contraindications", treatment)] if treatment != "fillers" else []
-        result.questions.append(Asked("precautions", treatment))
+        if treatment == "both" and not set(spoken.split()) & _GRAMMAR.choice_words:
+            result.questions.append(Asked("combining", "any"))   # "can I get botox and filler?": both
+        else:
+            # (the fillers' precautions already end with who cannot have them)
+            result.questions += [Asked("contraindications", treatment)] if treatment != "fillers" else []
+            result.questions.append(Asked("precautions", treatment))
     set_aside = any(f" {p} " in f" {spoken} " for p in _GRAMMAR.besides)
     only_precautions = all(q.topic in PRECAUTION_TOPICS for q in result.questions)
     if set_aside and result.treatments and result.questions and (
