@@ -188,9 +188,11 @@ def _read_clauses(clauses: list[_Clause], lexicon: Lexicon, result: Understandin
     """Each clause through the readers; a clause naming only a treatment ("and fillers?") asks the
     previous clause's question again for it."""
     previous: list[Asked] = []
+    # "thin lips, want more volume, what should I book?": the lines told before the question asked
+    advice = any(m.key == "recommend" for c in clauses for m in c.of("intents"))
     for clause in clauses:
         before = len(result.questions)
-        _read_clause(clause, lexicon, result)
+        _read_clause(clause, lexicon, result, advice)
         added = result.questions[before:]
         if not added and previous and _only_names_a_treatment(clause):
             # "how long does botox take? and fillers?": the same question for the other one
@@ -290,6 +292,13 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         # "what about frown lines, botox or filler?": which suits the area, a recommendation
         result.questions = []
         result.intents = [i for i in result.intents if i != "eligibility"] + ["recommend"]
+        result.lines = {"areas": [a for a, _ in result.asked_areas],
+                        "hints": list(dict.fromkeys(h for _, h in result.asked_areas))}
+        result.unread, result.candidates = "", []
+    if "recommend" in result.intents and not result.lines and result.asked_areas and all(
+            q.topic in WEAK_TOPICS for q in result.questions) and not result.told:
+        # "thin lips, want more volume, what treatment should I book?": the areas told are the lines
+        result.questions = []
         result.lines = {"areas": [a for a, _ in result.asked_areas],
                         "hints": list(dict.fromkeys(h for _, h in result.asked_areas))}
         result.unread, result.candidates = "", []
@@ -479,8 +488,16 @@ def _face_named(clause: _Clause) -> list[Match]:
     """Face areas named outside a treatment's name ("chin filler": the chin; "lip filler": none) and
     outside a part of the body the article does not cover ("double chin": none)."""
     inside = {i for t in clause.of("treatments") + clause.of("brands") for i in range(t.start, t.end)}
-    inside |= {i for m in clause.of("topics") if m.key == "other_areas" for i in range(m.start, m.end)}
+    inside |= {i for m in _other_areas(clause) for i in range(m.start, m.end)}
     return [m for m in clause.of("areas") if m.start not in inside]
+
+
+def _other_areas(clause: _Clause) -> list[Match]:
+    """Parts of the body the article does not cover, unless inside a longer face area's name
+    ("nose" in "nose to mouth" is the folds around the mouth)."""
+    return [m for m in clause.of("topics") if m.key == "other_areas" and not any(
+        a.start <= m.start and m.end <= a.end and a.end - a.start > m.end - m.start
+        for a in clause.of("areas"))]
 
 
 def _names_only_a_treatment(clause: _Clause) -> bool:
@@ -667,6 +684,7 @@ class _Reading:
     topics: dict[str, Match] = field(default_factory=dict)
     questions_before: int = 0
     when: str = ""                 # "after": asked about after the treatment
+    advice_asked: bool = False     # another clause of the message asks what to get
 
     @classmethod
     def of(cls, clause: _Clause, lexicon: Lexicon, result: Understanding) -> _Reading:
@@ -724,9 +742,10 @@ def _telegraphic(clause: _Clause, result: Understanding) -> bool:
         clause.of(section) for section in ("self", "others", "corrections", "plans"))
 
 
-def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding) -> None:
+def _read_clause(clause: _Clause, lexicon: Lexicon, result: Understanding, advice: bool = False) -> None:
     """One clause through the readers, one per kind of thing it can say."""
     reading = _Reading.of(clause, lexicon, result)
+    reading.advice_asked = advice
     for reader in _READERS:
         if reader(reading) is _DONE:
             return
@@ -899,6 +918,8 @@ def _read_topics(reading: _Reading) -> None:
             continue  # "I'm pregnant" tells a fact; the rules answer the fact, not a topic
         if match.key == "alcohol" and soft and match.words in ("drink", "drinks", "drinking", "drank"):
             continue  # "drinking lots of water", "I drink ginseng tea": no alcohol
+        if match.key == "other_areas" and match not in _other_areas(clause):
+            continue  # "nose to mouth": a face area, not the nose
         if span <= moves:
             continue  # "what does that have to do with it": a question about the question
         speaker = clause.of("self") or (result.answering_for_client and clause.of("others")) or (
@@ -1079,7 +1100,8 @@ def _read_lines(reading: _Reading):
     if any(reading.lexicon.data["items"][m.key]["kind"] == "hair_removal" for m in clause.of("items")):
         return _DONE   # "waxing my upper lip", "brows threaded": where the hair is, not lines
     face = _face_named(clause)   # not "lip" in "lip filler", nor "chin" in "double chin"
-    recommend = any(m.key == "recommend" for m in clause.of("intents"))
+    recommend = any(m.key == "recommend" for m in clause.of("intents")) or (
+        reading.advice_asked and not clause.question and bool(face))   # "thin lips, what do I book?"
     if clause.question:   # "is filler good for forehead lines?": the area asked about, and its kind
         asked = [(a["area"], a["hint"]) for a in (reading.lexicon.data["areas"][m.key] for m in face)]
         spans = {i for m in clause.of("areas") + clause.of("topics") for i in range(m.start, m.end)}
