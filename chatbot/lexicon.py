@@ -115,6 +115,7 @@ class Grammar:
     stopped_cues: frozenset
     ending_negations: frozenset
     reopener_fillers: frozenset
+    area_joins: frozenset
     date_takebacks: tuple
     correction_openers: tuple
     bare_stops: tuple
@@ -160,7 +161,7 @@ class Grammar:
             "sequence_words", "soft_drinks", "wh_words", "answer_subjects", "candidacy_words",
             "chat_modals", "chat_verbs", "reaction_words", "line_words", "future_frames",
             "general_eligibility", "now_words", "unclear_ends", "volume_words", "treated_verbs",
-            "happening_now", "stopped_cues", "ending_negations", "reopener_fillers",
+            "happening_now", "stopped_cues", "ending_negations", "reopener_fillers", "area_joins",
             "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},

@@ -111,6 +111,8 @@ class Understanding:
     ranked: str = ""                      # the topic the example ranker proposed, if it did
     drink_corrected: bool = False         # the drink's day just told replaces the one told before
     drink_dates: list[str] = field(default_factory=list)   # every drink's day told, the last one last
+    behaviour_of_an_area: bool = False    # how the lines behave was told beside an area named
+    untold_hints: list[str] = field(default_factory=list)   # the kinds of areas named with no behaviour
     asked_areas: list[tuple[str, str]] = field(default_factory=list)   # (area, how its lines behave)
 
 
@@ -295,6 +297,11 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         result.lines = {"areas": [a for a, _ in result.asked_areas],
                         "hints": list(dict.fromkeys(h for _, h in result.asked_areas))}
         result.unread, result.candidates = "", []
+    said = result.lines.get("behaviours")
+    if said and result.behaviour_of_an_area:
+        # "I have frown lines, and deep lines around my mouth that are always there": the frown
+        # lines keep the kind their name gives
+        said += [hint for hint in dict.fromkeys(result.untold_hints) if hint not in said]
     if "recommend" in result.intents and not result.lines and result.asked_areas and all(
             q.topic in WEAK_TOPICS for q in result.questions) and not result.told:
         # "thin lips, want more volume, what treatment should I book?": the areas told are the lines
@@ -1172,6 +1179,19 @@ def _read_lines(reading: _Reading):
                 kind = "rest" if kind == "moves" else "moves"
             if kind not in said:
                 said.append(kind)
+        # "frown lines and deep lines around my mouth that are always there": the behaviour told
+        # after one area is that area's; an area told without one keeps the kind its name gives
+        joins = [i for i, word in enumerate(clause.words) if word in _GRAMMAR.area_joins]
+        def part(at: int) -> int:
+            return sum(1 for j in joins if j < at)
+        for area in face if len({part(m.start) for m in face}) > 1 else []:
+            hint = data["areas"][area.key]["hint"]
+            if not any(part(b.start) == part(area.start) for b in behaviours) and hint == "moves" and (
+                    hint not in said):   # (an area whose name is "at rest" may be a wish for volume)
+                said.append(hint)
+        result.behaviour_of_an_area = result.behaviour_of_an_area or bool(face)
+    elif face:
+        result.untold_hints += [h for h in (data["areas"][m.key]["hint"] for m in face) if h == "moves"]
     return None
 
 
