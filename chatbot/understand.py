@@ -1691,10 +1691,13 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
         treatment = _one_treatment(result.treatments)
         about_the_brand = any(m.kind == "brand" for m in result.mentions) and words and (
             words[0] in ("is", "are", "whats", "what", "tell") and "about" not in words)
-        if context.get("last_topics") and not about_the_brand:
+        modal_only = all(_names_only_a_treatment(c) or not (set(c.words) & _GRAMMAR.modals) for c in clauses)
+        if context.get("last_topics") and not about_the_brand and modal_only:
             # "and Botox?" / "what about fillers": the last question again, for the treatment named.
             for topic in context["last_topics"]:
                 result.questions.append(Asked(topic, "any" if topic in ANY_TOPICS else treatment))
+        elif "help" in words and treatment in TREATMENTS:
+            result.intents.append("recommend")   # "could botox help?": whether it suits the lines
         elif set(words) & PAST_WORDS:
             # "had botox yesterday": what the article says about afterwards.
             result.questions.append(Asked("aftercare", "any"))
