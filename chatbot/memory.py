@@ -74,6 +74,8 @@ def remember(state: ConversationState, heard: Understanding,
             state.facts[key] = value
             changed.add(key)
     if heard.lines:
+        if heard.other_lines:
+            state.lines = {}   # "and what about nasolabial folds?": asked of these lines alone
         lines = state.lines
         for area in heard.lines.get("areas", []):
             lines.setdefault("areas", [])

@@ -112,6 +112,7 @@ class Understanding:
     drink_corrected: bool = False         # the drink's day just told replaces the one told before
     drink_dates: list[str] = field(default_factory=list)   # every drink's day told, the last one last
     behaviour_of_an_area: bool = False    # how the lines behave was told beside an area named
+    other_lines: bool = False             # "and what about my smile lines?": these lines, not the last
     untold_hints: list[str] = field(default_factory=list)   # the kinds of areas named with no behaviour
     asked_areas: list[tuple[str, str]] = field(default_factory=list)   # (area, how its lines behave)
 
@@ -1161,6 +1162,8 @@ def _read_lines(reading: _Reading):
             # "lips", "crow's feet?": a word, not a description of anyone's lines: ask what about
             result.candidates = list(BARE_AREA_TOPICS)
             result.unread = " ".join(m.words for m in face)
+            asked = [(a["area"], a["hint"]) for a in (reading.lexicon.data["areas"][m.key] for m in face)]
+            result.asked_areas += [pair for pair in asked if pair not in result.asked_areas]
         return _DONE
     data = reading.lexicon.data
     for match in face:
@@ -1652,6 +1655,21 @@ def _read_date(words: str, today: date, result: Understanding) -> None:
 
 def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, lexicon: Lexicon) -> None:
     """Fill in what a short follow-up leaves out: "and Botox?", "how long does it take?"."""
+    said = f" {' '.join(w for c in clauses for w in c.words)} "
+    if result.candidates == list(BARE_AREA_TOPICS) and result.asked_areas and (
+            (context.get("last_trace") or {}).get("intent", "").startswith("recommend")):
+        # "and what about nasolabial folds?" after a recommendation: the same question for that area
+        result.candidates, result.unread, result.other_lines = [], "", True
+        result.intents.append("recommend")
+        result.lines = {"areas": [a for a, _ in result.asked_areas],
+                        "hints": list(dict.fromkeys(h for _, h in result.asked_areas))}
+        return
+    if not result.treatments and any(f" {p} " in said for p in _GRAMMAR.other_treatment):
+        # "what about the other one?" after an answer about Botox: fillers
+        intent = (context.get("last_trace") or {}).get("intent", "")
+        last = context.get("last_treatment") or next((t for t in TREATMENTS if t in intent.split("_")), None)
+        if last in TREATMENTS:
+            result.treatments = [t for t in TREATMENTS if t != last]
     corrected_treatment = set(result.told) == {"treatment"} and any(c.of("corrections") for c in clauses)
     said_anything = result.questions or result.intents or result.lines or result.answer or result.forget or (
         result.told and not corrected_treatment)    # "sorry, I meant botox" re-asks the question
