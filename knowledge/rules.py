@@ -151,10 +151,12 @@ class Expert(Engine):
         """Asked about one treatment, the article speaks only of the other: say whom it is stated
         for, never carry it over, give what the article does say for the asked one, hand over."""
         related = inventory.topics()[topic].related.get(treatment, [])
+        # asked of both ("how much?"): the other's answer quotes the fact, so it is not quoted twice
+        quoted = bool(self._all(Question, topic=topic, treatment=other))
         self._reply("other_treatment_only", _intent(treatment, topic), scope="partial",
                     sources=list(sources) + list(related), handoff=True, topic=topic,
                     treatment=treatment, other=other, stated=list(sources), related=list(related),
-                    precaution=precaution, rule="stated_for_the_other_treatment_only")
+                    precaution=precaution, quoted=quoted, rule="stated_for_the_other_treatment_only")
 
     @Rule(Question(topic=MATCH.topic, treatment=MATCH.treatment),
           NOT(Coverage(topic=MATCH.topic, treatment=MATCH.treatment)),
