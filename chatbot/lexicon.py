@@ -120,6 +120,7 @@ class Grammar:
     correction_openers: tuple
     bare_stops: tuple
     other_treatment: tuple
+    both_kinds: tuple
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -186,6 +187,7 @@ class Grammar:
                    date_takebacks=tuple(data["date_takebacks"]),
                    bare_stops=tuple(data["bare_stops"]),
                    other_treatment=tuple(data["other_treatment"]),
+                   both_kinds=tuple(data["both_kinds"]),
                    correction_openers=tuple(sorted(data["correction_openers"], key=len, reverse=True)),
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),
                    appointment_words=_any_word(data["appointment_words"]),

@@ -84,7 +84,7 @@ def remember(state: ConversationState, heard: Understanding,
         hints = lines.setdefault("hints", [])
         hints += [hint for hint in heard.lines.get("hints", []) if hint not in hints]   # once each
         if heard.lines.get("behaviours"):
-            if state.context.pending == "lines_at_rest":
+            if state.context.pending == "lines_at_rest" or heard.lines_corrected:
                 lines["behaviours"] = list(heard.lines["behaviours"])   # the deciding answer
             else:
                 lines["behaviours"] = list(dict.fromkeys(

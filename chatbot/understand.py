@@ -113,6 +113,7 @@ class Understanding:
     drink_dates: list[str] = field(default_factory=list)   # every drink's day told, the last one last
     behaviour_of_an_area: bool = False    # how the lines behave was told beside an area named
     other_lines: bool = False             # "and what about my smile lines?": these lines, not the last
+    lines_corrected: bool = False         # how the lines behave, told again in place of before
     untold_hints: list[str] = field(default_factory=list)   # the kinds of areas named with no behaviour
     asked_areas: list[tuple[str, str]] = field(default_factory=list)   # (area, how its lines behave)
 
@@ -160,9 +161,20 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
     if "forget" in result.intents:
         _take_back(clauses, lexicon, result)
     _read_answer(clauses, context, result, lexicon)
+    _both_kinds(clauses, context, result)
     _read_dates(clauses, text, today, context, lexicon, result)
     _carry_over(clauses, context, result, lexicon)
     return result
+
+
+def _both_kinds(clauses: list[_Clause], context: dict, result: Understanding) -> None:
+    """"Kinda both?" to "are they there when your face is relaxed?": lines of both kinds."""
+    spoken = f" {' '.join(w for c in clauses for w in c.words)} "
+    if context.get("pending") == "lines_at_rest" and not result.lines.get("behaviours") and not (
+            result.told) and any(f" {p} " in spoken for p in _GRAMMAR.both_kinds):
+        result.lines["behaviours"] = ["moves", "rest"]
+        result.questions, result.treatments = [], []
+        result.intents = [i for i in result.intents if i not in ("eligibility", "suitable")]
 
 
 def _a_no_taken_back(clauses: list[_Clause], lexicon: Lexicon, result: Understanding) -> None:
@@ -299,6 +311,8 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
                         "hints": list(dict.fromkeys(h for _, h in result.asked_areas))}
         result.unread, result.candidates = "", []
     said = result.lines.get("behaviours")
+    if said and any(c.of("corrections") for c in clauses):
+        result.lines_corrected = True   # "wait, actually they're there all the time": not both
     if said and result.behaviour_of_an_area:
         # "I have frown lines, and deep lines around my mouth that are always there": the frown
         # lines keep the kind their name gives
