@@ -1747,6 +1747,10 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
         # "should I stop it?", "is that bad?", "how much?" after a topic: the same topic again.
         for topic in context["last_topics"]:
             result.questions.append(Asked(topic, "any" if topic in ANY_TOPICS else None))
+    if any(q.when == "after" and q.topic == "skincare" and (not q.item or q.item in CLASS_WORDS)
+           for q in result.questions) and not any(q.topic == "aftercare" for q in result.questions):
+        # "what skincare should I do after injectables?": the article's everyday skin care after
+        result.questions.append(Asked("aftercare", "any"))
     message_treatment = _one_treatment(result.treatments)
     resolved = []
     for question in result.questions:

@@ -188,7 +188,9 @@ class Expert(Engine):
     def precaution_is_about_before_only(self, topic, treatment, stated_for, sources):
         """Asked about doing something *after* treatment that the article only warns about
         *before* an appointment: say the advice is about before, that the article says nothing about
-        afterwards, and hand over to the injector."""
+        afterwards, and hand over to the injector (once, when asked of both treatments)."""
+        if treatment != stated_for and self._all(Question, when="after", topic=topic, treatment=stated_for):
+            return
         self._reply("before_only", _intent(treatment, topic), scope="partial", sources=sources,
                     handoff=True, topic=topic, treatment=treatment, stated_for=stated_for,
                     rule="precaution_is_about_before_only")
