@@ -1728,6 +1728,8 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
             # "and Botox?" / "what about fillers": the last question again, for the treatment named.
             for topic in context["last_topics"]:
                 result.questions.append(Asked(topic, "any" if topic in ANY_TOPICS else treatment))
+        elif any(c.of("symptoms") for c in clauses) and any(c.question for c in clauses):
+            result.questions.append(Asked("side_effects", treatment))   # "can botox make your eyelid droop"
         elif "help" in words and treatment in TREATMENTS:
             result.intents.append("recommend")   # "could botox help?": whether it suits the lines
         elif set(words) & PAST_WORDS:
