@@ -62,7 +62,7 @@ class Found:
     """A date found in a message: `value` when it is clear, otherwise why it is not."""
 
     value: date | None
-    problem: str | None = None   # "past" | "ambiguous" | "vague" | "invalid" | "weekday" (does not agree)
+    problem: str | None = None   # "past" | "ambiguous" | "which_week" | "vague" | "invalid" | "weekday"
     words: str = ""
 
 
@@ -161,8 +161,8 @@ def _resolve(kind: str, match: re.Match, today: date) -> Found | None:
             return None  # short forms that are ordinary words too ("I sat", "the sun"), unless they end it
         ahead = (WEEKDAYS[match[2]] - today.weekday()) % 7 or 7
         if match[1] == "next" and ahead < 7 and today.weekday() < WEEKDAYS[match[2]] and ahead <= 2:
-            # "next Tuesday" said on a Sunday is ambiguous between two days: ask.
-            return Found(None, "ambiguous", words)
+            # "next Tuesday" said on a Sunday is ambiguous between two days: ask which week.
+            return Found(None, "which_week", words)
         return Found(today + timedelta(days=ahead), None, words)
     return None  # pragma: no cover - every pattern kind is handled above
 

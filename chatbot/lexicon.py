@@ -121,6 +121,8 @@ class Grammar:
     bare_stops: tuple
     other_treatment: tuple
     both_kinds: tuple
+    later_week: tuple
+    this_week: tuple
     appointment_pronouns: tuple
     prescribed: frozenset
     openers: frozenset
@@ -188,6 +190,7 @@ class Grammar:
                    bare_stops=tuple(data["bare_stops"]),
                    other_treatment=tuple(data["other_treatment"]),
                    both_kinds=tuple(data["both_kinds"]),
+                   later_week=tuple(data["later_week"]), this_week=tuple(data["this_week"]),
                    correction_openers=tuple(sorted(data["correction_openers"], key=len, reverse=True)),
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),
                    appointment_words=_any_word(data["appointment_words"]),

@@ -394,6 +394,10 @@ class Session:
         if heard.treatments and len(set(heard.treatments)) == 1:
             context.last_treatment = heard.treatments[0]
         context.pending = reply.follow_up
+        if heard.date_problem:
+            context.date_words = heard.date_words   # "next friday": "the one next week" picks its week
+        elif reply.follow_up != "appointment_date":
+            context.date_words = None
         if reply.follow_up == "topic":   # "Do you mean ...?": a choice picked next is that topic
             context.choices = {label: _TOPIC_OF_LABEL[label] for label in reply.choices}
         else:

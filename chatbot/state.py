@@ -43,6 +43,7 @@ class Context:
     last_trace: dict | None = None         # what the last answer rested on, for "why?"
     last_urgent: bool = False
     treated_already: bool = False          # "I had fillers last month": questions are about after
+    date_words: str | None = None          # an unclear date's words ("next friday") while its day is asked
 
 
 _CONTEXT_FIELDS = tuple(f.name for f in fields(Context))

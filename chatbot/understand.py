@@ -95,7 +95,7 @@ class Understanding:
     mentions: list[Mention] = field(default_factory=list)
     treatments: list[str] = field(default_factory=list)
     answer: str | None = None             # yes | no | unknown | skip, to the bot's last question
-    date_problem: str | None = None       # past | ambiguous | vague | invalid | weekday
+    date_problem: str | None = None       # past | ambiguous | which_week | vague | invalid | weekday
     date_words: str = ""
     lines: dict[str, object] = field(default_factory=dict)   # areas and behaviour of wrinkles
     too_long: bool = False
@@ -376,7 +376,7 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
     # "a glass of wine maybe", "tonight": the drinks asked about
     if answering_drinks:
         _answer_with_a_drink(clauses, lexicon, result)
-    date_text = _date_text(text)
+    date_text = _which_week(_date_text(text), context)
     # "I had wine on the 3rd", then "sorry, I meant the 1st": the drink's day corrected, not the
     # appointment's
     drink_corrected = context.get("answered") == "alcohol" and context.get("drinks") and not (
@@ -405,7 +405,7 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
             result.told["alcohol"] = True   # "tonight", "saturday": when they will drink
     elif _about_an_appointment(clauses, context, result, lexicon) and not result.treated_already and not (
             _DURATION.search(date_text)):   # "I haven't had a drink in a week": how long, not when
-        _read_date(_after_a_correction(_date_text(text), today), today, result)
+        _read_date(_after_a_correction(date_text, today), today, result)
         if result.date_problem == "vague" and "checklist" in result.intents:
             result.date_problem = None   # "screen me before my appt next week": check now, the day later
             result.date_words = ""
@@ -1571,6 +1571,20 @@ _PAST_NIGHT = _GRAMMAR.last_night
 _DRINK_PIECES = re.compile(r"[.;!?,]| and | then | but | also | plus ")
 
 
+def _which_week(date_text: str, context: dict) -> str:
+    """"The one next week" or "this one", answering which "next Friday" was meant: that weekday."""
+    earlier = (context.get("date_words") or "").split()
+    day = next((word for word in earlier if word in dates.WEEKDAYS), None)
+    if context.get("pending") != "appointment_date" or day is None:
+        return date_text
+    said = f" {date_text} "
+    if any(f" {p} " in said for p in _GRAMMAR.later_week):
+        return f"{day} next week"
+    if any(f" {p} " in said for p in _GRAMMAR.this_week):
+        return f"this {day}"
+    return date_text
+
+
 def _read_drink_date(words: str, today: date, context: dict, result: Understanding,
                      besides: str | None = None, single: bool = False) -> None:
     """When the person drinks (or drank), on one day or several ("wine monday night and a beer
@@ -1724,7 +1738,10 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
         about_the_brand = any(m.kind == "brand" for m in result.mentions) and words and (
             words[0] in ("is", "are", "whats", "what", "tell") and "about" not in words)
         modal_only = all(_names_only_a_treatment(c) or not (set(c.words) & _GRAMMAR.modals) for c in clauses)
-        if context.get("last_topics") and not about_the_brand and modal_only:
+        if result.date_problem and treatment in TREATMENTS + ("both",) and not any(
+                c.question for c in clauses):
+            result.told["treatment"] = treatment   # "lip filler next friday": a booking, its day asked
+        elif context.get("last_topics") and not about_the_brand and modal_only:
             # "and Botox?" / "what about fillers": the last question again, for the treatment named.
             for topic in context["last_topics"]:
                 result.questions.append(Asked(topic, "any" if topic in ANY_TOPICS else treatment))
