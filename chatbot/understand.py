@@ -310,6 +310,10 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         result.lines = {"areas": [a for a, _ in result.asked_areas],
                         "hints": list(dict.fromkeys(h for _, h in result.asked_areas))}
         result.unread, result.candidates = "", []
+    if "eligibility" in result.intents and [q.topic for q in result.questions] == ["age"] and (
+            result.questions[0].treatment != "botox"):   # (the article rules nobody out of Botox)
+        # "can I have them? I'm 34 and healthy": no age limit in the article, but who cannot have them
+        result.questions.append(Asked("contraindications", result.questions[0].treatment))
     said = result.lines.get("behaviours")
     if said and any(c.of("corrections") for c in clauses):
         result.lines_corrected = True   # "wait, actually they're there all the time": not both
