@@ -120,6 +120,9 @@ def book(state: ConversationState, text: str, heard: Understanding,
         second = any(b.treatment in TREATMENTS and b.treatment != planned and b.date != told[
             "appointment_date"] for b in state.appointments) and planned in TREATMENTS
         state.book(planned if planned in TREATMENTS + ("both",) else "", told["appointment_date"])
+    if not second and len(dated) != 2 and any(b.date != told["appointment_date"] for b in before) and (
+            "appointment_date" not in state.context.corrected):
+        state.context.corrected.append("appointment_date")   # "actually make it the 21st": confirmed
     if second:
         told["treatment"] = "both"   # a second booking, not a correction of the first
         if state.facts.get("treatment") in TREATMENTS:

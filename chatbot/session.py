@@ -122,7 +122,9 @@ class Chatbot:
                          "missed": [f["value"] for f in turn
                                     if isinstance(f, Move) and f["name"] == "missed_answer"],
                          "passed_over": [f["value"] for f in turn
-                                         if isinstance(f, Move) and f["name"] == "passed_over"]}
+                                         if isinstance(f, Move) and f["name"] == "passed_over"],
+                         "introduced": [r["data"]["treatment"] for r in replies
+                                        if r["template"] == "screening_question" and r["data"].get("first")]}
         except BaseException:
             # A failed turn may leave the engine half-way: it is not given back, so the pool makes
             # a fresh one next time.
@@ -266,6 +268,7 @@ class Session:
             facts += [Screening(treatment=t, about=memory.about) for t in context.screening]
             facts += [Screened(treatment=t) for t in context.screened if t in context.screening]
             facts += [Passed(key=key) for key in context.passed_over]
+            facts += [Move(name="introduced", value=t) for t in context.introduced]
         facts += self._appointments(today, bool(booked))
         facts += [Drink(date=when, new=when in heard.drink_dates or when == heard.told.get("alcohol_date"))
                   for when in memory.drinks]
@@ -284,6 +287,8 @@ class Session:
             context.passed_over = []
             memory.about, memory.who = subject, who
         context.screened = list(dict.fromkeys(context.screened + decided["screened"]))
+        context.introduced = [t for t in dict.fromkeys(context.introduced + decided["introduced"])
+                              if t in context.screening]
         return reply
 
     def _appointments(self, today: date, new: bool) -> list[Appointment]:

@@ -44,6 +44,7 @@ class Context:
     last_urgent: bool = False
     treated_already: bool = False          # "I had fillers last month": questions are about after
     date_words: str | None = None          # an unclear date's words ("next friday") while its day is asked
+    introduced: list = field(default_factory=list)      # checks whose opening words were already said
 
 
 _CONTEXT_FIELDS = tuple(f.name for f in fields(Context))

@@ -373,7 +373,10 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
     """The appointment's date and the drinks' dates, each where it belongs, whatever the order."""
     spoken = " ".join(w for c in clauses for w in c.words)
     names_the_appointment = bool(_GRAMMAR.appointment_words.search(spoken) or _opened(spoken).startswith(
-        _GRAMMAR.appointment_pronouns)) and not _GRAMMAR.drink_words.search(spoken)
+        _GRAMMAR.appointment_pronouns) or (   # "no wait, 12/22": the day just told, corrected
+        _opened(spoken) != spoken and context.get("has_appointment")
+        and not (context.get("answered") == "alcohol" and context.get("drinks")))) and not (
+        _GRAMMAR.drink_words.search(spoken))
     # "my appointment is the 10th", "it's on Sunday": the appointment, not a drink
     answering_drinks = context.get("pending") == "alcohol" and not result.treatments and not any(
         c.question for c in clauses) and not names_the_appointment
@@ -433,6 +436,9 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
             and not {"checklist", "eligibility"} & set(result.intents)
             and not any(c.question for c in clauses)):
         result.date_problem = "missing"   # "I'm booked for fillers": which day?
+    if ("appointment_date" in result.told or result.date_problem) and _RESCHEDULED.search(spoken):
+        # "reschedule to 12/22": the appointment moved, not a question whether to go ahead
+        result.questions = [q for q in result.questions if q.topic != "go_ahead"]
 
 
 def _opened(spoken: str) -> str:

@@ -597,7 +597,8 @@ class Expert(Engine):
         person or about their client."""
         sources = inventory.topics()[topic].sources.get(treatment, [])
         self._reply("screening_question", f"{treatment}_screening", sources=sources,
-                    follow_up=key, key=key, treatment=treatment, first=after == "start",
+                    follow_up=key, key=key, treatment=treatment,
+                    first=after == "start" and not self._all(Move, name="introduced", value=treatment),
                     about=about, rule="ask_the_next_check")
 
     @Rule(Screening(treatment=MATCH.treatment), NOT(Screened(treatment=MATCH.treatment)))
