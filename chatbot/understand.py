@@ -162,6 +162,10 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         _take_back(clauses, lexicon, result)
     _read_answer(clauses, context, result, lexicon)
     _both_kinds(clauses, context, result)
+    if context.get("pending") == "blood_thinners" and result.told.get("prescribed") and (
+            "blood_thinners" not in result.told):
+        # "my doctor put me on aspirin": a prescribed blood thinner, for the injector to weigh
+        result.told["blood_thinners"] = "unknown"
     _read_dates(clauses, text, today, context, lexicon, result)
     _carry_over(clauses, context, result, lexicon)
     return result
