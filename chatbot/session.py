@@ -236,7 +236,11 @@ class Session:
         who = memory.who
         if wishes or booked or "treatment" in heard.told or context.pending == "appointment_date":
             named = whom_a_check_is_for(text, bot.lexicon)
+            if named is None and context.pending == "appointment_date" and memory.about == "client":
+                named = memory.who   # "booking Tom in for botox next thurs" - "the coming one": Tom's
             subject, who = ("client", named) if named is not None else ("self", "")
+            if heard.date_problem and named is not None:
+                memory.about, memory.who = subject, who   # kept while the day is asked
             facts.append(Plan(treatment=self.facts.get("treatment") or "", said="treatment" in heard.told,
                               about=subject))
             facts += [Move(name=name) for name in wishes]

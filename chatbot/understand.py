@@ -1901,6 +1901,14 @@ def whom_a_check_is_for(text: str, lexicon: Lexicon) -> str | None:
             lexicon.find(_WORD.findall(part), ("self",)) for part in named):
         return None
     if not any(f" {phrase} " in words for phrase in others.get("words", [])):
+        # "checking Anna for filler on Friday": a client named after the verb of a check
+        said = text.lower().split()
+        for verb, name, then in zip(said, said[1:], said[2:]):
+            name = name.strip(",.:;!?'")
+            if verb in _GRAMMAR.check_verbs and name.isalpha() and name not in _GRAMMAR.not_names and (
+                    then.strip(",.:;!?") in ("for", "before", "ahead", "in")) and not lexicon.find(
+                    [name], ("treatments", "brands", "self", "intents", "topics")):
+                return name.capitalize()
         return None
     known = [r for r in others.get("relations", []) if f" my {r} " in words]
     return f"your {max(known, key=len)}" if known else ""
