@@ -131,6 +131,7 @@ class Grammar:
     question_tags: frozenset
     closing_tags: frozenset
     obligations: tuple
+    days_from_the_appointment: dict
     ordinals: dict
     forget_words: dict
     appointment_words: re.Pattern
@@ -195,6 +196,7 @@ class Grammar:
                    both_kinds=tuple(data["both_kinds"]),
                    later_week=tuple(data["later_week"]), this_week=tuple(data["this_week"]),
                    correction_openers=tuple(sorted(data["correction_openers"], key=len, reverse=True)),
+                   days_from_the_appointment=dict(data["days_from_the_appointment"]),
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),
                    appointment_words=_any_word(data["appointment_words"]),
                    drink_words=_any_word(data["drink_words"]),

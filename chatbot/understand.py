@@ -434,6 +434,16 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
                 context.get("last_treatment") in TREATMENTS):
             # "ok cool, I'm booked for it next Tuesday" after a question about Botox: Botox
             result.told["treatment"] = context["last_treatment"]
+    said = set(spoken.split())
+    if context.get("pending") == "alcohol" and not result.treatments and "appointment_date" not in (
+            result.told) and said & AFTER_WORDS and not said & BEFORE_WORDS:
+        # "only after the appointment", "a glass at dinner after": none in the days before; what
+        # the article says of afterwards is nothing, and the reply says so
+        result.told.pop("alcohol_date", None)
+        result.drink_dates = []
+        result.told["alcohol"] = False
+        result.questions = [q for q in result.questions if q.topic != "alcohol"] + [
+            Asked("alcohol", "botox", when="after")]
     if result.told.get("treatment") in TREATMENTS + ("both",) and "appointment_date" not in result.told and (
             not result.date_problem and not context.get("has_appointment") and not result.questions
             and _BOOKING_WORDS.search(spoken) and not result.treated_already
@@ -1631,7 +1641,11 @@ def _drink_date(words: str, today: date, context: dict) -> date | None:
     appointment = context.get("appointment_date")
     when, weekday = None, False
     before = _DAYS_BEFORE.search(words)
-    if before and appointment:
+    eve = next((days for phrase, days in _GRAMMAR.days_from_the_appointment.items()
+                if f" {phrase} " in f" {words} "), None)
+    if eve is not None and appointment:   # "a glass of wine the night before": the eve of the appointment
+        when = date.fromisoformat(appointment) - timedelta(days=eve)
+    elif before and appointment:
         count = before[1]
         count = int(count) if count.isdigit() else dates.NUMBERS[count]
         when = date.fromisoformat(appointment) - timedelta(days=count)
