@@ -322,7 +322,7 @@ class Session:
         lines, choice_words = heard.lines, self.bot.lexicon.grammar.choice_words
         return Heard(
             nothing=not (heard.answer or heard.told or heard.questions or lines or heard.treatments
-                         or heard.intents or heard.date_problem),
+                         or heard.intents or heard.date_problem or heard.forget),
             recommendation="recommend" in heard.intents, business="business" in heard.intents,
             choosing="eligibility" in heard.intents and len(set(heard.treatments)) > 1,
             either=bool(set(_WORD.findall(heard.text.lower())) & choice_words),

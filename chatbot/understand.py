@@ -314,6 +314,10 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         result.lines = {"areas": [a for a, _ in result.asked_areas],
                         "hints": list(dict.fromkeys(h for _, h in result.asked_areas))}
         result.unread, result.candidates = "", []
+    if "checklist_again" in result.intents:
+        # "am I still ok to go?" after a check: its verdict again, not whether to go ahead in general
+        result.questions = [q for q in result.questions if q.topic != "go_ahead"]
+        result.intents = [i for i in result.intents if i != "eligibility"]
     if "eligibility" in result.intents and [q.topic for q in result.questions] == ["age"] and (
             result.questions[0].treatment != "botox"):   # (the article rules nobody out of Botox)
         # "can I have them? I'm 34 and healthy": no age limit in the article, but who cannot have them

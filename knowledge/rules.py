@@ -612,6 +612,15 @@ class Expert(Engine):
         """A check already decided is decided again when one of its answers changes."""
         self.declare(VerdictDue(treatment=treatment))
 
+    @Rule(Move(name=MATCH.move), TEST(lambda move: move in ("checklist", "checklist_again")),
+          Screening(treatment=MATCH.treatment), NOT(Screened(treatment=MATCH.treatment)),
+          Awaiting(key=MATCH.key),
+          Check(treatment=MATCH.treatment, key=MATCH.key), NOT(Told(key=MATCH.key, new=True)))
+    def the_check_is_not_done_yet(self, move, treatment, key):
+        """"So am I ok?" in the middle of a check: not yet, the rest of the questions come first."""
+        self._reply("check_not_done", f"{treatment}_screening", treatment=treatment,
+                    rule="the_check_is_not_done_yet")
+
     @Rule(Screened(treatment=MATCH.treatment), Screening(treatment=MATCH.treatment),
           Move(name="checklist_again"), salience=URGENT - 1)
     def the_checklist_is_shown_again_when_asked(self, treatment):
