@@ -160,6 +160,10 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         return result   # an urgent message is answered with the urgent advice alone
     if "forget" in result.intents:
         _take_back(clauses, lexicon, result)
+    if context.get("screening") and "new_subject" not in result.intents:
+        named = whom_a_check_is_for(text, lexicon)
+        if named and named[0].isupper() and named != context.get("who"):
+            result.intents.append("new_subject")   # "ok now Jane, botox friday": the next person
     _read_answer(clauses, context, result, lexicon)
     _both_kinds(clauses, context, result)
     if context.get("pending") == "blood_thinners" and result.told.get("prescribed") and (
@@ -1921,12 +1925,17 @@ def whom_a_check_is_for(text: str, lexicon: Lexicon) -> str | None:
     if not any(f" {phrase} " in words for phrase in others.get("words", [])):
         # "checking Anna for filler on Friday": a client named after the verb of a check
         said = text.lower().split()
-        for verb, name, then in zip(said, said[1:], said[2:]):
-            name = name.strip(",.:;!?'")
-            if verb in _GRAMMAR.check_verbs and name.isalpha() and name not in _GRAMMAR.not_names and (
-                    then.strip(",.:;!?") in ("for", "before", "ahead", "in")) and not lexicon.find(
-                    [name], ("treatments", "brands", "self", "intents", "topics")):
+        for at, (verb, raw, then) in enumerate(zip(said, said[1:], said[2:] + [""])):
+            name, then = raw.strip(",.:;!?'"), then.strip(",.:;!?")
+            if not name.isalpha() or name in _GRAMMAR.not_names or name in dates.WEEKDAYS or (
+                    name in dates.MONTHS) or lexicon.find(
+                    [name], ("treatments", "brands", "self", "intents", "topics", "answers")):
+                continue
+            if verb in _GRAMMAR.check_verbs and then in ("for", "before", "ahead", "in"):
                 return name.capitalize()
+            led = verb == "now" or (verb == "for" and at > 0 and said[at - 1] == "now")
+            if led and (raw[-1] in ",:" or lexicon.find([then], ("treatments", "brands"))):
+                return name.capitalize()   # "ok now Jane, botox friday", "now for Beth: filler"
         return None
     known = [r for r in others.get("relations", []) if f" my {r} " in words]
     return f"your {max(known, key=len)}" if known else ""
