@@ -122,6 +122,7 @@ class Grammar:
     correction_openers: tuple
     bare_stops: tuple
     other_treatment: tuple
+    with_someone: tuple
     both_kinds: tuple
     later_week: tuple
     this_week: tuple
@@ -193,6 +194,7 @@ class Grammar:
                    date_takebacks=tuple(data["date_takebacks"]),
                    bare_stops=tuple(data["bare_stops"]),
                    other_treatment=tuple(data["other_treatment"]),
+                   with_someone=tuple(data["with_someone"]),
                    both_kinds=tuple(data["both_kinds"]),
                    later_week=tuple(data["later_week"]), this_week=tuple(data["this_week"]),
                    correction_openers=tuple(sorted(data["correction_openers"], key=len, reverse=True)),

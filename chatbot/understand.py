@@ -811,9 +811,13 @@ _DONE = object()   # a reader's way to say the rest of the clause has nothing mo
 def _read_treatments(reading: _Reading) -> None:
     """The treatments and brands named ("I don't want botox, just fillers" names fillers)."""
     clause, result = reading.clause, reading.result
+    one = [m for m in clause.of("treatments") + clause.of("brands") if m.key != "both"]
     for match in clause.of("treatments"):
         if match.start in reading.negated and not clause.question and not clause.of("corrections"):
             continue
+        if match.words == "both" and one and any(m.start > match.start for m in one):
+            reading.told_spans.add(match.start)   # nor a question about having both
+            continue   # "my sister and I both want lip filler": the two people, not the treatments
         reading.named.append((match, "both" if match.key == "both" else match.key))
     for match in clause.of("brands"):
         brand = reading.lexicon.data["brands"][match.key]
@@ -1922,6 +1926,8 @@ def whom_a_check_is_for(text: str, lexicon: Lexicon) -> str | None:
                          for part in named for phrase in others.get("words", [])) and any(
             lexicon.find(_WORD.findall(part), ("self",)) for part in named):
         return None
+    if any(f" {phrase} " in words for phrase in _GRAMMAR.with_someone):
+        return None   # "me and my sister both want lip filler": one at a time, the person first
     if not any(f" {phrase} " in words for phrase in others.get("words", [])):
         # "checking Anna for filler on Friday": a client named after the verb of a check
         said = text.lower().split()
