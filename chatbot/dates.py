@@ -48,7 +48,8 @@ _PATTERNS = [
     ("tomorrow", re.compile(r"\b(?:tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow)\b")),
     ("today", re.compile(r"\b(?:today|tonight|this evening|this afternoon|later today)\b")),
     ("yesterday", re.compile(r"\b(?:yesterday|last night|last week)\b")),
-    ("in_n", re.compile(rf"\bin ({_NUMBER}) (day|days|week|weeks|wk|wks)\b")),
+    ("in_n", re.compile(rf"\bin ({_NUMBER}) (day|days|week|weeks|wk|wks|fortnight|fortnights)\b")),
+    ("fortnight", re.compile(r"\b(?:in a fortnight|a fortnight from (?:now|today)|fortnight today)\b")),
     ("weekday_next_week",
      re.compile(rf"\b(?:({_WEEKDAY}) (?:of )?next week|next week(?: on)? ({_WEEKDAY}))\b")),
     ("next_week", re.compile(r"\b(?:next week|next month|later this month|in a month|in a few weeks"
@@ -148,8 +149,10 @@ def _resolve(kind: str, match: re.Match, today: date) -> Found | None:
         return Found(today, None, words)
     if kind == "in_n":
         count = int(match[1]) if match[1].isdigit() else NUMBERS[match[1]]
-        days = count * (7 if match[2].startswith("w") else 1)
+        days = count * (14 if match[2].startswith("f") else 7 if match[2].startswith("w") else 1)
         return Found(today + timedelta(days=days), None, words) if days <= 3660 else None
+    if kind == "fortnight":
+        return Found(today + timedelta(days=14), None, words)
     if kind == "weekday_next_week":   # "Friday next week": that day of the coming Monday's week
         monday = today + timedelta(days=7 - today.weekday())
         return Found(monday + timedelta(days=WEEKDAYS[match[1] or match[2]]), None, words)

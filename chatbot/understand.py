@@ -1856,6 +1856,9 @@ def _read_by_examples(clauses: list[_Clause], lexicon: Lexicon, result: Understa
     proposes a topic when one is clearly closest, else keeps its closest topics as choices.
     False when every word was explained (then nothing was asked that the ranker could add to)."""
     unread = _unexplained(clauses, lexicon)
+    named = whom_a_check_is_for(result.text, lexicon) if unread else None
+    if named and named[0].isupper():
+        unread = [word for word in unread if word != named.lower()]   # "booking for Tom": a name
     # Every word explained and yet nothing read ("what is collagen": a vague topic, no treatment)
     explained = not unread and not (result.questions or result.intents or result.told or result.lines
                                     or result.answer) and any(
@@ -1939,6 +1942,9 @@ def whom_a_check_is_for(text: str, lexicon: Lexicon) -> str | None:
                 continue
             if verb in _GRAMMAR.check_verbs and then in ("for", "before", "ahead", "in"):
                 return name.capitalize()
+            if at > 0 and said[at - 1] in _GRAMMAR.check_verbs and verb == "for" and (
+                    raw[-1] in ",:" or lexicon.find([then], ("treatments", "brands"))):
+                return name.capitalize()   # "booking for Tom, botox next thurs"
             led = verb == "now" or (verb == "for" and at > 0 and said[at - 1] == "now")
             if led and (raw[-1] in ",:" or lexicon.find([then], ("treatments", "brands"))):
                 return name.capitalize()   # "ok now Jane, botox friday", "now for Beth: filler"
