@@ -118,6 +118,7 @@ class Grammar:
     area_joins: frozenset
     check_verbs: frozenset
     not_names: frozenset
+    timing_words: frozenset
     date_takebacks: tuple
     correction_openers: tuple
     bare_stops: tuple
@@ -170,7 +171,7 @@ class Grammar:
             "chat_modals", "chat_verbs", "reaction_words", "line_words", "future_frames",
             "general_eligibility", "now_words", "unclear_ends", "volume_words", "treated_verbs",
             "happening_now", "stopped_cues", "ending_negations", "reopener_fillers", "area_joins",
-            "check_verbs", "not_names",
+            "check_verbs", "not_names", "timing_words",
             "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         return cls(**{name: frozenset(value) for name, value in words.items()},

@@ -1770,6 +1770,18 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
     if result.treatments and not said_anything and context.get("last_topics") and all(
             _names_only_a_treatment(c) for c in clauses):
         refers_back = True   # "and before filler?": the last question, for fillers
+    timing = [w for w in words if w not in _GRAMMAR.follow_up_words - _GRAMMAR.timing_words]
+    if not said_anything and context.get("last_topics") and timing and all(
+            w in _GRAMMAR.timing_words for w in timing) and set(timing) & (
+            AFTER_WORDS | BEFORE_WORDS | {"day", "night", "evening", "morning"}):
+        # "what about on the day?", "and the evening before?", "what about after?" after a question
+        # about alcohol: the same question, at that time
+        after = bool(set(timing) & AFTER_WORDS) and not set(timing) & BEFORE_WORDS
+        treatment = _one_treatment(result.treatments) or context.get("last_treatment")
+        for topic in context["last_topics"]:
+            result.questions.append(Asked(topic, "any" if topic in ANY_TOPICS else treatment,
+                                          when="after" if after and topic in PRECAUTION_TOPICS else ""))
+        return
     if (not said_anything or vague or framed or only_a_plan) and not refers_back and _read_by_examples(
             clauses, lexicon, result):
         pass   # the example ranker read it, or found it unclear
