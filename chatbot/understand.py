@@ -1122,7 +1122,8 @@ def _ask_topics(reading: _Reading) -> None:
         del topics["precautions"]    # "which supplements should I avoid": just the supplements
     refers_back = bool(set(clause.words) & PRONOUNS)
     for topic, match in topics.items():
-        if topic in VAGUE_TOPICS and not reading.treatments and not refers_back:
+        if topic in VAGUE_TOPICS and not reading.treatments and not refers_back and not (
+                topic in ANY_TOPICS and len(set(result.treatments)) > 1):   # "botox or filler? the diff"
             continue   # "what's the weather like": "what" alone is not a question about treatments
         treatment = "any" if topic in ANY_TOPICS else reading.treatment_for(match)
         question = Asked(topic, treatment, "", reading.when if topic in PRECAUTION_TOPICS else "")
