@@ -124,6 +124,7 @@ class Grammar:
     bare_stops: tuple
     other_treatment: tuple
     with_someone: tuple
+    training_frames: tuple
     both_kinds: tuple
     later_week: tuple
     this_week: tuple
@@ -196,6 +197,7 @@ class Grammar:
                    bare_stops=tuple(data["bare_stops"]),
                    other_treatment=tuple(data["other_treatment"]),
                    with_someone=tuple(data["with_someone"]),
+                   training_frames=tuple(f" {p} " for p in data["training_frames"]),
                    both_kinds=tuple(data["both_kinds"]),
                    later_week=tuple(data["later_week"]), this_week=tuple(data["this_week"]),
                    correction_openers=tuple(sorted(data["correction_openers"], key=len, reverse=True)),

@@ -246,11 +246,19 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
             result.questions.append(Asked("side_effects", _one_treatment(result.treatments)))
     # Only an answer to the allergy question that names no treatment is read as history ("I had a
     # rash after a latex glove once"); anywhere else "once" may be "once I got home": still urgent.
+    everything = f" {' '.join(w for c in clauses for w in c.words)} "
+    training = any(p in everything for p in _GRAMMAR.training_frames) and not any(
+        c.of("recent") for c in clauses)   # "... whose lip is swelling right now" stays urgent
+    if "urgent" in result.intents and training:
+        # "what do I tell a client who says she had a reaction to filler?": a question, no report
+        result.intents.remove("urgent")
+        if not result.questions:
+            result.questions.append(Asked("side_effects", _one_treatment(result.treatments)))
     long_past = context.get("pending") == "allergic" and bool(_LONG_PAST.search(text.lower())) and not (
         context.get("treated_already") or result.treated_already or result.treatments)
     if long_past and "urgent" in result.intents:
         result.intents.remove("urgent")   # "I had a rash after a latex glove once": history, not now
-    if not long_past and ("urgent" in result.intents or _sounds_urgent(
+    if not long_past and not training and ("urgent" in result.intents or _sounds_urgent(
             clauses, bool(context.get("treated_already")))):
         # An urgent message is answered with the urgent advice alone.
         result.questions, result.intents, result.lines = [], ["urgent"], {}
