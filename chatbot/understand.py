@@ -1350,7 +1350,8 @@ def _negated_positions(clause: _Clause) -> set[int]:
 def _doubtful(clause: _Clause, lexicon: Lexicon) -> bool:
     """Doubt in the clause: "not sure", "maybe", "I might be", or a negated word of certainty ("she
     isn't sure", "can't be certain", "not 100%"). Doubt is never a "no"."""
-    if any(m.key == "unknown" for m in clause.of("answers")):
+    asks = {i for m in clause.of("intents") for i in range(m.start, m.end)}   # "is it possible to"
+    if any(m.key == "unknown" and m.start not in asks for m in clause.of("answers")):
         return True
     certainty = lexicon.data["doubt"]["certainty"]
     return any(word in certainty for cue in clause.of("negation") if cue.key == "cue"
