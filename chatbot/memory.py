@@ -98,7 +98,9 @@ def _move_the_booking(state: ConversationState, before, after) -> None:
     treatment corrected (a second treatment booked beside it is left alone)."""
     if before in TREATMENTS and after in TREATMENTS and len(state.appointments) == 1 \
             and state.appointments[0].treatment == before:
-        state.book(after, state.appointments[0].date)
+        when = state.appointments[0].date
+        state.unbook()
+        state.book(after, when)
 
 
 def book(state: ConversationState, text: str, heard: Understanding,

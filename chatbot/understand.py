@@ -1294,7 +1294,9 @@ def _one_treatment(treatments: list[str]) -> str | None:
 def _tell_item(told: dict, kind: str, item: str, category: str, negated: bool, unsure: bool) -> None:
     """Record a named item the person does (or does not) take or use."""
     if kind == "hair_removal":
-        told["hair_removal"] = "unknown" if unsure else not negated
+        # threading, plucking, laser: not what the article names, so for the injector, not a yes
+        other = category == "other_hair_removal" and not negated and told.get("hair_removal") is not True
+        told["hair_removal"] = "unknown" if unsure or other else not negated
         return
     key = LIST_KEY_OF_KIND[kind]
     generic = item in CLASS_WORDS
@@ -1868,6 +1870,7 @@ def _unexplained(clauses: list[_Clause], lexicon: Lexicon) -> list[str]:
         covered = {i for m in clause.matches for i in range(m.start, m.end)}
         left += [word for index, word in enumerate(clause.words)
                  if index not in covered and word not in stopwords and not word.isdigit()
+                 and not (index < 3 and word in _GRAMMAR.correction_openers)     # "oh wait, ..."
                  and word not in dates.MONTHS and word not in dates.WEEKDAYS   # "friday 4 december"
                  and not _ORDINAL.fullmatch(word)]                                # "the 14th"
     return left
