@@ -198,16 +198,22 @@ class Expert(Engine):
     @Rule(Mentioned(item=MATCH.item, listed=False, kind=MATCH.kind, negated=False, told=True),
           TEST(lambda kind: kind in ("medicine", "supplement", "skincare", "hair_removal")),
           NOT(Question(item=MATCH.item)),
-          Focus(treatment=MATCH.treatment))
+          Focus(treatment=MATCH.treatment),
+          NOT(Move(name="unlisted", value=MATCH.kind)), salience=1)
     def you_take_something_the_article_does_not_name(self, item, kind, treatment):
-        """Someone who takes or uses something the article does not name (warfarin, fish oil) is
-        told so, given the article's guidance for that kind of thing, and sent to their injector."""
+        """Someone who takes or uses things the article does not name (warfarin, fish oil) is told
+        so, given the article's guidance for that kind of thing once, and sent to their injector."""
         topic = {"medicine": "medicines", "supplement": "supplements", "skincare": "skincare",
                  "hair_removal": "hair_removal"}[kind]
         topic_data = inventory.topics()[topic]
         stated = topic_data.sources.get(treatment) or topic_data.related.get(treatment, [])
+        asked = {q["item"] for q in self._all(Question)}
+        told = self._all(Mentioned, listed=False, kind=kind, negated=False, told=True)
+        items = list(dict.fromkeys(m["item"] for m in told if m["item"] not in asked))
+        self.declare(Move(name="unlisted", value=kind))     # every such item in one answer
+        self.declare(Move(name="quoted", value=topic))      # and the precaution quoted here, once
         self._reply("unlisted_item", _intent(treatment, topic), scope="partial", sources=stated,
-                    handoff=True, used=[topic], topic=topic, treatment=treatment, item=item,
+                    handoff=True, used=[topic], topic=topic, treatment=treatment, item=item, items=items,
                     rule="you_take_something_the_article_does_not_name")
 
     @Rule(Mentioned(kind="brand", listed=False, item=MATCH.item, category=MATCH.treatment))
@@ -255,6 +261,7 @@ class Expert(Engine):
                    precaution=True, contraindication=False),
           NOT(Move(name="answering")),
           NOT(Move(name="drinks_timed", value=MATCH.key)),
+          NOT(Move(name="quoted", value=MATCH.topic)),
           NOT(Question(topic=MATCH.topic, treatment=MATCH.treatment)))
     def precaution_applies_to_you(self, key, topic, treatment, sources, value):
         """Someone who takes or does something the article warns about before this treatment
