@@ -135,6 +135,7 @@ class Grammar:
     closing_tags: frozenset
     obligations: tuple
     days_from_the_appointment: dict
+    habitual_days: dict
     ordinals: dict
     forget_words: dict
     appointment_words: re.Pattern
@@ -202,6 +203,7 @@ class Grammar:
                    later_week=tuple(data["later_week"]), this_week=tuple(data["this_week"]),
                    correction_openers=tuple(sorted(data["correction_openers"], key=len, reverse=True)),
                    days_from_the_appointment=dict(data["days_from_the_appointment"]),
+                   habitual_days={k: tuple(v) for k, v in data["habitual_days"].items()},
                    ordinals=dict(data["ordinals"]), forget_words=dict(data["forget_words"]),
                    appointment_words=_any_word(data["appointment_words"]),
                    drink_words=_any_word(data["drink_words"]),

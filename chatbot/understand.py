@@ -1638,6 +1638,18 @@ def _read_drink_date(words: str, today: date, context: dict, result: Understandi
     """When the person drinks (or drank), on one day or several ("wine monday night and a beer
     tomorrow": each piece of the message read in its own tense, a piece with none in the last's)."""
     dated: list[str] = []
+    appointment = context.get("appointment_date")
+    habit = [day for word, day in _GRAMMAR.habitual_days.items() if f" {word} " in f" {words} "]
+    if habit and appointment and not single:
+        # "only on weekends", "fridays": the last such days before the appointment
+        on = date.fromisoformat(appointment)
+        for day in sorted({d for days in habit for d in days}):
+            back = (on.weekday() - day) % 7 or 7
+            dated.append((on - timedelta(days=back)).isoformat())
+        dated.sort()
+        result.told["alcohol_date"] = dated[-1]
+        result.drink_dates = dated
+        return
     if not single:
         tense = ""
         for piece in _DRINK_PIECES.split(f" {words} "):
