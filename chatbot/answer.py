@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, field
 
 # The order the pieces of one answer are shown in (templates not listed come in between).
 FIRST = ("too_long", "urgent", "corrected", "contraindication", "contraindication_unsure", "verdict_stop")
-LAST = ("date_question", "screening_question", "verdict_ask", "verdict_ready", "both_planned",
+LAST = ("verdict_ask", "verdict_ready", "both_planned", "date_question", "screening_question",
         "recommend_question",
-        "noted", "not_understood")
+        "noted", "not_understood")   # one check's verdict before the other's next question
 
 
 @dataclass
