@@ -20,13 +20,14 @@ def main(path: str = "/usr/share/dict/words") -> int:
     keep = set(data.get("ordinary", {}).get("keep_correcting", []))
     data["ordinary"] = {"words": []}      # judge every word afresh, not by the current list
     loaded = lexicon.Lexicon(data)
-    words = set()
     with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            word = lexicon.normalise(line.strip())
-            if word.isalpha() and word == line.strip().lower() and word not in keep and (
-                    loaded.correct(word) != word):
-                words.add(word)
+        candidates = [word for line in handle for word in [lexicon.normalise(line.strip())]
+                      if word.isalpha() and word == line.strip().lower() and word not in keep]
+    words = {word for word in candidates if loaded.mend(word) != [word]}   # corrected or split
+    # a second pass: with those words known, a longer word may now split into them ("whenever")
+    data["ordinary"] = {"words": sorted(words)}
+    again = lexicon.Lexicon(data)
+    words |= {word for word in candidates if again.mend(word) != [word]}
     target = os.path.join(os.path.dirname(lexicon.__file__), "ordinary_words.txt")
     with open(target, "w", encoding="utf-8") as handle:
         handle.write("# Real English words one or two letters from a lexicon term "
