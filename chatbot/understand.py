@@ -1145,8 +1145,9 @@ def _read_plan(reading: _Reading) -> None:
     """A plan: "I'm getting fillers", "booked for Botox", "actually it's fillers, not Botox".
     "actually, how long does botox take?" asks; only a statement corrects."""
     clause = reading.clause
-    planned = (clause.of("plans") or (clause.of("corrections") and not clause.question)) and not (
-        reading.someone_else)
+    asked_about = clause.question and " ".join(clause.words[:2]) in ("what about", "how about")
+    planned = ((clause.of("plans") and not asked_about)   # "what about botox instead?" plans nothing
+               or (clause.of("corrections") and not clause.question)) and not reading.someone_else
     meant = [t for m, t in reading.named if m.start not in reading.negated]
     if len(set(meant)) > 1 and set(clause.words) & _GRAMMAR.choice_words:
         return   # "it is botox or filler?": a choice asked about, not a plan
@@ -1763,7 +1764,8 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
         if last in TREATMENTS:
             result.treatments = [t for t in TREATMENTS if t != last]
     corrected_treatment = set(result.told) == {"treatment"} and any(c.of("corrections") for c in clauses)
-    said_anything = result.questions or result.intents or result.lines or result.answer or result.forget or (
+    answered = result.answer and (context.get("pending") or result.answer not in ("yes", "no"))
+    said_anything = result.questions or result.intents or result.lines or answered or result.forget or (
         result.told and not corrected_treatment)    # "sorry, I meant botox" re-asks the question
     words = [w for c in clauses for w in c.words]
     refers = bool(set(words) & PRONOUNS) or " ".join(words) in FOLLOW_UPS
