@@ -124,6 +124,7 @@ class Grammar:
     bare_stops: tuple
     other_treatment: tuple
     with_someone: tuple
+    when_to_stop: tuple
     training_frames: tuple
     both_kinds: tuple
     later_week: tuple
@@ -198,6 +199,7 @@ class Grammar:
                    bare_stops=tuple(data["bare_stops"]),
                    other_treatment=tuple(data["other_treatment"]),
                    with_someone=tuple(data["with_someone"]),
+                   when_to_stop=tuple(data["when_to_stop"]),
                    training_frames=tuple(f" {p} " for p in data["training_frames"]),
                    both_kinds=tuple(data["both_kinds"]),
                    later_week=tuple(data["later_week"]), this_week=tuple(data["this_week"]),

@@ -1696,12 +1696,12 @@ def _drink_date(words: str, today: date, context: dict) -> date | None:
         when = found.value if found is not None else None
         weekday = found is not None and bool(set(found.words.split()) & set(dates.WEEKDAYS)) and not any(
             ch.isdigit() for ch in found.words)   # "Friday the 18th" is that day, whatever the week
-        if when is not None and when > today and set(words.split()) & PAST_WORDS and not (
+        if when is not None and when > today and set(words.split()) & (PAST_WORDS - AFTER_WORDS) and not (
                 _PLANNED.search(words)):
             # "he had wine on Saturday": the Saturday just gone; "I had wine on the 1st": the 1st
             when = when - timedelta(days=7) if weekday else (_month_before(when) or when)
     if weekday and when is not None and appointment and when > date.fromisoformat(appointment) and (
-            when - timedelta(days=7) >= today - timedelta(days=7)):
+            when - timedelta(days=7) >= today - timedelta(days=7)) and not set(words.split()) & AFTER_WORDS:
         when -= timedelta(days=7)   # "pints on Friday" before a Monday appointment: the Friday before
     return when
 
@@ -1796,6 +1796,13 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
     if result.treatments and not said_anything and context.get("last_topics") and all(
             _names_only_a_treatment(c) for c in clauses):
         refers_back = True   # "and before filler?": the last question, for fillers
+    when_to_stop = any(f" {p} " in f" {' '.join(words)} " for p in _GRAMMAR.when_to_stop)
+    if not said_anything and context.get("last_topics") and when_to_stop and not result.treatments:
+        # "how long before should he stop?" after a question about alcohol: the same question
+        treatment = context.get("last_treatment")
+        for topic in context["last_topics"]:
+            result.questions.append(Asked(topic, "any" if topic in ANY_TOPICS else treatment))
+        return
     timing = [w for w in words if w not in _GRAMMAR.follow_up_words - _GRAMMAR.timing_words]
     if not said_anything and context.get("last_topics") and timing and all(
             w in _GRAMMAR.timing_words for w in timing) and set(timing) & (
