@@ -506,6 +506,14 @@ def _leave_treatments_behind(clauses: list[_Clause], lexicon: Lexicon, result: U
     had = {t for c in behind for t in named(c)}
     if behind and ahead and had - ahead:
         result.treatments = [t for t in result.treatments if t in ahead]
+        if len(had) == 1 and len(ahead) == 1 and any(c.question for c in clauses if c not in behind) and (
+                "eligibility" in result.intents or set(q.topic for q in result.questions) <= {
+                    "precautions", "interval", "order"}):
+            # "I had botox yesterday, can I get fillers today?": the gap between the two (and which
+            # goes first), not a check nor a list of precautions
+            if not {w for c in clauses for w in c.words} & _GRAMMAR.now_words:   # "... now?": checked too
+                result.intents = [i for i in result.intents if i not in ("eligibility", "checklist")]
+            result.questions = [Asked("interval", "any")]
 
 
 def _only_names_a_treatment(clause: _Clause) -> bool:
