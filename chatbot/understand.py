@@ -1219,6 +1219,11 @@ def _read_lines(reading: _Reading):
         behaviours = []   # "only when I have cramps": how a medicine is taken, not how lines behave
     if clause.question and not clause.of("self") and not face and not (recommend and behaviours):
         return _DONE   # "which treatment is for wrinkles from frowning?" still says how they behave
+    if reading.someone_else and single and face and not (recommend or behaviours or asks_of_things) and not (
+            result.answering_for_client):
+        # "my boyfriend wants botox for his forehead lines": where Botox goes, not the person's own lines
+        result.questions.append(Asked("areas", treatments[0]))
+        return _DONE
     described = behaviours or recommend or clause.of("self") or clause.of("others") or clause.of("plans")
     if not (described or "recommend" in result.intents or result.lines):
         if face and single and not (result.questions or reading.topics or asks_of_things):
