@@ -383,6 +383,10 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         result.intents = [i for i in result.intents if i not in ("suitable", "eligibility", "recommend")]
         result.intents.append("recommend")
         result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
+    spoken_words = [w for c in clauses for w in c.words]
+    if "why" in result.intents and not context.get("last_trace") and len(spoken_words) > 4 and all(
+            m.words == "why" for c in clauses for m in c.of("intents") if m.key == "why"):
+        result.intents.remove("why")   # "why do lips thin with age": a question, with nothing to explain
     if "why" in result.intents and (result.questions or result.treatments or result.lines):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
     return False
