@@ -199,7 +199,7 @@ class Expert(Engine):
           TEST(lambda kind: kind in ("medicine", "supplement", "skincare", "hair_removal")),
           NOT(Question(item=MATCH.item)),
           Focus(treatment=MATCH.treatment),
-          NOT(Move(name="unlisted", value=MATCH.kind)), salience=1)
+          NOT(Move(name="unlisted", value=MATCH.kind)), salience=CONTRAINDICATION)   # before the precaution
     def you_take_something_the_article_does_not_name(self, item, kind, treatment):
         """Someone who takes or uses things the article does not name (warfarin, fish oil) is told
         so, given the article's guidance for that kind of thing once, and sent to their injector."""
