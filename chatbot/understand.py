@@ -1960,6 +1960,16 @@ def _read_by_examples(clauses: list[_Clause], lexicon: Lexicon, result: Understa
         # is not where Botox goes): offering it costs little, answering the weak topic misleads.
         lead = 1.0 if best and (best.topic in ranker.silent or set(asked) <= set(FRAMED_TOPICS)) \
             else settings["lead"]
+        # The weak topic read from a question word alone ("where", "how long") beside words nothing
+        # explains ("where can I park"), with no example close either: not covered, never the topic
+        function_words = _GRAMMAR.wh_words | _GRAMMAR.modals | {"long", "much", "many", "i", "you", "is",
+                                                                 "are"}
+        bare = set(asked) <= {"areas", "duration"} and all(   # "where...", "how long...": place, time
+            set(m.words.split()) <= function_words for c in clauses for m in c.of("topics") if m.key in asked)
+        if bare and phrased < settings["offer"] and (not best or best.score < settings["offer"]):
+            result.questions = []
+            result.unread = " ".join(unread)
+            return True
         if not best or best.score < settings["offer"] or best.score <= lead * phrased:
             return True
         candidates = [best.topic]
