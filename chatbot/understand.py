@@ -341,6 +341,12 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         # "I have frown lines, and deep lines around my mouth that are always there": the frown
         # lines keep the kind their name gives
         said += [hint for hint in dict.fromkeys(result.untold_hints) if hint not in said]
+    choosing = len(set(result.treatments)) > 1 and set(spoken.split()) & _GRAMMAR.choice_words
+    if result.lines and choosing and all(q.topic in WEAK_TOPICS for q in result.questions) and not (
+            result.told) and any(c.question for c in clauses) and "recommend" not in result.intents:
+        # "lines on my forehead when I raise my eyebrows: would Botox or filler suit me better?"
+        result.questions = []
+        result.intents = [i for i in result.intents if i != "eligibility"] + ["recommend"]
     if "recommend" in result.intents and not result.lines and result.asked_areas and all(
             q.topic in WEAK_TOPICS for q in result.questions) and not result.told:
         # "thin lips, want more volume, what treatment should I book?": the areas told are the lines
