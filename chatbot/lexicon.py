@@ -127,6 +127,8 @@ class Grammar:
     when_to_stop: tuple
     training_frames: tuple
     both_kinds: tuple
+    asking_about: tuple
+    name_follows: tuple
     later_week: tuple
     this_week: tuple
     appointment_pronouns: tuple
@@ -179,7 +181,8 @@ class Grammar:
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         plain = ("checking_phrases", "self_corrections", "asking_advice", "filler_allergens",
                  "general_asks", "not_forgetting", "besides", "obligations", "date_takebacks", "bare_stops",
-                 "other_treatment", "with_someone", "when_to_stop", "both_kinds", "later_week", "this_week")
+                 "other_treatment", "with_someone", "when_to_stop", "both_kinds", "later_week", "this_week",
+                 "asking_about", "name_follows")
         patterns = ("appointment_words", "drink_words", "long_ago", "long_past", "booking_words",
                     "rescheduled", "planned_words", "last_night", "past_event_verbs", "recent_times",
                     "date_correction_markers", "not_had")

@@ -1163,7 +1163,7 @@ def _read_plan(reading: _Reading) -> None:
     """A plan: "I'm getting fillers", "booked for Botox", "actually it's fillers, not Botox".
     "actually, how long does botox take?" asks; only a statement corrects."""
     clause = reading.clause
-    asked_about = clause.question and " ".join(clause.words[:2]) in ("what about", "how about")
+    asked_about = clause.question and " ".join(clause.words[:2]) in _GRAMMAR.asking_about
     planned = ((clause.of("plans") and not asked_about)   # "what about botox instead?" plans nothing
                or (clause.of("corrections") and not clause.question)) and not reading.someone_else
     meant = [t for m, t in reading.named if m.start not in reading.negated]
@@ -2019,7 +2019,7 @@ def whom_a_check_is_for(text: str, lexicon: Lexicon) -> str | None:
                     name in dates.MONTHS) or lexicon.find(
                     [name], ("treatments", "brands", "self", "intents", "topics", "answers")):
                 continue
-            if verb in _GRAMMAR.check_verbs and then in ("for", "before", "ahead", "in"):
+            if verb in _GRAMMAR.check_verbs and then in _GRAMMAR.name_follows:
                 return name.capitalize()
             if at > 0 and said[at - 1] in _GRAMMAR.check_verbs and verb == "for" and (
                     raw[-1] in ",:" or lexicon.find([then], ("treatments", "brands"))):
