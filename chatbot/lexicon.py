@@ -165,6 +165,7 @@ class Grammar:
     class_items: tuple
     list_of_kind: dict
     bare_area_topics: tuple
+    recommendation_answers: tuple
 
     @classmethod
     def read(cls, data: dict) -> Grammar:
@@ -210,7 +211,8 @@ class Grammar:
                    topic_of_kind=dict(topics["of_kind"]), topic_of_condition=dict(topics["of_condition"]),
                    precedence=tuple(tuple(pair) for pair in topics["precedence"]),
                    class_items=tuple(items["classes"]), list_of_kind=dict(items["list_of_kind"]),
-                   bare_area_topics=tuple(topics["of_a_bare_area"]))
+                   bare_area_topics=tuple(topics["of_a_bare_area"]),
+                   recommendation_answers=tuple(topics["recommendation_answers"]))
 
 
 def _any_word(words: list[str]) -> re.Pattern:

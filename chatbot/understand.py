@@ -103,6 +103,7 @@ class Understanding:
     answering_for_client: bool = False    # a check of a client is under way: "she" is the client
     checking_who: str = ""                # whom that check is for, when named ("your friend")
     pending: str = ""                     # what the bot asked: a bare word may answer it
+    advising: bool = False                # the last reply was a recommendation from the lines
     listing: bool = False                 # several clauses ("meds: advil, tylenol"): a list may tell
     forget: list = field(default_factory=list)   # facts taken back: "forget the pregnancy thing"
     treated_already: bool = False         # "I had fillers last month": asking about afterwards
@@ -149,6 +150,7 @@ def understand(text: str, lexicon: Lexicon, today: date, context: dict | None = 
         or bool(context.get("client_check")))   # a message that starts a client's check
     result.checking_who = context.get("who") or ""
     result.pending = context.get("pending") or ""
+    result.advising = (context.get("last_trace") or {}).get("intent", "").startswith("recommend")
     result.listing = len(clauses) > 1
     result.treated_already = bool(context.get("treated_already")) or any(
         _treated(c, today) and not c.of("plans") for c in clauses)
@@ -305,9 +307,14 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
     if result.lines and not result.questions and "recommend" not in result.intents and any(
             phrase in spoken for phrase in _GRAMMAR.asking_advice):
         result.intents.append("recommend")   # "saggy skin, what should I do?": advice on the lines
-    if "recommend" in result.intents and result.lines:
-        # "lines that stay when my face is still, what treats that?": the recommendation answers
-        result.questions = [q for q in result.questions if q.topic not in WEAK_TOPICS]
+    if "recommend" in result.intents and (result.lines or result.asked_areas):
+        # "lines that stay when my face is still, what treats that?", "got dynamic lines on my
+        # forehead, what's the right injectable?": the recommendation answers; a topic asked in a
+        # question of its own ("... and how much is it?") stays
+        apart = {m.key for c in clauses if c.question and not _carries_advice(c) for m in c.of("topics")}
+        result.questions = [q for q in result.questions if (
+            q.topic not in WEAK_TOPICS or not result.lines) and (
+            q.topic in apart or q.topic not in _GRAMMAR.recommendation_answers)]
     if "recommend" in result.intents and result.treatments and not result.lines and not any(
             c.of("line_behaviour") or c.of("areas") for c in clauses) and not (
             len(set(result.treatments)) > 1 and set(spoken.split()) & _GRAMMAR.choice_words):
@@ -396,6 +403,12 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
     if "why" in result.intents and (result.questions or result.treatments or result.lines):
         result.intents.remove("why")   # "why botox before fillers?" is a question, not "explain that"
     return False
+
+
+def _carries_advice(clause: _Clause) -> bool:
+    """Whether a clause asks for advice or describes lines (then its topic words are part of that)."""
+    return bool(clause.of("areas") or clause.of("line_behaviour") or any(
+        m.key in ("recommend", "suitable") for m in clause.of("intents")))
 
 
 def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, lexicon: Lexicon,
@@ -1225,6 +1238,7 @@ def _read_lines(reading: _Reading):
     behaviours = [m for m in clause.of("line_behaviour")
                   if not {m.start} & (area_spans | topic_spans | intent_spans)]
     if behaviours and not (face or recommend or result.lines or result.pending == "lines_at_rest"
+                           or result.advising   # "some are still there at rest" after the advice
                            or "recommend" in result.intents or set(clause.words) & _GRAMMAR.line_words):
         behaviours = []   # "only when I have cramps": how a medicine is taken, not how lines behave
     if clause.question and not clause.of("self") and not face and not (recommend and behaviours):
