@@ -86,7 +86,9 @@ def find(text: str, today: date, anchor: re.Pattern | None = None) -> Found | No
     anchors = [m.start() for m in anchor.finditer(text)] if anchor is not None else []
     if len(found) == 1 or not anchors:
         return found[0][2]
-    return min(found, key=lambda f: min(abs(f[0] - a) for a in anchors))[2]
+    # "tomorrow I have botox, yesterday I drank wine": a day to come before a day gone by
+    to_come = [f for f in found if f[2].problem != "past"] or found
+    return min(to_come, key=lambda f: min(abs(f[0] - a) for a in anchors))[2]
 
 
 def nearer(text: str, today: date, this: re.Pattern, than: re.Pattern) -> bool:

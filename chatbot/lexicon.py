@@ -126,6 +126,7 @@ class Grammar:
     with_someone: tuple
     when_to_stop: tuple
     training_frames: tuple
+    answer_frames: tuple
     both_kinds: tuple
     asking_about: tuple
     name_follows: tuple
@@ -200,6 +201,7 @@ class Grammar:
                    reported_speech=tuple(f" {phrase} " for phrase in data["reported_speech"]),
                    appointment_pronouns=tuple(f"{phrase} " for phrase in data["appointment_pronouns"]),
                    training_frames=tuple(f" {p} " for p in data["training_frames"]),
+                   answer_frames=tuple(f" {p} " for p in data["answer_frames"]),
                    correction_openers=tuple(sorted(data["correction_openers"], key=len, reverse=True)),
                    days_from_the_appointment=dict(data["days_from_the_appointment"]),
                    habitual_days={k: tuple(v) for k, v in data["habitual_days"].items()},

@@ -292,9 +292,19 @@ def _weigh_intents(clauses: list[_Clause], text: str, context: dict, result: Und
         result.intents.remove("staff")   # "am I talking to a bot or a human?" asks what this is
     if "about_bot" in result.intents and (result.questions or result.treatments or result.lines):
         result.intents.remove("about_bot")   # "who wrote the article on botox safety?" asks the safety
-    if "help" in result.intents and (result.questions or result.treatments or result.lines):
+    if "help" in result.intents and result.asked_areas and not (result.questions or result.treatments) and (
+            "recommend" not in result.intents):
+        result.intents.append("recommend")   # "lips thin, what can you do?": advice on the lips
+    if "help" in result.intents and (result.questions or result.treatments or result.lines or (
+            "recommend" in result.intents)):
         # "can botox help sweating?", "my forehead is wrinkly, help": a question, not a call for help
         result.intents.remove("help")
+    framed = {m.key for c in clauses for m in c.of("topics") if any(
+        f" {m.words} " in frame and frame in f" {' '.join(c.words)} " for frame in _GRAMMAR.answer_frames)}
+    unframed = {m.key for c in clauses for m in c.of("topics")} - framed
+    if framed and (result.treatments or unframed or result.lines):
+        # "a client's asking what Botox is, what do I tell her?": what she asks, not the history
+        result.questions = [q for q in result.questions if q.topic not in framed - unframed - {"what"}]
     if set(result.told) - {"treatment"} and any(q.topic == "what" for q in result.questions):
         # "I took ginkgo yesterday, my filler is today, what do I do": not "what are fillers"
         result.questions = [q for q in result.questions if q.topic != "what"]
@@ -1056,8 +1066,10 @@ def _settle_topics(reading: _Reading) -> None:
     if "age" in topics and (advice or lines_named) and not any(
             phrase in f" {' '.join(clause.words)} " for phrase in _GRAMMAR.age_asked):
         del topics["age"]   # "I'm 45 with saggy skin, what should I do": the age is context
-    if "name" in topics and clause.of("others") and {"called", "name", "named"} & set(clause.words):
-        del topics["name"]   # "she is called Mrs Patel": the client's name, not the name Botox
+    called = "name" in topics and {"called", "name", "named"} & set(clause.words) and not any(
+        0 <= m.start - topics["name"].end <= 1 for m in clause.of("treatments"))
+    if called and clause.of("others"):
+        del topics["name"]   # "she is called Mrs Patel": the client's name; "why it is called botox" stays
     order = topics.get("order")
     if order and len(set(treatments)) < 2 and set(order.words.split()) & (
             BEFORE_WORDS | AFTER_WORDS | {"done"}):
@@ -1074,8 +1086,8 @@ def _settle_topics(reading: _Reading) -> None:
         # "what do I tell a client who asks if botox is safe": the safety; "what should I tell
         # clients before filler": what to do before it (not what to tell the injector)
         del topics["history"]
-        if not topics:
-            topics["precautions"] = history
+        if not topics and (clause.of("treatments") or not reading.result.listing):
+            topics["precautions"] = history   # (", what do I tell her?" after the question: nothing)
     interval = topics.get("interval")
     if interval and len(set(treatments)) < 2 and interval.words in ("weeks after", "days after") and (
             len(topics) > 1 or clause.of("conditions")):
@@ -1273,9 +1285,12 @@ def _read_lines(reading: _Reading):
             hints.append(area["hint"])
     if behaviours:
         said = result.lines.setdefault("behaviours", [])
+        cues = {i for m in clause.of("negation") if m.key == "cue" for i in range(m.start, m.end)}
         for match in behaviours:
             kind = match.key
-            if match.start in reading.negated:   # "not when I frown" is at rest; "not there at rest" moves
+            if match.start in reading.negated and not cues & set(range(match.start, match.end)):
+                # "not when I frown" is at rest; "not there at rest" moves; "not firm anymore" says
+                # its own negation
                 kind = "rest" if kind == "moves" else "moves"
             if kind not in said:
                 said.append(kind)
