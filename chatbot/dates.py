@@ -3,7 +3,7 @@
 Understands ISO dates (2026-12-04), day and month in either order (Dec 4, 4 December, 4th of Dec),
 numeric dates with a slash (12/4: read month first only when the day is above 12, else ambiguous),
 weekdays (Friday, this Friday, next Tuesday, Friday next week, Friday the 11th), holidays (new
-year's eve, Christmas), today, tonight, tomorrow, the day
+year's eve, Christmas), today, tonight, a time of day ("botox at 3", "in an hour"), tomorrow, the day
 after tomorrow, and "in N days/weeks". A date that is ambiguous or already past is reported as such, for a
 clarifying question.
 """
@@ -47,7 +47,12 @@ _PATTERNS = [
     ("after_tomorrow", re.compile(r"\bday after tomorrow\b")),
     ("tomorrow", re.compile(r"\b(?:tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow)\b")),
     ("today", re.compile(r"\b(?:today|tonight|this evening|this afternoon|later today)\b")),
-    ("yesterday", re.compile(r"\b(?:yesterday|last night|last week)\b")),
+    # "in an hour", "botox at 3", "my appt's at 2 30", "at 4pm": later today
+    ("today", re.compile(rf"\bin (?:half an|an|a few|a couple of|{_NUMBER}) hours?\b|\b(?:botox|tox|filler|"
+                         r"fillers|appointment|appt|its|is) at (?:1[0-2]|[1-9])(?: \d\d)?(?: ?(?:am|pm))?\b"
+                         r"(?! (?:days?|weeks?|months?|years?|units?|percent|ml)\b)"
+                         r"|\bat (?:1[0-2]|[1-9])(?: \d\d)? ?(?:am|pm|oclock)\b")),
+    ("yesterday", re.compile(r"\b(?:yesterday|last night|last nite|lastnight|last week)\b")),
     ("in_n", re.compile(rf"\bin ({_NUMBER}) (day|days|week|weeks|wk|wks|fortnight|fortnights)\b")),
     ("fortnight", re.compile(r"\b(?:in a fortnight|a fortnight from (?:now|today)|fortnight today)\b")),
     ("weekday_next_week",

@@ -51,9 +51,6 @@ def remember(state: ConversationState, heard: Understanding,
             for when in [d for d in heard.drink_dates if d != value] + [value]:   # the last told last
                 if state.drink(when, instead=heard.drink_corrected):
                     changed.add(key)
-            if key in changed and state.facts.get("alcohol") is not True and _inside_the_window(state):
-                state.facts["alcohol"] = True   # "a glass of wine on Saturday" before Monday's Botox: a yes
-                changed.add("alcohol")
             continue
         if key == "appointment_date":
             continue   # booked by _book
@@ -73,6 +70,11 @@ def remember(state: ConversationState, heard: Understanding,
                 _move_the_booking(state, state.facts.get(key), value)
             state.facts[key] = value
             changed.add(key)
+    if "alcohol_date" in changed and state.facts.get("alcohol") is not True and _inside_the_window(state):
+        # "a glass of wine on Saturday" before Monday's Botox: a yes (once the treatment told with
+        # it, in any order, is known)
+        state.facts["alcohol"] = True
+        changed.add("alcohol")
     if heard.lines:
         if heard.other_lines:
             state.lines = {}   # "and what about nasolabial folds?": asked of these lines alone

@@ -476,6 +476,11 @@ def _read_dates(clauses: list[_Clause], text: str, today: date, context: dict, l
             # "pints on Friday and my tox is Monday": both dates, each where it belongs
             _read_drink_date(date_text, today, dict(context, appointment_date=result.told[
                 "appointment_date"]), result, besides=result.told["appointment_date"])
+        when = dates.find(date_text, today, _APPOINTMENT_WORDS) if "appointment_date" in result.told else None
+        framed = [m.words for c in clauses for m in c.of("topics") if m.key in FRAMED_TOPICS]
+        if when and framed and all(f" {words} " in f" {when.words} " for words in framed):
+            # "botox in an hour": when it is, not how long it takes
+            result.questions = [q for q in result.questions if q.topic not in FRAMED_TOPICS]
         if "appointment_date" in result.told and "treatment" not in result.told and result.treatments:
             result.told["treatment"] = _one_treatment(result.treatments)   # "botox dec 4th"
         if "appointment_date" in result.told and "treatment" not in result.told and not (

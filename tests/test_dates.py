@@ -31,6 +31,10 @@ TODAY = date(2026, 11, 27)
     ("next week on monday", date(2026, 11, 30)),
     ("next week tuesday", date(2026, 12, 1)),
     ("wednesday of next week", date(2026, 12, 2)),
+    ("botox in an hour", TODAY),
+    ("my filler's at 2", TODAY),
+    ("appt at 3:30pm", TODAY),
+    ("in a couple of hours", TODAY),
 ])
 def test_dates_people_write_are_resolved(text, expected):
     found = dates.find(_date_text(text), TODAY)
@@ -51,7 +55,8 @@ def test_unclear_dates_are_reported_not_guessed(text, problem):
     assert found.problem == problem
 
 
-@pytest.mark.parametrize("text", ["how long does botox take", "i saw 3 friends", "sun cream",
+@pytest.mark.parametrize("text", ["can i get botox at 70", "botox at 9 weeks pregnant", "filler at 2 units",
+                                  "how long does botox take", "i saw 3 friends", "sun cream",
                                   "may i drink wine", "it costs 250 dollars"])
 def test_ordinary_words_are_not_dates(text):
     assert dates.find(_date_text(text), TODAY) is None
