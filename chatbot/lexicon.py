@@ -119,6 +119,8 @@ class Grammar:
     check_verbs: frozenset
     not_names: frozenset
     timing_words: frozenset
+    off_verbs: frozenset
+    reported_questions: tuple
     date_takebacks: tuple
     correction_openers: tuple
     bare_stops: tuple
@@ -178,13 +180,13 @@ class Grammar:
             "chat_modals", "chat_verbs", "reaction_words", "line_words", "future_frames",
             "general_eligibility", "now_words", "unclear_ends", "volume_words", "treated_verbs",
             "happening_now", "stopped_cues", "ending_negations", "reopener_fillers", "area_joins",
-            "check_verbs", "not_names", "timing_words",
+            "check_verbs", "not_names", "timing_words", "off_verbs",
             "past_words",
             "doubt_before_if", "answer_fillers", "prescribed", "openers", "question_tags", "closing_tags")}
         plain = ("checking_phrases", "self_corrections", "asking_advice", "filler_allergens",
                  "general_asks", "not_forgetting", "besides", "obligations", "date_takebacks", "bare_stops",
                  "other_treatment", "with_someone", "when_to_stop", "both_kinds", "later_week", "this_week",
-                 "asking_about", "name_follows")
+                 "asking_about", "name_follows", "reported_questions")
         patterns = ("appointment_words", "drink_words", "long_ago", "long_past", "booking_words",
                     "rescheduled", "planned_words", "last_night", "past_event_verbs", "recent_times",
                     "date_correction_markers", "not_had")

@@ -767,7 +767,8 @@ def _asks(words: list[str], openers: list[str] = ()) -> bool:
         "i", "you", "we", "she", "he", "they", "it", "my")   # "cant i drink b4 botox": asks, not denies
     return (words[0] in QUESTION_STARTERS or negated_start or " ok to " in f" {text} " or "allowed" in words
             or "wondering" in words or "safe to" in text or " can i " in f" {text} "
-            or " should i " in f" {text} " or "want to know" in text or "need to know" in text)
+            or " should i " in f" {text} " or "want to know" in text or "need to know" in text
+            or any(f" {p} " in f" {text} " for p in _GRAMMAR.reported_questions))   # "client asked why..."
 
 
 # -- one clause ------------------------------------------------------------------------------------
@@ -1392,6 +1393,8 @@ def _negated_positions(clause: _Clause) -> set[int]:
     for cue in (m for m in clause.of("negation") if m.key == "cue"):
         if cue.start in unknown_spans:
             continue
+        if cue.words == "off" and cue.start and clause.words[cue.start - 1] in _GRAMMAR.off_verbs:
+            continue   # "collagen drops off with age", "when botox wears off": no stop
         if any(tuple(clause.words[cue.end:cue.end + len(o)]) == o for o in obligations):
             continue   # "I don't have to stop my Advil, do I?" asks; it does not deny the Advil
         if cue.start == 0 and cue.words == "no" and clause.words[cue.end:cue.end + 1] and \
@@ -1839,8 +1842,11 @@ def _carry_over(clauses: list[_Clause], context: dict, result: Understanding, le
         result.intents = ["urgent"]     # "is that normal?" after an urgent message: still urgent
         return
     # "what is botox for guys": a bare "what is" with words no phrase explained is not "what is Botox"
+    # A weak topic read from a long phrase ("what does filler do to") is specific enough to stand
+    spelled_out = any(len(m.words.split()) >= 5 for c in clauses for m in c.of("topics")
+                      if any(q.topic == m.key for q in result.questions))
     vague = bool(result.questions) and all(q.topic in WEAK_TOPICS for q in result.questions) and not (
-        result.told or result.intents or result.lines or result.mentions)
+        result.told or result.intents or result.lines or result.mentions or spelled_out)
     # "how long is the wait for a filler appointment": "how long" says nothing of the subject
     framed = bool(result.questions) and all(q.topic in FRAMED_TOPICS for q in result.questions) and not (
         set(result.told) - {"treatment"} or result.intents or result.lines or result.mentions)
